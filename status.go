@@ -1,0 +1,74 @@
+package signagent
+
+import "time"
+
+// Status is the queue report of `signagent status --json`, GET /status and
+// the gauges of /metrics. Its JSON form is stable.
+type Status struct {
+	Time        time.Time      `json:"time"`
+	LedgerBytes int64          `json:"ledger_bytes"`
+	Folders     []FolderStatus `json:"folders"`
+}
+
+// FolderStatus is one watched folder's queue.
+type FolderStatus struct {
+	Name   string        `json:"name"`
+	Counts map[State]int `json:"counts"`
+	// Oldest is the oldest document not yet in a terminal state.
+	Oldest *Waiting `json:"oldest,omitempty"`
+	// Held is the reason the folder's queue is held, empty when it flows.
+	Held string `json:"held,omitempty"`
+	// InFlight lists operations submitted and not yet finished.
+	InFlight []Operation `json:"in_flight,omitempty"`
+	// Failures are the most recent failures, newest first (at most 10).
+	Failures []Failure `json:"failures,omitempty"`
+	// Watching is false when the folder's watcher is down (scans go on).
+	WatchError string `json:"watch_error,omitempty"`
+}
+
+// Waiting describes a document that waits.
+type Waiting struct {
+	File  string        `json:"file"`
+	State State         `json:"state"`
+	Since time.Time     `json:"since"`
+	Age   time.Duration `json:"age_ns"`
+}
+
+// Operation is a batch in flight at a backend.
+type Operation struct {
+	Batch     string    `json:"batch"`
+	Backend   string    `json:"backend"`
+	ID        string    `json:"operation,omitempty"`
+	Docs      int       `json:"docs"`
+	Submitted time.Time `json:"submitted"`
+}
+
+// Failure is one failed document.
+type Failure struct {
+	File     string    `json:"file"`
+	Code     Code      `json:"code"`
+	Message  string    `json:"message"`
+	FailedAt time.Time `json:"failed_at"`
+}
+
+// Observer receives pipeline events for metrics. Implementations must be
+// safe for concurrent use and must not block.
+type Observer interface {
+	// Transition counts a document entering state to in folder.
+	Transition(folder string, to State)
+	// Batch records a submitted batch's size.
+	Batch(folder string, docs int, bytes int64)
+	// Stage records the latency of a pipeline stage: "submit", "poll",
+	// "publish" or "settle_to_publish".
+	Stage(folder, stage string, d time.Duration)
+	// Retry counts a retried attempt after a transient error.
+	Retry(folder string)
+}
+
+// NopObserver discards every event.
+type NopObserver struct{}
+
+func (NopObserver) Transition(string, State)            {}
+func (NopObserver) Batch(string, int, int64)            {}
+func (NopObserver) Stage(string, string, time.Duration) {}
+func (NopObserver) Retry(string)                        {}
