@@ -256,4 +256,3 @@ func checkSignature(cert *x509.Certificate, alg asn1.ObjectIdentifier, h crypto.
 	}
 	return nil
 }
-
