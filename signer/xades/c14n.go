@@ -1,0 +1,144 @@
+package xades
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/russellhaering/goxmldsig/etreeutils"
+)
+
+// Algorithm identifiers written and understood.
+const (
+	nsDS       = "http://www.w3.org/2000/09/xmldsig#"
+	nsXAdES    = "http://uri.etsi.org/01903/v1.3.2#"
+	algExcC14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+	algEnvSig  = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+	algSHA256  = "http://www.w3.org/2001/04/xmlenc#sha256"
+	algRSA256  = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+	algECDSA   = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+	typeSigned = "http://uri.etsi.org/01903#SignedProperties"
+)
+
+// parse reads an XML document. Only UTF-8 (and its subset US-ASCII) and
+// ISO-8859-1 are accepted; a UTF-8 byte order mark is skipped.
+func parse(data []byte) (*etree.Document, error) {
+	doc := etree.NewDocument()
+	doc.ReadSettings.CharsetReader = charsetReader
+	body := bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if err := doc.ReadFromBytes(body); err != nil {
+		return nil, err
+	}
+	if doc.Root() == nil {
+		return nil, fmt.Errorf("no document element")
+	}
+	for _, t := range doc.Child {
+		if d, ok := t.(*etree.Directive); ok && strings.Contains(d.Data, "[") {
+			// An internal DTD subset may declare entities and default
+			// attributes that a validating reader would add; our reading
+			// would then differ from a verifier's.
+			return nil, fmt.Errorf("documents with an internal DTD subset are not supported")
+		}
+	}
+	return doc, nil
+}
+
+func charsetReader(charset string, in io.Reader) (io.Reader, error) {
+	switch strings.ToLower(charset) {
+	case "utf-8", "utf8", "us-ascii", "ascii", "":
+		return in, nil
+	case "iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1":
+		b, err := io.ReadAll(in)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]byte, 0, len(b)+len(b)/8)
+		for _, c := range b {
+			out = utf8.AppendRune(out, rune(c))
+		}
+		return bytes.NewReader(out), nil
+	}
+	return nil, fmt.Errorf("character encoding %q is not supported (use UTF-8)", charset)
+}
+
+// canonicalDocument returns the canonical form of the whole document (the
+// node set of URI=""): processing instructions outside the document element
+// on their own lines, comments removed, the document element in the
+// canonical form given by canon.
+func canonicalDocument(doc *etree.Document, root *etree.Element, canon dsig.Canonicalizer) ([]byte, error) {
+	var buf bytes.Buffer
+	seenRoot := false
+	for _, t := range doc.Child {
+		switch t := t.(type) {
+		case *etree.ProcInst:
+			if t.Target == "xml" {
+				continue
+			}
+			if seenRoot {
+				buf.WriteByte('\n')
+			}
+			buf.WriteString("<?" + t.Target)
+			if t.Inst != "" {
+				buf.WriteString(" " + t.Inst)
+			}
+			buf.WriteString("?>")
+			if !seenRoot {
+				buf.WriteByte('\n')
+			}
+		case *etree.Element:
+			seenRoot = true
+			// Canonicalizers may rewrite the element they are given.
+			b, err := canon.Canonicalize(root.Copy())
+			if err != nil {
+				return nil, err
+			}
+			buf.Write(b)
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+// canonicalElement returns the canonical form of el as it stands in its
+// document: namespaces declared by its ancestors are in scope. el is not
+// changed.
+func canonicalElement(el *etree.Element, canon dsig.Canonicalizer) ([]byte, error) {
+	switch canon.Algorithm() {
+	case dsig.CanonicalXML10RecAlgorithmId, dsig.CanonicalXML10WithCommentsAlgorithmId,
+		dsig.CanonicalXML10ExclusiveAlgorithmId, dsig.CanonicalXML10ExclusiveWithCommentsAlgorithmId:
+		// These read the ancestors themselves and do not change el.
+		return canon.Canonicalize(el)
+	}
+	ctx, err := etreeutils.NSBuildParentContext(el)
+	if err != nil {
+		return nil, err
+	}
+	detached, err := etreeutils.NSDetatch(ctx, el)
+	if err != nil {
+		return nil, err
+	}
+	return canon.Canonicalize(detached)
+}
+
+// canonicalizer maps a transform or canonicalization algorithm to its
+// implementation; prefixes is the exclusive InclusiveNamespaces PrefixList.
+func canonicalizer(alg, prefixes string) (dsig.Canonicalizer, error) {
+	switch dsig.AlgorithmID(alg) {
+	case dsig.CanonicalXML10ExclusiveAlgorithmId:
+		return newExcC14N(prefixes, false), nil
+	case dsig.CanonicalXML10ExclusiveWithCommentsAlgorithmId:
+		return newExcC14N(prefixes, true), nil
+	case dsig.CanonicalXML10RecAlgorithmId:
+		return dsig.MakeC14N10RecCanonicalizer(), nil
+	case dsig.CanonicalXML10WithCommentsAlgorithmId:
+		return dsig.MakeC14N10WithCommentsCanonicalizer(), nil
+	case dsig.CanonicalXML11AlgorithmId:
+		return dsig.MakeC14N11Canonicalizer(), nil
+	case dsig.CanonicalXML11WithCommentsAlgorithmId:
+		return dsig.MakeC14N11WithCommentsCanonicalizer(), nil
+	}
+	return nil, fmt.Errorf("unsupported canonicalization %q", alg)
+}

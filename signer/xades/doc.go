@@ -1,0 +1,21 @@
+// Package xades writes and checks XAdES baseline B-B enveloped signatures
+// (ETSI EN 319 132-1) on XML documents.
+//
+// Sign appends one ds:Signature as the last child of the document element.
+// The signature has two references, both SHA-256 over exclusive
+// canonicalization: the whole document (enveloped-signature transform) and
+// the signed qualifying properties (signing time, signing certificate digest,
+// data object format). The signed document is the input's bytes with the
+// signature spliced in before the document element's end tag, so the
+// declaration, namespaces, comments and formatting of the input survive
+// byte for byte.
+//
+// Verify checks every signature of a document offline: each reference
+// digest, the signature value against the certificate in ds:KeyInfo, and the
+// signing certificate digest. It does not decide whether the certificate is
+// trusted; that is the caller's policy.
+//
+// Supported input: well-formed XML in UTF-8, US-ASCII or ISO-8859-1 without
+// a DTD internal subset that changes content. Anything else is a
+// signagent.CodeNotXML document error.
+package xades

@@ -1,0 +1,216 @@
+package xades
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
+	"encoding/xml"
+	"errors"
+	"io"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/signagent/signagent"
+)
+
+const corpus = "/work/shared/corpus"
+
+type pki struct {
+	key    crypto.Signer
+	chain  []*x509.Certificate
+	caPath string
+}
+
+var (
+	pkiOnce sync.Map // bool -> *pki
+)
+
+// newPKI makes a test CA and a document-signing leaf under it.
+func newPKI(t testing.TB, useECDSA bool) *pki {
+	if p, ok := pkiOnce.Load(useECDSA); ok {
+		return p.(*pki)
+	}
+	gen := func() crypto.Signer {
+		if useECDSA {
+			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return k
+		}
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	caKey, leafKey := gen(), gen()
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "xades test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	leafTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "xades test signer"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage:           x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+		ExtKeyUsage:        []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
+		UnknownExtKeyUsage: []asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 36}},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, leafKey.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(leafDER)
+	dir, err := os.MkdirTemp("", "xades-pki-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPath := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &pki{key: leafKey, chain: []*x509.Certificate{leaf, ca}, caPath: caPath}
+	pkiOnce.Store(useECDSA, p)
+	return p
+}
+
+func corpusXML(t testing.TB) []string {
+	var files []string
+	err := filepath.WalkDir(corpus, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".xml") {
+			files = append(files, path)
+		}
+		return err
+	})
+	if err != nil || len(files) == 0 {
+		t.Skipf("corpus of XML e-invoices not found at %s: %v", corpus, err)
+	}
+	return files
+}
+
+// xmlsec1 runs the independent verifier on path; it returns nil when the
+// signature is valid and trusted through caPath.
+func xmlsec1(t testing.TB, path, caPath string) error {
+	t.Helper()
+	bin, err := exec.LookPath("xmlsec1")
+	if err != nil {
+		t.Skip("xmlsec1 not installed (apt-get install xmlsec1); CI has it")
+	}
+	out, err := exec.Command(bin, "--verify", "--trusted-pem", caPath,
+		"--id-attr:Id", "http://uri.etsi.org/01903/v1.3.2#:SignedProperties", path).CombinedOutput()
+	if err != nil {
+		return errors.New(string(out))
+	}
+	return nil
+}
+
+// wellFormed checks path with the standard library's strict XML decoder.
+func wellFormed(t testing.TB, path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := xml.NewDecoder(bytes.NewReader(b))
+	depth, roots := 0, 0
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return depth == 0 && roots == 1
+		}
+		if err != nil {
+			return false
+		}
+		switch tok.(type) {
+		case xml.StartElement:
+			if depth == 0 {
+				roots++
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+		}
+	}
+}
+
+func signFile(t testing.TB, in string, p *pki, o Options) []byte {
+	t.Helper()
+	f, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out bytes.Buffer
+	if err := Sign(context.Background(), f, &out, p.key, p.chain, o); err != nil {
+		t.Fatalf("sign %s: %v", in, err)
+	}
+	return out.Bytes()
+}
+
+func TestCorpusSignsAndVerifies(t *testing.T) {
+	files := corpusXML(t)
+	for _, useECDSA := range []bool{false, true} {
+		p := newPKI(t, useECDSA)
+		name := "rsa"
+		if useECDSA {
+			name = "ecdsa"
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			when := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+			for _, in := range files {
+				if !wellFormed(t, in) {
+					// The corpus holds a truncated invoice: it must be refused.
+					f, _ := os.Open(in)
+					err := Sign(context.Background(), f, io.Discard, p.key, p.chain, Options{})
+					f.Close()
+					if signagent.CodeOf(err) != signagent.CodeNotXML {
+						t.Errorf("%s is not well-formed, Sign returned %v, want NOT_XML", in, err)
+					}
+					continue
+				}
+				signed := signFile(t, in, p, Options{Time: when, Location: "Düsseldorf"})
+				out := filepath.Join(dir, filepath.Base(in))
+				if err := os.WriteFile(out, signed, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := xmlsec1(t, out, p.caPath); err != nil {
+					t.Errorf("xmlsec1 rejects %s: %v", in, err)
+					continue
+				}
+				infos, err := Verify(bytes.NewReader(signed))
+				if err != nil || len(infos) != 1 || infos[0].Err != nil {
+					t.Errorf("Verify %s: %v %+v", in, err, infos)
+					continue
+				}
+				if !infos[0].Signer.Equal(p.chain[0]) || !infos[0].SigningTime.Equal(when) {
+					t.Errorf("Verify %s: signer %v time %v", in, infos[0].Signer.Subject, infos[0].SigningTime)
+				}
+				orig, _ := os.ReadFile(in)
+				if !bytes.HasPrefix(signed, orig[:bytes.LastIndex(orig, []byte("</"))]) {
+					t.Errorf("%s: the input bytes before the signature were not preserved", in)
+				}
+			}
+		})
+	}
+}
