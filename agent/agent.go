@@ -1,0 +1,451 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/ledger"
+	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/watcher"
+)
+
+// Collision policies for outputs that already exist.
+const (
+	CollisionSuffix    = "suffix"
+	CollisionOverwrite = "overwrite"
+	CollisionFail      = "fail"
+)
+
+// Defaults for the agent's own knobs.
+const (
+	DefaultGiveUpAfter = 24 * time.Hour
+	DefaultHoldRetry   = 2 * time.Minute
+	DefaultGrace       = 5 * time.Second
+	DefaultInFlight    = 2
+)
+
+// Folder is one watched folder, ready to run: paths are absolute, the
+// backend is built.
+type Folder struct {
+	Name    string
+	Inbox   string
+	Outbox  string
+	Error   string
+	Archive string // "" deletes originals after publication
+
+	Backend signer.Backend
+	Opts    signer.Options
+
+	MaxFiles    int
+	MaxBytes    int64
+	MaxWait     time.Duration
+	OnCollision string
+	GiveUpAfter time.Duration
+	// InFlight bounds the batches of this folder submitted at once.
+	InFlight int
+
+	// Watch configures the folder's watcher; Root is set to Inbox.
+	Watch watcher.Config
+}
+
+// Agent runs the pipeline for every folder.
+type Agent struct {
+	Ledger   *ledger.DB
+	Folders  []*Folder
+	Logger   *slog.Logger
+	Observer signagent.Observer
+	Now      func() time.Time
+	// HoldRetry is how long a held folder waits before trying again.
+	HoldRetry time.Duration
+	// Grace is how long running batches may finish after shutdown starts
+	// before they are abandoned (they resume after restart).
+	Grace time.Duration
+	// Ready, if set, is called once every folder has reconciled and its
+	// watcher started (sd_notify READY).
+	Ready func()
+
+	mu      sync.Mutex
+	runners map[string]*runner
+}
+
+// Run reconciles every folder, then watches and signs until ctx is done.
+// It returns nil after a clean shutdown.
+func (a *Agent) Run(ctx context.Context) error {
+	a.defaults()
+	intake, stopIntake := context.WithCancel(ctx)
+	defer stopIntake()
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+
+	var runners []*runner
+	for _, f := range a.Folders {
+		r, err := a.newRunner(f)
+		if err != nil {
+			return err
+		}
+		runners = append(runners, r)
+	}
+	a.mu.Lock()
+	a.runners = map[string]*runner{}
+	for _, r := range runners {
+		a.runners[r.f.Name] = r
+	}
+	a.mu.Unlock()
+
+	for _, r := range runners {
+		if err := r.reconcile(work); err != nil {
+			return fmt.Errorf("reconcile %s: %w", r.f.Name, err)
+		}
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, len(runners))
+	for _, r := range runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.run(intake, work); err != nil {
+				errc <- fmt.Errorf("folder %s: %w", r.f.Name, err)
+				stopIntake()
+			}
+		}()
+	}
+	if a.Ready != nil {
+		a.Ready()
+	}
+	a.Logger.Info("agent started", "folders", len(runners))
+	<-intake.Done()
+	a.Logger.Info("stopping: intake closed, finishing running batches", "grace", a.Grace)
+
+	// Give running batches Grace to finish; then abandon them: the ledger
+	// already says where each one stands.
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(a.Grace):
+		stopWork()
+		<-done
+	}
+	close(errc)
+	if err := <-errc; err != nil {
+		return err
+	}
+	a.Logger.Info("stopped")
+	return nil
+}
+
+func (a *Agent) defaults() {
+	if a.Logger == nil {
+		a.Logger = slog.New(slog.DiscardHandler)
+	}
+	if a.Observer == nil {
+		a.Observer = signagent.NopObserver{}
+	}
+	if a.Now == nil {
+		a.Now = time.Now
+	}
+	if a.HoldRetry <= 0 {
+		a.HoldRetry = DefaultHoldRetry
+	}
+	if a.Grace <= 0 {
+		a.Grace = DefaultGrace
+	}
+}
+
+// Status is the queue report, with what only the running agent knows
+// (watcher health) merged into the ledger's view.
+func (a *Agent) Status(ctx context.Context) (*signagent.Status, error) {
+	var names []string
+	for _, f := range a.Folders {
+		names = append(names, f.Name)
+	}
+	st, err := a.Ledger.Status(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := range st.Folders {
+		if r := a.runners[st.Folders[i].Name]; r != nil && r.w != nil {
+			if err := r.w.Err(); err != nil {
+				st.Folders[i].WatchError = err.Error()
+			}
+		}
+	}
+	return st, nil
+}
+
+// Health reports an error when the ledger cannot be written.
+func (a *Agent) Health(ctx context.Context) error {
+	return a.Ledger.Ping(ctx)
+}
+
+// item is a claimed document on its way through the folder's loop.
+type item struct {
+	doc *ledger.Doc
+}
+
+// runner is one folder's pipeline.
+type runner struct {
+	a   *Agent
+	f   *Folder
+	log *slog.Logger
+	w   *watcher.Watcher
+
+	queue chan *item    // claimed documents for the batcher
+	slots chan struct{} // in-flight batch slots
+
+	// resume holds batches found open by reconcile; run starts their workers.
+	resume []*ledger.Batch
+	// pending holds documents found claimed by reconcile.
+	pending []*ledger.Doc
+	// held is true while the folder's queue is held.
+	held atomic.Bool
+}
+
+func (a *Agent) newRunner(f *Folder) (*runner, error) {
+	if f.MaxFiles <= 0 {
+		f.MaxFiles = DefaultMaxFiles
+	}
+	if f.MaxBytes <= 0 {
+		f.MaxBytes = DefaultMaxBytes
+	}
+	if f.MaxWait <= 0 {
+		f.MaxWait = DefaultMaxWait
+	}
+	if f.GiveUpAfter <= 0 {
+		f.GiveUpAfter = DefaultGiveUpAfter
+	}
+	if f.InFlight <= 0 {
+		f.InFlight = DefaultInFlight
+	}
+	if f.OnCollision == "" {
+		f.OnCollision = CollisionSuffix
+	}
+	for _, d := range []string{f.Inbox, f.Outbox, f.Error, f.Archive} {
+		if d == "" {
+			continue
+		}
+		if err := os.MkdirAll(d, dirPerm); err != nil {
+			return nil, &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
+				Message: "cannot create folder " + d, Hint: "check the path and the service account's rights", Err: err}
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(f.Inbox, ledger.ClaimDir), 0o700); err != nil {
+		return nil, err
+	}
+	wc := f.Watch
+	wc.Root = f.Inbox
+	if wc.Now == nil {
+		wc.Now = a.Now
+	}
+	log := a.Logger.With("folder", f.Name)
+	if wc.Logger == nil {
+		wc.Logger = log.With("component", "watcher")
+	}
+	w, err := watcher.New(wc)
+	if err != nil {
+		return nil, err
+	}
+	return &runner{
+		a: a, f: f, log: log, w: w,
+		queue: make(chan *item, f.MaxFiles),
+		slots: make(chan struct{}, f.InFlight),
+	}, nil
+}
+
+// abs turns a path relative to the inbox into an absolute one.
+func (r *runner) abs(rel string) string { return filepath.Join(r.f.Inbox, filepath.FromSlash(rel)) }
+
+func (r *runner) out(d *ledger.Doc) string { return r.abs(d.Claim) + ".signed" }
+
+// run is the folder loop: the watcher feeds claims, the batcher groups
+// them, workers sign and publish. Intake stops with intake; workers run on
+// work so they can finish after intake stops.
+func (r *runner) run(intake, work context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+
+	for _, b := range r.resume {
+		r.slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-r.slots }()
+			r.process(work, b, true)
+		}()
+	}
+	r.resume = nil
+	if pending := r.pending; len(pending) > 0 {
+		r.pending = nil
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, d := range pending {
+				r.admit(intake, d)
+			}
+		}()
+	}
+
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := r.w.Run(intake, r.claim); err != nil {
+			r.log.Error("watcher stopped", "err", err)
+		}
+	}()
+
+	b := &batcher{maxFiles: r.f.MaxFiles, maxBytes: r.f.MaxBytes, maxWait: r.f.MaxWait}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	flush := func(items []*item) {
+		if len(items) == 0 {
+			return
+		}
+		// Waiting for a slot blocks the batcher, so the queue fills and
+		// claims wait: back-pressure instead of an unbounded backlog.
+		select {
+		case r.slots <- struct{}{}:
+		case <-intake.Done():
+			return // claimed documents stay claimed; reconcile requeues them
+		}
+		lb, err := r.createBatch(work, items)
+		if err != nil {
+			<-r.slots
+			r.log.Error("cannot record batch; documents stay claimed until restart", "err", err)
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-r.slots }()
+			r.process(work, lb, false)
+		}()
+	}
+	for {
+		var deadline <-chan time.Time
+		if d := b.deadline(); !d.IsZero() {
+			timer.Reset(max(d.Sub(r.a.Now()), 0))
+			deadline = timer.C
+		}
+		select {
+		case it := <-r.queue:
+			flush(b.add(it, r.a.Now()))
+		case <-deadline:
+			flush(b.due(r.a.Now()))
+		case <-intake.Done():
+			timer.Stop()
+			return nil
+		}
+		timer.Stop()
+	}
+}
+
+// enqueue hands a claimed document to the batcher, or waits with it.
+func (r *runner) enqueue(ctx context.Context, d *ledger.Doc) {
+	select {
+	case r.queue <- &item{doc: d}:
+	case <-ctx.Done():
+	}
+}
+
+// requeueLater puts documents back to the batcher after a delay.
+func (r *runner) requeueLater(ctx context.Context, docs []*ledger.Doc, delay time.Duration) {
+	go func() {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return
+		}
+		for _, d := range docs {
+			r.enqueue(ctx, d)
+		}
+	}()
+}
+
+// claim is the watcher's callback: record the ready file, then rename it
+// into the claim area.
+func (r *runner) claim(ctx context.Context, f watcher.File) {
+	if ctx.Err() != nil {
+		return
+	}
+	fi, err := os.Stat(f.Path)
+	if err != nil || fi.Size() != f.Size || !fi.ModTime().Equal(f.ModTime) {
+		return // changed or gone since the watcher looked: not settled
+	}
+	sum, n, err := hashFile(f.Path)
+	if err != nil {
+		r.log.Warn("cannot read ready file; will retry on the next scan", "file", f.Rel, "err", err)
+		return
+	}
+	if fi2, err := os.Stat(f.Path); err != nil || n != f.Size || fi2.Size() != f.Size || !fi2.ModTime().Equal(f.ModTime) {
+		return // written to while we read it
+	}
+	now := r.a.Now()
+	d := &ledger.Doc{Folder: r.f.Name, Rel: f.Rel, Size: f.Size, ModTime: f.ModTime, SHA256: sum, SettledAt: now}
+	if err := r.a.Ledger.AddSeen(ctx, d); err != nil {
+		r.log.Error("cannot record document", "file", f.Rel, "err", err)
+		return
+	}
+	if err := os.Rename(f.Path, r.abs(d.Claim)); err != nil {
+		// Vanished, or another agent won the rename: drop it quietly.
+		if err := r.a.Ledger.Delete(context.WithoutCancel(ctx), d.ID); err != nil {
+			r.log.Error("cannot forget unclaimed document", "file", f.Rel, "err", err)
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			r.log.Warn("cannot claim file", "file", f.Rel, "err", err)
+		}
+		return
+	}
+	if err := r.a.Ledger.Apply(context.WithoutCancel(ctx), ledger.Update{ID: d.ID, State: signagent.StateClaimed}); err != nil {
+		r.log.Error("cannot record claim; reconcile will finish it", "file", f.Rel, "err", err)
+		return
+	}
+	d.State = signagent.StateClaimed
+	r.a.Observer.Transition(r.f.Name, signagent.StateClaimed)
+	r.log.Info("claimed", "doc", d.ID, "file", f.Rel, "size", f.Size)
+	if f.Marker != "" {
+		os.Remove(f.Marker)
+	}
+	r.admit(ctx, d)
+}
+
+// admit sends a claimed document to the batcher unless it must fail first.
+func (r *runner) admit(ctx context.Context, d *ledger.Doc) {
+	if d.Size == 0 {
+		r.fail(context.WithoutCancel(ctx), d, "", signagent.DocError(signagent.CodeEmptyFile,
+			"the file is empty", "export the document again; the producer may have failed while writing it"))
+		return
+	}
+	if dup, err := r.a.Ledger.Duplicate(ctx, r.f.Name, d.SHA256, d.ID); err != nil {
+		r.log.Error("duplicate check failed", "doc", d.ID, "err", err)
+	} else if dup != nil {
+		where := dup.Rel
+		if dup.Output != "" {
+			where = dup.Output
+		}
+		r.fail(context.WithoutCancel(ctx), d, "", signagent.DocError(signagent.CodeDuplicate,
+			fmt.Sprintf("the same content was already signed (document %d, %s)", dup.ID, where),
+			"nothing to do: the signed copy is in the outbox; use `signagent retry` to sign it again on purpose"))
+		return
+	}
+	r.enqueue(ctx, d)
+}
+
+// rel2dir returns the sub-directory part of a relative path.
+func rel2dir(rel string) string {
+	d := path.Dir(rel)
+	if d == "." {
+		return ""
+	}
+	return filepath.FromSlash(d)
+}

@@ -1,0 +1,172 @@
+package agent
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Permissions of what the agent writes: not world-readable (DESIGN §8).
+const (
+	filePerm = 0o640
+	dirPerm  = 0o750
+)
+
+// hashFile returns the SHA-256 of path and the size it read.
+func hashFile(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// syncDir makes a rename or link in dir durable. Not every platform can
+// fsync a directory (Windows); that is not an error there.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !isUnsupported(err) {
+		return err
+	}
+	return nil
+}
+
+func isUnsupported(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && (errors.Is(err, errors.ErrUnsupported) ||
+		strings.Contains(pe.Err.Error(), "invalid argument") || strings.Contains(pe.Err.Error(), "Access is denied"))
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// writeFileAtomic writes data to a dot-prefixed temp file beside path,
+// fsyncs it, renames it over path and fsyncs the directory.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.partial")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(filePerm); err != nil && !isUnsupported(err) {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// copyFileNew copies src to a new file dst (which must not exist) through a
+// temp file, fsynced.
+func copyFileNew(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	dir := filepath.Dir(dst)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(dst)+".*.partial")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, in); err != nil {
+		tmp.Close()
+		return err
+	}
+	tmp.Chmod(filePerm)
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return placeNew(tmp.Name(), dst)
+}
+
+// placeNew moves src to dst without ever replacing an existing dst: a hard
+// link fails atomically when dst exists. Where links are not supported it
+// falls back to an existence check and a rename.
+func placeNew(src, dst string) error {
+	err := os.Link(src, dst)
+	if err == nil {
+		return os.Remove(src)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if _, serr := os.Lstat(dst); serr == nil {
+		return fs.ErrExist
+	}
+	return os.Rename(src, dst)
+}
+
+// candidate returns the i-th name for name under the suffix policy:
+// "a.pdf", "a (1).pdf", "a (2).pdf"…; for ".p7s" outputs the suffix goes
+// before the original extension ("a (1).xml.p7s").
+func candidate(name string, i int) string {
+	if i == 0 {
+		return name
+	}
+	base, ext := name, ""
+	if strings.HasSuffix(strings.ToLower(base), ".p7s") {
+		base, ext = base[:len(base)-4], base[len(base)-4:]
+	}
+	e := filepath.Ext(base)
+	return fmt.Sprintf("%s (%d)%s%s", strings.TrimSuffix(base, e), i, e, ext)
+}
+
+// freePath returns the first candidate of name in dir that does not exist.
+func freePath(dir, name string) string {
+	for i := 0; ; i++ {
+		p := filepath.Join(dir, candidate(name, i))
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			return p
+		}
+	}
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}

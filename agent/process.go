@@ -1,0 +1,315 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/ledger"
+	"github.com/signagent/signagent/signer"
+)
+
+// createBatch records a batch of claimed documents before anything is sent.
+func (r *runner) createBatch(ctx context.Context, items []*item) (*ledger.Batch, error) {
+	lb := &ledger.Batch{Folder: r.f.Name, Backend: r.f.Backend.Name()}
+	ids := make([]int64, len(items))
+	for i, it := range items {
+		ids[i] = it.doc.ID
+		lb.Bytes += it.doc.Size
+	}
+	if err := r.a.Ledger.CreateBatch(ctx, lb, ids); err != nil {
+		return nil, err
+	}
+	for range items {
+		r.a.Observer.Transition(r.f.Name, signagent.StateBatched)
+	}
+	r.a.Observer.Batch(r.f.Name, len(items), lb.Bytes)
+	r.log.Info("batched", "batch", lb.ID, "ref", lb.Ref, "docs", len(items), "bytes", lb.Bytes)
+	return lb, nil
+}
+
+// signerBatch builds the backend's view of a recorded batch.
+func (r *runner) signerBatch(lb *ledger.Batch, docs []*ledger.Doc) *signer.Batch {
+	sb := &signer.Batch{Ref: lb.Ref}
+	for _, d := range docs {
+		sb.Docs = append(sb.Docs, signer.Doc{
+			Ref:  fmt.Sprintf("%s-d%d", lb.Ref, d.ID),
+			Name: filepath.Base(filepath.FromSlash(d.Rel)),
+			Path: r.abs(d.Claim),
+			Size: d.Size,
+			Out:  r.out(d),
+			Opts: r.f.Opts,
+		})
+	}
+	return sb
+}
+
+// process drives one batch to the end: submit (or look up after an unknown
+// outcome), track, then publish or fail each document. It returns when the
+// batch is done or ctx ends (the ledger then says where to resume).
+func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool) {
+	log := r.log.With("batch", lb.ID)
+	docs, err := r.a.Ledger.BatchDocs(ctx, lb.ID)
+	if err != nil {
+		log.Error("cannot load batch", "err", err)
+		return
+	}
+	if len(docs) == 0 {
+		r.a.Ledger.FinishBatch(ctx, lb.ID)
+		return
+	}
+	var op *signer.Operation
+	if lb.State == ledger.BatchSubmitted && lb.Operation != "" {
+		op = new(signer.Operation)
+		if err := json.Unmarshal([]byte(lb.Operation), op); err != nil {
+			op = nil
+		}
+	}
+	// unknown is true when a send may have reached the backend without us
+	// learning the outcome: look up before sending again.
+	unknown := resumed && op == nil
+	bo := newBackoff()
+	for op == nil || !op.Done {
+		if ctx.Err() != nil {
+			return
+		}
+		sb := r.signerBatch(lb, docs)
+		var err error
+		stage := "submit"
+		start := time.Now()
+		switch {
+		case op != nil:
+			stage = "poll"
+			op, err = r.f.Backend.Poll(ctx, sb, op)
+			if errors.Is(err, signer.ErrNotFound) {
+				// The operation vanished (instance restarted): prove it
+				// absent, then resubmit under a new reference.
+				op, unknown = nil, true
+				continue
+			}
+		case unknown:
+			stage = "lookup"
+			op, err = r.f.Backend.Lookup(ctx, sb)
+			if errors.Is(err, signer.ErrNotFound) {
+				if err = r.a.Ledger.Resubmit(ctx, lb); err != nil {
+					log.Error("cannot record resubmission", "err", err)
+					return
+				}
+				log.Info("operation absent at the backend; resubmitting", "ref", lb.Ref)
+				op, unknown = nil, false
+				continue
+			}
+			if err == nil {
+				unknown = false
+				r.recordSubmitted(ctx, lb, op)
+			}
+		default:
+			op, err = r.f.Backend.Submit(ctx, sb)
+			if err == nil {
+				r.recordSubmitted(ctx, lb, op)
+			}
+		}
+		if stage != "lookup" {
+			r.a.Observer.Stage(r.f.Name, stage, time.Since(start))
+		}
+		if err == nil {
+			r.release(ctx)
+			if !op.Done {
+				wait := op.PollAfter
+				if wait <= 0 {
+					wait = bo.next()
+				}
+				if !sleep(ctx, wait) {
+					return
+				}
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if stage == "submit" {
+			unknown = true
+		}
+		switch signagent.KindOf(err) {
+		case signagent.KindDocument:
+			for _, d := range docs {
+				r.fail(ctx, d, lb.Ref, err)
+			}
+			r.a.Ledger.FinishBatch(ctx, lb.ID)
+			return
+		case signagent.KindConfig, signagent.KindLocal:
+			r.hold(ctx, err)
+			if !sleep(ctx, r.a.HoldRetry) {
+				return
+			}
+		default:
+			r.a.Observer.Retry(r.f.Name)
+			if r.gaveUp(docs) {
+				for _, d := range docs {
+					r.fail(ctx, d, lb.Ref, &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeGaveUp,
+						Message: fmt.Sprintf("still failing after %s: %v", r.f.GiveUpAfter, err),
+						Hint:    "check the backend's reachability, then `signagent retry` this document"})
+				}
+				r.a.Ledger.FinishBatch(ctx, lb.ID)
+				return
+			}
+			wait := bo.next()
+			var se *signagent.Error
+			if errors.As(err, &se) && se.RetryAfter > wait {
+				wait = se.RetryAfter
+			}
+			log.Warn("transient failure; will retry", "stage", stage, "in", wait.Round(time.Millisecond), "err", err)
+			if !sleep(ctx, wait) {
+				return
+			}
+		}
+	}
+	r.finish(ctx, lb, docs, op)
+}
+
+func (r *runner) recordSubmitted(ctx context.Context, lb *ledger.Batch, op *signer.Operation) {
+	if op.Ref == "" {
+		op.Ref = lb.Ref
+	}
+	b, _ := json.Marshal(op)
+	if err := r.a.Ledger.MarkSubmitted(ctx, lb, string(b)); err != nil {
+		r.log.Error("cannot record submission", "batch", lb.ID, "err", err)
+		return
+	}
+	for range lb.Docs {
+		r.a.Observer.Transition(r.f.Name, signagent.StateSubmitted)
+	}
+	r.log.Info("submitted", "batch", lb.ID, "ref", lb.Ref, "op", op.ID, "endpoint", op.Endpoint, "done", op.Done)
+}
+
+// finish handles a done operation's results: publish the signed, fail the
+// rejected, requeue the ones to retry.
+func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Doc, op *signer.Operation) {
+	results := map[string]error{}
+	for _, res := range op.Results {
+		results[res.Ref] = res.Err
+	}
+	sb := r.signerBatch(lb, docs)
+	var signed []*ledger.Doc
+	var ups []ledger.Update
+	var retry []*ledger.Doc
+	for i, d := range docs {
+		if d.State.Terminal() {
+			continue
+		}
+		err, ok := results[sb.Docs[i].Ref]
+		if !ok {
+			err = &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient, Message: "the backend returned no result for this document"}
+		}
+		if err == nil {
+			sum, _, herr := hashFile(r.out(d))
+			if herr != nil {
+				err = &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeSigningError, Message: "signed output missing", Err: herr}
+			} else {
+				t := sb.Docs[i].Opts.Type.Resolve(sb.Docs[i].Name)
+				d.State, d.OutputSHA, d.SigType = signagent.StateSigned, sum, string(t)
+				ups = append(ups, ledger.Update{ID: d.ID, State: signagent.StateSigned, BatchID: lb.ID, OutputSHA: sum, SigType: string(t)})
+				signed = append(signed, d)
+				continue
+			}
+		}
+		switch signagent.KindOf(err) {
+		case signagent.KindDocument:
+			r.fail(ctx, d, lb.Ref, err)
+		default:
+			if r.gaveUp([]*ledger.Doc{d}) {
+				r.fail(ctx, d, lb.Ref, &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeGaveUp,
+					Message: fmt.Sprintf("still failing after %s: %v", r.f.GiveUpAfter, err)})
+				continue
+			}
+			if k := signagent.KindOf(err); k == signagent.KindConfig || k == signagent.KindLocal {
+				r.hold(ctx, err)
+			}
+			r.log.Warn("document not signed; will retry", "doc", d.ID, "err", err)
+			d.State, d.Attempts = signagent.StateClaimed, d.Attempts+1
+			os.Remove(r.out(d))
+			ups = append(ups, ledger.Update{ID: d.ID, State: signagent.StateClaimed, Attempts: d.Attempts})
+			retry = append(retry, d)
+		}
+	}
+	if err := r.a.Ledger.Apply(ctx, ups...); err != nil {
+		r.log.Error("cannot record signed documents; reconcile will redo them", "batch", lb.ID, "err", err)
+		return
+	}
+	for range signed {
+		r.a.Observer.Transition(r.f.Name, signagent.StateSigned)
+	}
+	r.publishAll(ctx, signed)
+	if err := r.a.Ledger.FinishBatch(ctx, lb.ID); err != nil {
+		r.log.Error("cannot finish batch", "batch", lb.ID, "err", err)
+	}
+	if len(retry) > 0 {
+		r.requeueLater(ctx, retry, newBackoff().next())
+	}
+}
+
+// gaveUp reports whether any document has been retried past GiveUpAfter.
+func (r *runner) gaveUp(docs []*ledger.Doc) bool {
+	now := r.a.Now()
+	for _, d := range docs {
+		if !d.FirstTry.IsZero() && now.Sub(d.FirstTry) > r.f.GiveUpAfter {
+			return true
+		}
+	}
+	return false
+}
+
+// hold records that the folder waits on a configuration or local problem.
+func (r *runner) hold(ctx context.Context, err error) {
+	r.held.Store(true)
+	reason := err.Error()
+	if h := signagent.HintOf(err); h != "" {
+		reason += " (hint: " + h + ")"
+	}
+	if herr := r.a.Ledger.Hold(ctx, r.f.Name, reason); herr != nil {
+		r.log.Error("cannot record hold", "err", herr)
+	}
+	r.log.Error("folder held: documents wait until the problem is fixed", "kind", signagent.KindOf(err).String(),
+		"code", signagent.CodeOf(err), "err", err, "retry_in", r.a.HoldRetry)
+}
+
+// release clears a hold after a successful backend call.
+func (r *runner) release(ctx context.Context) {
+	if !r.held.Swap(false) {
+		return
+	}
+	r.log.Info("folder released")
+	if err := r.a.Ledger.Release(ctx, r.f.Name); err != nil {
+		r.log.Error("cannot clear hold", "err", err)
+	}
+}
+
+// backoff is exponential with full jitter, capped.
+type backoff struct{ n int }
+
+func newBackoff() *backoff { return &backoff{} }
+
+func (b *backoff) next() time.Duration {
+	base := 500 * time.Millisecond << min(b.n, 10)
+	b.n++
+	d := min(base, 5*time.Minute)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
