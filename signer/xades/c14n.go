@@ -29,7 +29,7 @@ const (
 func parse(data []byte) (*etree.Document, error) {
 	doc := etree.NewDocument()
 	doc.ReadSettings.CharsetReader = charsetReader
-	body := bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	body := normalizeAttrSpace(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))
 	if err := doc.ReadFromBytes(body); err != nil {
 		return nil, err
 	}
@@ -45,6 +45,102 @@ func parse(data []byte) (*etree.Document, error) {
 		}
 	}
 	return doc, nil
+}
+
+// normalizeAttrSpace replaces white space written literally inside
+// attribute values by spaces, as XML 1.0 §3.3.3 asks of every reader (the
+// standard library's decoder does not). Character references such as &#9;
+// are left alone, so they still yield their character.
+func normalizeAttrSpace(data []byte) []byte {
+	if bytes.IndexAny(data, "\t\r\n") < 0 {
+		return data
+	}
+	out := make([]byte, 0, len(data))
+	skip := func(i int, end string) int {
+		j := bytes.Index(data[i:], []byte(end))
+		if j < 0 {
+			return len(data)
+		}
+		return i + j + len(end)
+	}
+	for i := 0; i < len(data); {
+		c := data[i]
+		if c != '<' {
+			out = append(out, c)
+			i++
+			continue
+		}
+		rest := data[i:]
+		var j int
+		switch {
+		case bytes.HasPrefix(rest, []byte("<!--")):
+			j = skip(i, "-->")
+		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+			j = skip(i, "]]>")
+		case bytes.HasPrefix(rest, []byte("<?")):
+			j = skip(i, "?>")
+		case bytes.HasPrefix(rest, []byte("<!")):
+			j = doctypeEnd(data, i)
+		default:
+			// A tag: rewrite white space inside quoted values.
+			quote := byte(0)
+			out = append(out, '<')
+			for i++; i < len(data); i++ {
+				d := data[i]
+				if quote != 0 {
+					switch d {
+					case quote:
+						quote = 0
+					case '\r':
+						if i+1 < len(data) && data[i+1] == '\n' {
+							i++
+						}
+						d = ' '
+					case '\t', '\n':
+						d = ' '
+					}
+				} else if d == '"' || d == '\'' {
+					quote = d
+				} else if d == '>' {
+					out = append(out, d)
+					i++
+					break
+				}
+				out = append(out, d)
+			}
+			continue
+		}
+		if j > len(data) {
+			j = len(data)
+		}
+		out = append(out, data[i:j]...)
+		i = j
+	}
+	return out
+}
+
+// doctypeEnd returns the offset just after the document type declaration
+// starting at i: its '>' outside brackets and quotes.
+func doctypeEnd(data []byte, i int) int {
+	depth, quote := 0, byte(0)
+	for j := i + 2; j < len(data); j++ {
+		d := data[j]
+		switch {
+		case quote != 0:
+			if d == quote {
+				quote = 0
+			}
+		case d == '"' || d == '\'':
+			quote = d
+		case d == '[':
+			depth++
+		case d == ']':
+			depth--
+		case d == '>' && depth <= 0:
+			return j + 1
+		}
+	}
+	return len(data)
 }
 
 func charsetReader(charset string, in io.Reader) (io.Reader, error) {

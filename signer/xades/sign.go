@@ -168,7 +168,7 @@ func signDocument(doc *etree.Document, data []byte, key crypto.Signer, chain []*
 	}
 	// The document element has no end tag (<a/>): write the document again.
 	root.AddChild(sig)
-	doc.WriteSettings = etree.WriteSettings{CanonicalEndTags: true}
+	doc.WriteSettings = etree.WriteSettings{CanonicalEndTags: true, CanonicalAttrVal: true, CanonicalText: true}
 	return doc.WriteToBytes()
 }
 
@@ -241,7 +241,7 @@ func rootEndTag(data []byte, root *etree.Element) (int, bool) {
 	if i < 0 || !bytes.HasPrefix(rest[i:], []byte("</"+root.FullTag())) {
 		return 0, false
 	}
-	tail := bytes.TrimRight(rest[i+2+len(root.FullTag()):], " \t\r\n")
+	tail := bytes.TrimSpace(rest[i+2+len(root.FullTag()):])
 	if string(tail) != ">" {
 		return 0, false
 	}

@@ -214,3 +214,107 @@ func TestCorpusSignsAndVerifies(t *testing.T) {
 		})
 	}
 }
+
+func TestTamperedContentFails(t *testing.T) {
+	files := corpusXML(t)
+	p := newPKI(t, false)
+	dir := t.TempDir()
+	in := files[0]
+	signed := signFile(t, in, p, Options{})
+	good := filepath.Join(dir, "good.xml")
+	os.WriteFile(good, signed, 0o600)
+	if err := xmlsec1(t, good, p.caPath); err != nil {
+		t.Fatalf("xmlsec1 rejects the untouched output: %v", err)
+	}
+	out, _ := exec.Command("xmlsec1", "--verify", "--trusted-pem", p.caPath,
+		"--id-attr:Id", "http://uri.etsi.org/01903/v1.3.2#:SignedProperties", good).CombinedOutput()
+	if !strings.Contains(string(out), "SignedInfo References (ok/all): 2/2") {
+		t.Errorf("xmlsec1 did not check both references:\n%s", out)
+	}
+
+	cases := map[string]func([]byte) []byte{
+		// a letter of the invoice content, before the signature
+		"content": func(b []byte) []byte {
+			i := bytes.Index(b, []byte("</")) - 1
+			for b[i] < 'A' || b[i] > 'z' {
+				i--
+			}
+			b[i] ^= 0x01
+			return b
+		},
+		// the signing time inside SignedProperties
+		"signed properties": func(b []byte) []byte {
+			i := bytes.Index(b, []byte("<xades:SigningTime>")) + len("<xades:SigningTime>")
+			b[i+3]++ // year 2xx5 -> 2xx6
+			return b
+		},
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			bad := mutate(bytes.Clone(signed))
+			path := filepath.Join(dir, "bad.xml")
+			os.WriteFile(path, bad, 0o600)
+			if err := xmlsec1(t, path, p.caPath); err == nil {
+				t.Error("xmlsec1 accepts a tampered document")
+			}
+			infos, err := Verify(bytes.NewReader(bad))
+			if err != nil || len(infos) != 1 || infos[0].Err == nil {
+				t.Errorf("Verify accepts a tampered document: %v %+v", err, infos)
+			}
+		})
+	}
+}
+
+func TestNotXMLAndEmpty(t *testing.T) {
+	p := newPKI(t, true)
+	for in, code := range map[string]signagent.Code{
+		"%PDF-1.7 not xml": signagent.CodeNotXML,
+		"<a><b></a>":       signagent.CodeNotXML,
+		"":                 signagent.CodeEmptyFile,
+		"<?xml version='1.0' encoding='EBCDIC'?><a/>": signagent.CodeNotXML,
+	} {
+		var out bytes.Buffer
+		err := Sign(context.Background(), strings.NewReader(in), &out, p.key, p.chain, Options{})
+		if signagent.CodeOf(err) != code || signagent.KindOf(err) != signagent.KindDocument {
+			t.Errorf("Sign(%q) = %v, want %s document error", in, err, code)
+		}
+		if out.Len() != 0 {
+			t.Errorf("Sign(%q) wrote output on error", in)
+		}
+	}
+	if _, err := Verify(strings.NewReader("<a>unsigned</a>")); !errors.Is(err, ErrNoSignature) {
+		t.Errorf("Verify(unsigned) = %v, want ErrNoSignature", err)
+	}
+}
+
+// Small documents exercise what the corpus does not: a self-closing
+// document element, ISO-8859-1, default namespace undeclared inside a
+// prefixed parent, trailing comments and processing instructions.
+func TestEdgeDocuments(t *testing.T) {
+	p := newPKI(t, false)
+	dir := t.TempDir()
+	docs := map[string]string{
+		"selfclosing": "<?xml version=\"1.0\"?><a xmlns=\"urn:x\" k=\"v\tw\" j=\"&#9;\"/>",
+		"attrspace":   "<a k=\"line1\nline2\tx\r\ny\" j='&#10;'>t</a>",
+		"latin1":      "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<r>Stra\xdfe M\xfcller</r>\n",
+		"undeclare":   `<p:r xmlns:p="urn:p" xmlns="urn:d"><p:x><y xmlns="">t</y></p:x><z/></p:r>`,
+		"trailing":    "<?pi one?>\n<!-- c -->\n<r a=\"1\" b='x&#9;y'>\r\n<![CDATA[<&>]]>\n</r >\n<!-- end -->\n<?pi two?>\n",
+	}
+	for name, doc := range docs {
+		t.Run(name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := Sign(context.Background(), strings.NewReader(doc), &out, p.key, p.chain, Options{Location: "Zürich"}); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, name+".xml")
+			os.WriteFile(path, out.Bytes(), 0o600)
+			if err := xmlsec1(t, path, p.caPath); err != nil {
+				t.Errorf("xmlsec1 rejects it: %v\n%s", err, out.Bytes())
+			}
+			infos, err := Verify(bytes.NewReader(out.Bytes()))
+			if err != nil || len(infos) != 1 || infos[0].Err != nil {
+				t.Errorf("Verify: %v %+v", err, infos)
+			}
+		})
+	}
+}
