@@ -1,0 +1,262 @@
+package pades
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf16"
+
+	"github.com/signagent/signagent/signer/cms"
+)
+
+// Signature is one signature found in a PDF.
+type Signature struct {
+	Name, Reason, Location, SubFilter string
+	// Time is the claimed signing time (/M), or the CMS signing-time.
+	Time   time.Time
+	Signer *x509.Certificate
+	// Timestamped reports a valid signature timestamp token (B-T).
+	Timestamped bool
+	// CoversWholeDocument reports that the signed ranges reach the end of
+	// the file, i.e. nothing was appended after this signature.
+	CoversWholeDocument bool
+	// Err is nil when the signature is cryptographically valid; trust in the
+	// signer is not evaluated.
+	Err error
+}
+
+// Verify returns every signature of the PDF at path, oldest first. It
+// returns an error only when the file cannot be read as a PDF; a bad
+// signature is reported in its Signature.Err.
+func Verify(path string) ([]Signature, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pades: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("pades: %w", err)
+	}
+	if err := checkHeader(f, st.Size()); err != nil {
+		return nil, err
+	}
+	d, err := open(f, st.Size())
+	if err != nil {
+		return nil, docErr(err)
+	}
+	root, _ := d.trailer.get("Root")
+	cat, err := d.resolve(root)
+	if err != nil {
+		return nil, docErr(err)
+	}
+	afv, _ := cat.get("AcroForm")
+	af, err := d.resolve(afv)
+	if err != nil {
+		return nil, docErr(err)
+	}
+	fields, err := d.arrayOf(af, "Fields")
+	if err != nil {
+		return nil, docErr(err)
+	}
+	type found struct {
+		sig    Signature
+		signed int64
+	}
+	var out []found
+	seen := map[int64]bool{}
+	var walk func(fs []value, ft string, depth int) error
+	walk = func(fs []value, ft string, depth int) error {
+		if depth > 32 {
+			return nil
+		}
+		for _, fr := range fs {
+			if fr.k == kRef {
+				if seen[-fr.num-1] {
+					continue
+				}
+				seen[-fr.num-1] = true
+			}
+			fd, err := d.resolve(fr)
+			if err != nil {
+				return err
+			}
+			fft := ft
+			if n := fd.name("FT"); n != "" {
+				fft = n
+			}
+			if kids, _ := d.arrayOf(fd, "Kids"); len(kids) > 0 {
+				if err := walk(kids, fft, depth+1); err != nil {
+					return err
+				}
+			}
+			v, ok := fd.get("V")
+			if fft != "Sig" || !ok {
+				continue
+			}
+			if v.k == kRef {
+				if seen[v.num] {
+					continue
+				}
+				seen[v.num] = true
+			}
+			sd, err := d.resolve(v)
+			if err != nil {
+				return err
+			}
+			if sd.k != kDict {
+				continue
+			}
+			s, signed := d.verifySig(sd)
+			out = append(out, found{s, signed})
+		}
+		return nil
+	}
+	if err := walk(fields, "", 0); err != nil {
+		return nil, docErr(err)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].signed < out[j].signed })
+	sigs := make([]Signature, len(out))
+	for i, f := range out {
+		sigs[i] = f.sig
+	}
+	return sigs, nil
+}
+
+// verifySig checks one signature dictionary; it returns the signature and
+// the number of bytes it covers.
+func (d *pdf) verifySig(sd value) (Signature, int64) {
+	str := func(k string) string {
+		if v, ok := sd.get(k); ok && v.k == kString {
+			return textString(v.str)
+		}
+		return ""
+	}
+	s := Signature{Name: str("Name"), Reason: str("Reason"), Location: str("Location"), SubFilter: sd.name("SubFilter")}
+	if m := str("M"); m != "" {
+		s.Time, _ = parseDate(m)
+	}
+	brv, _ := sd.get("ByteRange")
+	var br [4]int64
+	if brv.k != kArray || len(brv.arr) != 4 {
+		s.Err = errors.New("no valid /ByteRange")
+		return s, 0
+	}
+	for i, x := range brv.arr {
+		if x.k != kInt || x.num < 0 {
+			s.Err = errors.New("no valid /ByteRange")
+			return s, 0
+		}
+		br[i] = x.num
+	}
+	signed := br[2] + br[3]
+	s.CoversWholeDocument = signed == d.size
+	if br[0] != 0 || br[1] >= br[2] || signed > d.size || br[2]-br[1] > 64<<20 {
+		s.Err = fmt.Errorf("/ByteRange %v is not a valid range of this file", br)
+		return s, signed
+	}
+	// The gap must be exactly the /Contents hex string.
+	gap := make([]byte, br[2]-br[1])
+	if _, err := d.r.ReadAt(gap, br[1]); err != nil {
+		s.Err = fmt.Errorf("read signature: %w", err)
+		return s, signed
+	}
+	if gap[0] != '<' || gap[len(gap)-1] != '>' || strings.Trim(string(gap[1:len(gap)-1]), "0123456789abcdefABCDEF \r\n\t") != "" {
+		s.Err = errors.New("/ByteRange does not exclude exactly the /Contents string")
+		return s, signed
+	}
+	der := []byte(decodeHex(gap[1 : len(gap)-1]))
+	switch s.SubFilter {
+	case "ETSI.CAdES.detached", "adbe.pkcs7.detached":
+	default:
+		s.Err = fmt.Errorf("signature format /%s not supported", s.SubFilter)
+		return s, signed
+	}
+	hash, err := cms.DigestHash(der)
+	if err == nil && !hash.Available() {
+		err = fmt.Errorf("digest %v unavailable", hash)
+	}
+	if err != nil {
+		s.Err = err
+		return s, signed
+	}
+	h := hash.New()
+	buf := make([]byte, 256<<10)
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(d.r, 0, br[1]), buf); err != nil {
+		s.Err = err
+		return s, signed
+	}
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(d.r, br[2], br[3]), buf); err != nil {
+		s.Err = err
+		return s, signed
+	}
+	info, err := cms.VerifyDigestHash(der, hash, h.Sum(nil))
+	if err != nil {
+		s.Err = err
+		return s, signed
+	}
+	s.Signer = info.Signer
+	s.Timestamped = !info.Timestamp.IsZero()
+	if s.Time.IsZero() {
+		s.Time = info.SigningTime
+	}
+	return s, signed
+}
+
+// textString decodes a PDF text string (UTF-16BE with BOM, else bytes as
+// Latin-1, close enough to PDFDocEncoding for names and reasons).
+func textString(s string) string {
+	if len(s) >= 2 && s[0] == 0xfe && s[1] == 0xff {
+		var rs []rune
+		u := make([]uint16, 0, len(s)/2)
+		for i := 2; i+1 < len(s); i += 2 {
+			u = append(u, uint16(s[i])<<8|uint16(s[i+1]))
+		}
+		for _, r := range string(utf16.Decode(u)) {
+			rs = append(rs, r)
+		}
+		return string(rs)
+	}
+	rs := make([]rune, len(s))
+	for i := 0; i < len(s); i++ {
+		rs[i] = rune(s[i])
+	}
+	return string(rs)
+}
+
+// parseDate reads a PDF date (D:YYYYMMDDHHmmSSOHH'mm').
+func parseDate(s string) (time.Time, error) {
+	s = strings.TrimPrefix(s, "D:")
+	digits := 0
+	for digits < len(s) && digits < 14 && s[digits] >= '0' && s[digits] <= '9' {
+		digits++
+	}
+	if digits < 4 {
+		return time.Time{}, errors.New("bad date")
+	}
+	base := s[:digits] + "0101000000"[max(0, digits-4):]
+	t, err := time.Parse("20060102150405", base[:14])
+	if err != nil {
+		return time.Time{}, err
+	}
+	rest := s[digits:]
+	if len(rest) >= 3 && (rest[0] == '+' || rest[0] == '-') {
+		hh, _ := strconv.Atoi(rest[1:3])
+		mm := 0
+		if r := strings.TrimLeft(rest[3:], "'"); len(r) >= 2 {
+			mm, _ = strconv.Atoi(r[:2])
+		}
+		off := hh*3600 + mm*60
+		if rest[0] == '-' {
+			off = -off
+		}
+		t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.FixedZone("", off))
+	}
+	return t, nil
+}
