@@ -1,0 +1,169 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+)
+
+// Check returns every problem Validate finds plus warnings and what only the
+// filesystem can tell, in file order:
+//
+//   - each folder directory exists (the agent does not create them: a
+//     missing one is more often an unmounted share than a new install), is a
+//     directory and accepts new files (Check creates and removes a hidden
+//     probe file);
+//   - the inbox, outbox, error and archive of a folder are on one volume, so
+//     that claims and publication are atomic renames;
+//   - data_dir, when it exists, is a writable directory (the agent creates
+//     it otherwise);
+//   - certificate, key, password, client secret and CA files exist and can be
+//     read; secret files readable by group or others are warnings (Unix);
+//   - a listen address or an http:// URL that leaves this machine is a
+//     warning.
+//
+// Check never creates directories and never reads the environment.
+func (c *Config) Check() []Problem {
+	v := &validator{c: c}
+	v.ps = c.static()
+	v.dataDir()
+	for i, f := range c.Folders {
+		v.folderDirs(indexKey("folders", i), f)
+	}
+	names := make([]string, 0, len(c.Backends))
+	for name := range c.Backends {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v.backendFiles(joinKey("backends", name), c.Backends[name])
+	}
+	return v.sorted()
+}
+
+func (v *validator) dataDir() {
+	d := v.c.DataDir
+	if d == "" {
+		return
+	}
+	fi, err := os.Stat(d)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Created by the agent on start.
+	case err != nil:
+		v.errorf("data_dir", "let the account running signagent reach it", "cannot use %s: %s", d, errText(err))
+	case !fi.IsDir():
+		v.errorf("data_dir", "name a directory", "%s is not a directory", d)
+	default:
+		v.writable("data_dir", d)
+	}
+}
+
+func (v *validator) folderDirs(key string, f *Folder) {
+	type vol struct{ role, id string }
+	var vols []vol
+	for _, r := range roles(f) {
+		if r.path == "" {
+			continue
+		}
+		k := joinKey(key, r.key)
+		fi, err := os.Stat(r.path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			v.errorf(k, "create it: "+mkdirCommand(r.path)+" (if it lives on a share, check that the share is mounted)", "%s does not exist", r.path)
+			continue
+		case err != nil:
+			v.errorf(k, "let the account running signagent reach it", "cannot use %s: %s", r.path, errText(err))
+			continue
+		case !fi.IsDir():
+			v.errorf(k, "name a directory", "%s is not a directory", r.path)
+			continue
+		}
+		v.writable(k, r.path)
+		if id, err := volumeID(r.path); err == nil && id != "" {
+			vols = append(vols, vol{r.key, id})
+		}
+	}
+	for _, x := range vols[min(1, len(vols)):] {
+		if x.id != vols[0].id {
+			v.errorf(joinKey(key, x.role),
+				"claims and publication are atomic renames: put inbox, outbox, error and archive on one volume, e.g. sibling folders of one share",
+				"is on a different volume than %s", vols[0].role)
+		}
+	}
+}
+
+// writable reports a directory where the agent cannot create files.
+func (v *validator) writable(key, dir string) {
+	f, err := os.CreateTemp(dir, ".signagent-check-*")
+	if err != nil {
+		v.errorf(key, "give the account running signagent write access to it", "cannot create files in %s: %s", dir, errText(err))
+		return
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+}
+
+func (v *validator) backendFiles(key string, b *Backend) {
+	k := func(s string) string { return joinKey(key, s) }
+	switch b.Type {
+	case TypeLocal:
+		if b.Certificate != DevCertificate && b.Certificate != "" {
+			// A certificate file usually holds the private key too.
+			v.file(k("certificate"), b.Certificate, true, true)
+		}
+		v.file(k("key_file"), b.KeyFile, true, true)
+		v.file(k("password_file"), b.PasswordFile, true, false)
+	case TypeSignStash:
+		v.file(k("client_secret_file"), b.ClientSecretFile, true, false)
+		v.file(k("ca_file"), b.CAFile, false, true)
+	}
+}
+
+// file checks that path (when set) is a readable regular file, and warns
+// when a secret one is open to group or others. The paths of password and
+// secret files are not repeated in problems, in case a secret was pasted
+// where its file name belongs.
+func (v *validator) file(key, path string, secret, showPath bool) {
+	if path == "" {
+		return
+	}
+	name := "the file"
+	if showPath {
+		name = path
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		v.errorf(key, "check the path (relative paths start at the config file's directory)", "%s does not exist", name)
+		return
+	case err != nil:
+		v.errorf(key, "let the account running signagent read it", "cannot use %s: %s", name, errText(err))
+		return
+	case fi.IsDir():
+		v.errorf(key, "name a file", "%s is a directory", name)
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		v.errorf(key, "let the account running signagent read it", "cannot read %s: %s", name, errText(err))
+		return
+	}
+	f.Close()
+	if secret && secretTooOpen(fi) {
+		v.warnf(key, "restrict it to the account running signagent: chmod 600 on the file", "holds a secret and is readable by group or others (mode %04o)", fi.Mode().Perm())
+	}
+}
+
+// mkdirCommand is the shell command that creates dir on this OS.
+func mkdirCommand(dir string) string {
+	if runtime.GOOS == "windows" {
+		return fmt.Sprintf(`mkdir "%s"`, dir)
+	}
+	return "mkdir -p '" + strings.ReplaceAll(dir, "'", `'\''`) + "'"
+}

@@ -1,0 +1,390 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/signagent/signagent/signer"
+)
+
+// Defaults: what a key means when the file leaves it out.
+const (
+	DefaultDataDir         = "data" // beside the config file
+	DefaultLogLevel        = "info"
+	DefaultLogFormat       = "text"
+	DefaultListen          = "127.0.0.1:9464"
+	DefaultLedgerRetention = 90 * 24 * time.Hour
+
+	DefaultBackendName = "local" // the backend an empty file gets
+	DevCertificate     = "dev"   // certificate value for the self-signed development certificate
+	DefaultMaxSize     = 100 * MB
+
+	DefaultMode          = "auto"
+	DefaultSyncMaxFiles  = 50
+	DefaultTimeout       = 5 * time.Minute
+	DefaultPollInterval  = 2 * time.Second
+	DefaultSettle        = 2 * time.Second
+	DefaultScanInterval  = 60 * time.Second
+	DefaultMaxFiles      = 50
+	DefaultMaxBytes      = 20 * MB
+	DefaultMaxWait       = 5 * time.Second
+	DefaultOnCollision   = "suffix"
+	DefaultGiveUpAfter   = 24 * time.Hour
+	DefaultSignatureType = "auto"
+
+	// MaxFilesLimit is the most documents one request may carry (the
+	// Sign'Stash async mode's limit).
+	MaxFilesLimit = 2500
+)
+
+// DefaultInclude are the file patterns a folder picks up when it names none.
+var DefaultInclude = []string{"*.pdf", "*.xml"}
+
+// Backend types.
+const (
+	TypeLocal     = "local"
+	TypeSignStash = "signstash"
+)
+
+// Config is the whole agent configuration. The zero value is not useful;
+// start from Default or Parse. Paths are absolute after Parse or Load.
+type Config struct {
+	// Path is the file the configuration was read from, as the caller named
+	// it; empty for a configuration built in code. Not a TOML key.
+	Path string `toml:"-"`
+
+	// DataDir holds the ledger and the development certificate; the agent
+	// creates it. Default "data" beside the config file.
+	DataDir string `toml:"data_dir"`
+	// LogLevel is debug, info (default), warn or error.
+	LogLevel string `toml:"log_level"`
+	// LogFormat is text (default) or json.
+	LogFormat string `toml:"log_format"`
+	// Listen is the address of the status, /metrics and /healthz listener;
+	// default 127.0.0.1:9464. "" or "off" disables it. A non-loopback address
+	// is allowed; Check warns about it.
+	Listen string `toml:"listen"`
+	// LedgerRetention is how long terminal ledger records are kept; default
+	// 90 days, 0 keeps them forever.
+	LedgerRetention Duration `toml:"ledger_retention"`
+
+	// Backends by name. An empty file gets one "local" backend with the
+	// development certificate.
+	Backends map[string]*Backend `toml:"backends"`
+	// Folders are the watched folder sets, in file order.
+	Folders []*Folder `toml:"folders"`
+
+	lines    map[string]int // key path -> line, from the file
+	decoding []Problem      // problems found while decoding, kept for Validate and Check
+}
+
+// Backend is one signing backend. Which keys apply depends on Type.
+type Backend struct {
+	// Name is the backend's key in [backends.NAME]. Not a TOML key.
+	Name string `toml:"-"`
+	// Type is "local" or "signstash"; required.
+	Type string `toml:"type"`
+
+	// Certificate (local) is "dev" (default: a self-signed development
+	// certificate kept in the data directory) or the path of a .p12/.pfx or
+	// .pem file.
+	Certificate string `toml:"certificate"`
+	// KeyFile (local) is the PEM private key when Certificate is a PEM file
+	// without one.
+	KeyFile string `toml:"key_file"`
+	// PasswordFile (local) holds the password of the PKCS#12 file or of an
+	// encrypted PEM key.
+	PasswordFile string `toml:"password_file"`
+	// TSAURL (local) is an RFC 3161 timestamp authority; needed for
+	// signature.timestamp.
+	TSAURL string `toml:"tsa_url"`
+	// MaxSize (local) is the largest document signed; default 100MB.
+	MaxSize Size `toml:"max_size"`
+	// Workers (local) is the number of documents signed in parallel; 0 (the
+	// default) means one per CPU.
+	Workers int `toml:"workers"`
+
+	// BaseURL (signstash) is the business API base, e.g.
+	// https://proxy:8081/signstash/einvoice-integration-client-ws.
+	BaseURL string `toml:"base_url"`
+	// TokenURL (signstash) is the OAuth2 token endpoint.
+	TokenURL string `toml:"token_url"`
+	// ClientID (signstash) is the client service alias.
+	ClientID string `toml:"client_id"`
+	// ClientSecretFile (signstash) is a file holding the client secret.
+	ClientSecretFile string `toml:"client_secret_file"`
+	// ClientSecretEnv (signstash) names an environment variable holding the
+	// client secret; the caller reads it, this package never does.
+	ClientSecretEnv string `toml:"client_secret_env"`
+	// Mode (signstash) is sync, async or auto (default: async above
+	// SyncMaxFiles documents).
+	Mode string `toml:"mode"`
+	// SyncMaxFiles (signstash) is the largest batch sent in sync mode when
+	// Mode is auto; default 50.
+	SyncMaxFiles int `toml:"sync_max_files"`
+	// CAFile (signstash) is a PEM bundle of extra trusted roots.
+	CAFile string `toml:"ca_file"`
+	// Timeout (signstash) bounds each HTTP request; default 5m.
+	Timeout Duration `toml:"timeout"`
+	// PollInterval (signstash) is the first wait between async status polls;
+	// default 2s.
+	PollInterval Duration `toml:"poll_interval"`
+	// Paths (signstash) overrides the path templates of endpoints whose
+	// wire form is inferred; keys are listed in PathKeys.
+	Paths map[string]string `toml:"paths"`
+}
+
+// PathKeys are the keys accepted in a signstash backend's [paths] table.
+var PathKeys = []string{"async_register", "async_status", "async_result", "lookup", "status", "detail"}
+
+// Folder is one watched folder set. Inbox, Outbox, Error and Archive must be
+// on one volume and distinct.
+type Folder struct {
+	// Name identifies the folder in logs, metrics and the ledger; required,
+	// unique, letters, digits, '.', '_' and '-'.
+	Name string `toml:"name"`
+	// Inbox is where producers drop documents; required.
+	Inbox string `toml:"inbox"`
+	// Outbox receives the signed documents; required.
+	Outbox string `toml:"outbox"`
+	// Error receives failed originals and their .error.json files; required.
+	Error string `toml:"error"`
+	// Archive receives originals after success; "" deletes them instead.
+	Archive string `toml:"archive"`
+	// Include are the file name patterns picked up; default *.pdf and *.xml.
+	Include []string `toml:"include"`
+	// Exclude are file name patterns skipped even when included.
+	Exclude []string `toml:"exclude"`
+	// Recursive watches sub-folders of the inbox too.
+	Recursive bool `toml:"recursive"`
+	// Backend names the backend; default the only one when exactly one is
+	// configured.
+	Backend string `toml:"backend"`
+	// Settle is how long a file must stay unchanged to count as written;
+	// default 2s.
+	Settle Duration `toml:"settle"`
+	// ScanInterval is the period of full inbox scans; default 60s.
+	ScanInterval Duration `toml:"scan_interval"`
+	// MaxFiles, MaxBytes and MaxWait flush a batch, whichever comes first;
+	// defaults 50 files, 20MB, 5s. MaxFiles is at most MaxFilesLimit.
+	MaxFiles int      `toml:"max_files"`
+	MaxBytes Size     `toml:"max_bytes"`
+	MaxWait  Duration `toml:"max_wait"`
+	// OnCollision is what happens when the outbox already has the name:
+	// suffix (default: add " (1)", " (2)"…), overwrite or fail.
+	OnCollision string `toml:"on_collision"`
+	// DoneMarker waits for NAME.done before taking NAME.
+	DoneMarker bool `toml:"done_marker"`
+	// GiveUpAfter is how long transient failures are retried before a
+	// document fails with GAVE_UP; default 24h.
+	GiveUpAfter Duration `toml:"give_up_after"`
+	// ArchiveRetention deletes archived originals older than this; 0 (the
+	// default) keeps them forever.
+	ArchiveRetention Duration `toml:"archive_retention"`
+	// Signature are the signature settings of the folder's documents.
+	Signature Signature `toml:"signature"`
+}
+
+// Signature are a folder's signature settings.
+type Signature struct {
+	// Type is auto (default: PAdES for PDF, XAdES for XML, CAdES otherwise),
+	// pades, xades or cades.
+	Type     string `toml:"type"`
+	Reason   string `toml:"reason"`
+	Location string `toml:"location"`
+	Name     string `toml:"name"`
+	// Timestamp asks for an RFC 3161 timestamp (PAdES B-T).
+	Timestamp bool `toml:"timestamp"`
+	// Visible, when set, makes PDF signatures visible.
+	Visible *Visible `toml:"visible"`
+}
+
+// Visible places a visible PDF signature: Page is 1-based, the rectangle is
+// in points from the page's lower-left corner.
+type Visible struct {
+	Page   int     `toml:"page"`
+	X      float64 `toml:"x"`
+	Y      float64 `toml:"y"`
+	Width  float64 `toml:"width"`
+	Height float64 `toml:"height"`
+}
+
+// Options converts the settings to the signer's per-document options.
+func (s Signature) Options() signer.Options {
+	o := signer.Options{
+		Type:      signer.Type(s.Type),
+		Reason:    s.Reason,
+		Location:  s.Location,
+		Name:      s.Name,
+		Timestamp: s.Timestamp,
+	}
+	if o.Type == "" {
+		o.Type = signer.TypeAuto
+	}
+	if v := s.Visible; v != nil {
+		o.Visible = &signer.Visible{Page: v.Page, X: v.X, Y: v.Y, W: v.Width, H: v.Height}
+	}
+	return o
+}
+
+// Default returns what an empty file means: defaults everywhere, one "local"
+// backend with the development certificate, no folders. Its paths are
+// relative (DataDir is "data").
+func Default() *Config {
+	return &Config{
+		DataDir:         DefaultDataDir,
+		LogLevel:        DefaultLogLevel,
+		LogFormat:       DefaultLogFormat,
+		Listen:          DefaultListen,
+		LedgerRetention: Duration{DefaultLedgerRetention},
+		Backends: map[string]*Backend{
+			DefaultBackendName: defaultBackend(DefaultBackendName, TypeLocal),
+		},
+	}
+}
+
+// defaultBackend returns a backend of type typ with that type's defaults.
+func defaultBackend(name, typ string) *Backend {
+	b := &Backend{Name: name, Type: typ}
+	switch typ {
+	case TypeLocal:
+		b.Certificate = DevCertificate
+		b.MaxSize = DefaultMaxSize
+	case TypeSignStash:
+		b.Mode = DefaultMode
+		b.SyncMaxFiles = DefaultSyncMaxFiles
+		b.Timeout = Duration{DefaultTimeout}
+		b.PollInterval = Duration{DefaultPollInterval}
+	}
+	return b
+}
+
+// DefaultFolder returns a folder with every default applied and no paths.
+func DefaultFolder() *Folder {
+	return &Folder{
+		Include:      append([]string(nil), DefaultInclude...),
+		Settle:       Duration{DefaultSettle},
+		ScanInterval: Duration{DefaultScanInterval},
+		MaxFiles:     DefaultMaxFiles,
+		MaxBytes:     DefaultMaxBytes,
+		MaxWait:      Duration{DefaultMaxWait},
+		OnCollision:  DefaultOnCollision,
+		GiveUpAfter:  Duration{DefaultGiveUpAfter},
+		Signature:    Signature{Type: DefaultSignatureType},
+	}
+}
+
+// Load reads the file at path and parses it (see Parse). When the file
+// cannot be read or is wrong, the error is a *Problems.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		p := Problem{File: path, Message: "cannot read the config file: " + errText(err)}
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			p.Hint = "pass the right --config path, or start from config.example.toml"
+		case errors.Is(err, os.ErrPermission):
+			p.Hint = "let the service account read the file"
+		}
+		return nil, &Problems{p}
+	}
+	return Parse(data, path)
+}
+
+// Parse decodes a TOML document read from path (used to name the file in
+// problems and to resolve relative paths against its directory; "" means the
+// working directory), applies defaults, resolves relative paths and
+// validates the result.
+//
+// The error is a *Problems listing everything wrong at once. When the TOML
+// itself could be read, the returned *Config is non-nil even with an error,
+// so that Check can add the filesystem's view; it must not be run.
+func Parse(data []byte, path string) (*Config, error) {
+	var raw map[string]any
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		p := Problem{File: path, Message: "invalid TOML: " + err.Error(),
+			Hint: "fix the syntax; strings need quotes, tables are written [name], folders [[folders]]"}
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			p.Line = pe.Position.Line
+			p.Message = "invalid TOML: " + pe.Message
+		}
+		return nil, &Problems{p}
+	}
+	d := &decoder{file: path, lines: indexLines(data)}
+	c := d.config(raw)
+	c.Path = path
+	c.lines = d.lines
+	c.decoding = d.problems
+
+	base := "."
+	if path != "" {
+		base = filepath.Dir(path)
+	}
+	if abs, err := filepath.Abs(base); err == nil {
+		base = abs
+	}
+	c.resolve(base)
+
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// resolve makes every relative path absolute against base.
+func (c *Config) resolve(base string) {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+		if *p != "" {
+			*p = filepath.Clean(*p)
+		}
+	}
+	abs(&c.DataDir)
+	for _, b := range c.Backends {
+		if b.Certificate != DevCertificate {
+			abs(&b.Certificate)
+		}
+		abs(&b.KeyFile)
+		abs(&b.PasswordFile)
+		abs(&b.ClientSecretFile)
+		abs(&b.CAFile)
+	}
+	for _, f := range c.Folders {
+		abs(&f.Inbox)
+		abs(&f.Outbox)
+		abs(&f.Error)
+		abs(&f.Archive)
+	}
+}
+
+// Folder returns the folder called name, or nil.
+func (c *Config) Folder(name string) *Folder {
+	for _, f := range c.Folders {
+		if f.Name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// BackendOf returns the backend folder f uses, or nil when it names none
+// that exists.
+func (c *Config) BackendOf(f *Folder) *Backend {
+	return c.Backends[f.Backend]
+}
+
+func errText(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return fmt.Sprint(err)
+}

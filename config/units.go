@@ -1,0 +1,160 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Duration is a time.Duration written in the file as a string: "500ms",
+// "30s", "5m", "24h", "1h30m", or a whole number of days such as "90d"
+// (optionally followed by a Go duration: "1d12h"). Negative values are
+// rejected.
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(text []byte) error {
+	v, err := parseDuration(string(text))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler, writing whole days as "Nd".
+func (d Duration) MarshalText() ([]byte, error) {
+	return []byte(d.String()), nil
+}
+
+// String formats d the way the file writes it.
+func (d Duration) String() string {
+	const day = 24 * time.Hour
+	if d.Duration > 0 && d.Duration%day == 0 {
+		return strconv.FormatInt(int64(d.Duration/day), 10) + "d"
+	}
+	return d.Duration.String()
+}
+
+func parseDuration(orig string) (time.Duration, error) {
+	s := strings.TrimSpace(orig)
+	if s == "" {
+		return 0, errors.New(`empty duration; write e.g. "30s", "5m", "24h" or "90d"`)
+	}
+	if strings.HasPrefix(s, "-") {
+		return 0, fmt.Errorf("duration %q is negative", s)
+	}
+	if _, err := strconv.ParseFloat(s, 64); err == nil && s != "0" {
+		return 0, fmt.Errorf(`duration %q has no unit; write e.g. "%ss"`, s, s)
+	}
+	var days int64
+	if i := strings.IndexByte(s, 'd'); i >= 0 {
+		n, err := strconv.ParseInt(s[:i], 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf(`invalid duration %q; days are written as a whole number, e.g. "90d"`, orig)
+		}
+		if n > int64(math.MaxInt64/(24*time.Hour)) {
+			return 0, fmt.Errorf("duration %q is too long", orig)
+		}
+		days, s = n, s[i+1:]
+	}
+	var rest time.Duration
+	if s != "" {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, fmt.Errorf(`invalid duration %q; write e.g. "30s", "5m", "24h" or "90d"`, orig)
+		}
+		rest = v
+	}
+	total := time.Duration(days)*24*time.Hour + rest
+	if total < rest {
+		return 0, fmt.Errorf("duration %q is too long", orig)
+	}
+	return total, nil
+}
+
+// Size is a number of bytes. The file writes it as an integer (1048576) or as
+// a string with a unit: "512KB", "20MB", "1GB" are decimal (1 MB = 1,000,000
+// bytes), "512KiB", "20MiB", "1GiB" are binary (1 MiB = 1,048,576 bytes).
+// Units are case-insensitive; decimals are allowed ("1.5MB").
+type Size int64
+
+// Common sizes.
+const (
+	KB  Size = 1000
+	MB  Size = 1000 * KB
+	GB  Size = 1000 * MB
+	KiB Size = 1024
+	MiB Size = 1024 * KiB
+	GiB Size = 1024 * MiB
+)
+
+var sizeUnits = []struct {
+	name string
+	mult float64
+}{
+	// Longest suffixes first so "KiB" is not read as "B".
+	{"kib", float64(KiB)}, {"mib", float64(MiB)}, {"gib", float64(GiB)}, {"tib", float64(GiB) * 1024},
+	{"kb", float64(KB)}, {"mb", float64(MB)}, {"gb", float64(GB)}, {"tb", float64(GB) * 1000},
+	{"b", 1},
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Size) UnmarshalText(text []byte) error {
+	v, err := parseSize(string(text))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Size) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// String formats s with the largest unit that divides it exactly.
+func (s Size) String() string {
+	if s > 0 {
+		for _, u := range []struct {
+			name string
+			v    Size
+		}{{"GiB", GiB}, {"GB", GB}, {"MiB", MiB}, {"MB", MB}, {"KiB", KiB}, {"KB", KB}} {
+			if s%u.v == 0 {
+				return strconv.FormatInt(int64(s/u.v), 10) + u.name
+			}
+		}
+	}
+	return strconv.FormatInt(int64(s), 10) + "B"
+}
+
+func parseSize(str string) (Size, error) {
+	s := strings.ToLower(strings.TrimSpace(str))
+	if s == "" {
+		return 0, errors.New(`empty size; write e.g. "20MB" or a number of bytes`)
+	}
+	mult := 1.0
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(s, u.name) {
+			mult, s = u.mult, strings.TrimSpace(strings.TrimSuffix(s, u.name))
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(n) || math.IsInf(n, 0) || strings.ContainsAny(s, "xp_") {
+		return 0, fmt.Errorf(`invalid size %q; write e.g. "512KB", "20MB", "1GiB" or a number of bytes`, str)
+	}
+	if n < 0 {
+		return 0, fmt.Errorf("size %q is negative", str)
+	}
+	v := n * mult
+	if v >= math.MaxInt64 {
+		return 0, fmt.Errorf("size %q is too large", str)
+	}
+	if v != math.Trunc(v) {
+		return 0, fmt.Errorf("size %q is not a whole number of bytes", str)
+	}
+	return Size(v), nil
+}
