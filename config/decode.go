@@ -29,7 +29,7 @@ func (d *decoder) errorf(key, hint, format string, args ...any) {
 
 // Keys by table, for unknown-key suggestions.
 var (
-	topKeys = []string{"data_dir", "log_level", "log_format", "listen", "ledger_retention", "backends", "folders"}
+	topKeys     = []string{"data_dir", "log_level", "log_format", "listen", "ledger_retention", "backends", "folders"}
 	backendKeys = []string{"type", "certificate", "key_file", "password_file", "tsa_url", "max_size", "workers",
 		"base_url", "token_url", "client_id", "client_secret_file", "client_secret_env", "mode", "sync_max_files",
 		"ca_file", "timeout", "poll_interval", "paths"}
