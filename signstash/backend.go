@@ -1,0 +1,310 @@
+package signstash
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+
+	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signstash/internal/wire"
+)
+
+// split separates the documents the service can take from those it cannot
+// (only PDF and XML are accepted), which fail now.
+func split(b *signer.Batch) ([]signer.Doc, map[string]error) {
+	var send []signer.Doc
+	pre := map[string]error{}
+	for _, d := range b.Docs {
+		if _, ok := wire.ContentType(d.Name); !ok {
+			pre[d.Ref] = &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeUnsupported,
+				Message: fmt.Sprintf("Sign'Stash signs only PDF and XML documents, not %s", d.Name),
+				Hint:    "route other files to a folder using the local backend"}
+			continue
+		}
+		send = append(send, d)
+	}
+	return send, pre
+}
+
+// async reports whether a batch of n sendable documents goes through the
+// proxy's asynchronous calls.
+func (c *Client) async(n int) bool {
+	switch c.cfg.Mode {
+	case ModeAsync:
+		return true
+	case ModeAuto:
+		return !c.saas && n > c.cfg.SyncMaxFiles
+	}
+	return false
+}
+
+// Submit sends the batch: synchronously (the returned operation is Done and
+// every signed document is at its Out) or, for an async batch, by
+// registering it on a proxy instance (the returned operation carries the
+// instance's Endpoint and must be polled).
+//
+// A reused external reference (0.0.7) means an earlier send went through:
+// Submit then returns what Lookup finds.
+func (c *Client) Submit(ctx context.Context, b *signer.Batch) (*signer.Operation, error) {
+	send, pre := split(b)
+	if len(send) == 0 {
+		return &signer.Operation{Ref: b.Ref, Done: true, Results: (&opResult{}).results(b, pre)}, nil
+	}
+	async := c.async(len(send))
+	if async && len(send) > MaxAsyncFiles {
+		return nil, configError("batch %s has %d documents; Sign'Stash takes at most %d per asynchronous request: lower the folder's max_files", b.Ref, len(send), MaxAsyncFiles)
+	}
+	desc := fmt.Sprintf("signagent batch %s (%d documents)", b.Ref, len(send))
+	parts, n, err := signBody(b.Ref, desc, send)
+	if err != nil {
+		var le *localError
+		if errors.As(err, &le) {
+			return nil, le.err
+		}
+		return nil, err
+	}
+	tmpl, what := c.paths[wire.PathSyncSign], "sign batch "+b.Ref
+	if async {
+		tmpl, what = c.paths[wire.PathAsyncRegister], "register batch "+b.Ref
+	}
+	c.log.Debug("submitting batch", "batch", b.Ref, "docs", len(send), "bytes", n, "async", async)
+	resp, err := c.do(ctx, http.MethodPost, c.endpointURL("", tmpl, nil), stream(parts, n), what)
+	if err != nil {
+		if _, code := wireCode(err); code == "0.0.7" {
+			c.log.Info("external reference already used; looking the operation up", "batch", b.Ref)
+			op, lerr := c.Lookup(ctx, b)
+			if errors.Is(lerr, signer.ErrNotFound) {
+				return nil, err // a reference reused elsewhere: the document error stands
+			}
+			return op, lerr
+		}
+		return nil, err
+	}
+	defer drain(resp)
+	if async {
+		ao, err := decodeSmall[wire.AsyncOperation](resp, what)
+		if err != nil {
+			return nil, err
+		}
+		return c.asyncOp(b, ao), nil
+	}
+	return c.finish(b, pre, resp, 0, what)
+}
+
+// asyncOp turns an async register/status answer into an Operation bound to
+// the instance that holds it.
+func (c *Client) asyncOp(b *signer.Batch, ao wire.AsyncOperation) *signer.Operation {
+	op := &signer.Operation{ID: strconv.FormatInt(ao.ID, 10), Ref: b.Ref, PollAfter: c.cfg.PollInterval}
+	if ao.Host != "" && ao.Port > 0 {
+		op.Endpoint = net.JoinHostPort(ao.Host, strconv.Itoa(ao.Port))
+	}
+	return op
+}
+
+// finish decodes a SignOperation answer into a Done operation, or a pending
+// one (tracked by id) when the service has not finished it.
+func (c *Client) finish(b *signer.Batch, pre map[string]error, resp *http.Response, id int64, what string) (*signer.Operation, error) {
+	res, err := decodeOperation(resp.Body, b)
+	if err != nil {
+		if signagent.KindOf(err) == signagent.KindLocal {
+			return nil, err
+		}
+		return nil, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
+			Message: what + ": the answer of Sign'Stash was cut or malformed", Err: err}
+	}
+	if res.id == 0 {
+		res.id = id
+	}
+	op := &signer.Operation{ID: strconv.FormatInt(res.id, 10), Ref: b.Ref}
+	if !finished(res.status) {
+		res.discard()
+		op.PollAfter = c.cfg.PollInterval
+		return op, nil
+	}
+	op.Done = true
+	op.Results = res.results(b, pre)
+	c.log.Debug("operation finished", "batch", b.Ref, "op", op.ID, "status", res.status)
+	return op, nil
+}
+
+// Poll advances an operation: for an async batch it asks the instance at
+// op.Endpoint and, once finished, fetches the result there; otherwise it
+// follows the operation by id. While pending the returned operation is not
+// Done and carries PollAfter. When the instance no longer knows the
+// operation (it restarted), Poll returns an error matching signer.ErrNotFound:
+// the batch must be resubmitted under a new reference.
+func (c *Client) Poll(ctx context.Context, b *signer.Batch, op *signer.Operation) (*signer.Operation, error) {
+	send, pre := split(b)
+	if op.Done {
+		return op, nil
+	}
+	if c.async(len(send)) {
+		what := "poll batch " + b.Ref
+		resp, err := c.do(ctx, http.MethodGet, c.endpointURL(op.Endpoint, c.paths[wire.PathAsyncStatus], map[string]string{"externalReference": b.Ref}), nil, what)
+		if err != nil {
+			return nil, notFound(err, what)
+		}
+		ao, err := decodeSmall[wire.AsyncOperation](resp, what)
+		drain(resp)
+		if err != nil {
+			return nil, err
+		}
+		next := c.asyncOp(b, ao)
+		if next.Endpoint == "" {
+			next.Endpoint = op.Endpoint
+		}
+		if !finished(ao.Status) {
+			return next, nil
+		}
+		what = "fetch batch " + b.Ref
+		resp, err = c.do(ctx, http.MethodGet, c.endpointURL(next.Endpoint, c.paths[wire.PathAsyncResult], map[string]string{"externalReference": b.Ref}), nil, what)
+		if err != nil {
+			if st, code := wireCode(err); st == http.StatusConflict && code == "0.0.6" {
+				return next, nil // not finished after all
+			}
+			return nil, notFound(err, what)
+		}
+		defer drain(resp)
+		done, err := c.finish(b, pre, resp, ao.ID, what)
+		if err != nil {
+			return nil, err
+		}
+		done.Endpoint = next.Endpoint
+		return done, nil
+	}
+	id, err := strconv.ParseInt(op.ID, 10, 64)
+	if err != nil {
+		return nil, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
+			Message: fmt.Sprintf("poll batch %s: operation id %q is not a number", b.Ref, op.ID), Err: signer.ErrNotFound}
+	}
+	what := "poll operation " + op.ID
+	resp, err := c.do(ctx, http.MethodGet, c.endpointURL(op.Endpoint, c.paths[wire.PathStatus], map[string]string{"operationId": op.ID}), nil, what)
+	if err != nil {
+		return nil, notFound(err, what)
+	}
+	st, err := decodeSmall[wire.Operation](resp, what)
+	drain(resp)
+	if err != nil {
+		return nil, err
+	}
+	if !finished(st.Status) {
+		return &signer.Operation{ID: op.ID, Endpoint: op.Endpoint, Ref: b.Ref, PollAfter: c.cfg.PollInterval}, nil
+	}
+	what = "fetch operation " + op.ID
+	resp, err = c.do(ctx, http.MethodGet, c.endpointURL(op.Endpoint, c.paths[wire.PathDetail], map[string]string{"operationId": op.ID, "includeContent": "true"}), nil, what)
+	if err != nil {
+		return nil, notFound(err, what)
+	}
+	defer drain(resp)
+	done, err := c.finish(b, pre, resp, id, what)
+	if err != nil {
+		return nil, err
+	}
+	done.Endpoint = op.Endpoint
+	return done, nil
+}
+
+// notFound turns a 404 into a transient error matching signer.ErrNotFound.
+func notFound(err error, what string) error {
+	if st, _ := wireCode(err); st == http.StatusNotFound {
+		return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
+			Message: what + ": Sign'Stash no longer knows the operation (the instance may have restarted)",
+			Hint:    "the batch is resubmitted under a new reference", Err: fmt.Errorf("%w: %w", signer.ErrNotFound, err)}
+	}
+	return err
+}
+
+// Lookup finds the operation created for b after a send whose outcome is
+// unknown. An async batch is looked up by its external reference on the
+// base URL and on every configured instance; a sync batch by its first
+// document's external reference (the service indexes operations by document
+// reference). The returned operation is not Done: Poll fetches its result.
+// Lookup returns signer.ErrNotFound only when every place asked answered 404.
+func (c *Client) Lookup(ctx context.Context, b *signer.Batch) (*signer.Operation, error) {
+	send, _ := split(b)
+	if len(send) == 0 {
+		return nil, signer.ErrNotFound
+	}
+	if c.async(len(send)) {
+		for _, ep := range append([]string{""}, c.cfg.Instances...) {
+			what := "look up batch " + b.Ref
+			resp, err := c.do(ctx, http.MethodGet, c.endpointURL(ep, c.paths[wire.PathAsyncStatus], map[string]string{"externalReference": b.Ref}), nil, what)
+			if err != nil {
+				if st, _ := wireCode(err); st == http.StatusNotFound {
+					continue
+				}
+				return nil, err
+			}
+			ao, err := decodeSmall[wire.AsyncOperation](resp, what)
+			drain(resp)
+			if err != nil {
+				return nil, err
+			}
+			op := c.asyncOp(b, ao)
+			if op.Endpoint == "" {
+				op.Endpoint = ep
+			}
+			op.PollAfter = 0
+			return op, nil
+		}
+		return nil, signer.ErrNotFound
+	}
+	what := "look up batch " + b.Ref
+	resp, err := c.do(ctx, http.MethodGet, c.endpointURL("", c.paths[wire.PathLookup], map[string]string{"externalReference": send[0].Ref}), nil, what)
+	if err != nil {
+		if st, _ := wireCode(err); st == http.StatusNotFound {
+			return nil, signer.ErrNotFound
+		}
+		return nil, err
+	}
+	id, err := decodeSmall[int64](resp, what)
+	drain(resp)
+	if err != nil {
+		return nil, err
+	}
+	return &signer.Operation{ID: strconv.FormatInt(id, 10), Ref: b.Ref}, nil
+}
+
+// Check gets a fresh access token and makes one harmless authenticated call
+// (a look-up of a reference that does not exist), so that credentials,
+// licence and reachability problems show up before any document waits.
+func (c *Client) Check(ctx context.Context) error {
+	c.tokMu.Lock()
+	c.tok = ""
+	c.tokMu.Unlock()
+	if _, err := c.token(ctx); err != nil {
+		return err
+	}
+	what := "check the connection"
+	resp, err := c.do(ctx, http.MethodGet, c.endpointURL("", c.paths[wire.PathLookup], map[string]string{"externalReference": "signagent-check-absent"}), nil, what)
+	if err != nil {
+		var we *Error
+		if errors.As(err, &we) && we.StatusCode == http.StatusNotFound && we.Code != "" {
+			return nil // the service answered: no such reference
+		}
+		return err
+	}
+	drain(resp)
+	return nil
+}
+
+// decodeSmall decodes a small JSON answer (at most 1 MB).
+func decodeSmall[T any](resp *http.Response, what string) (T, error) {
+	var v T
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&v); err != nil {
+		return v, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
+			Message: what + ": the answer of Sign'Stash was cut or malformed", Err: err}
+	}
+	return v, nil
+}
+
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+}

@@ -1,0 +1,320 @@
+package signstash
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/signer"
+)
+
+// Client is the Sign'Stash backend. It is safe for concurrent use.
+type Client struct {
+	cfg   Config
+	base  *url.URL
+	paths map[string]string
+	hc    *http.Client
+	saas  bool
+	log   *slog.Logger
+
+	tokMu  sync.Mutex // guards tok and tokExp; held while a token is fetched
+	tok    string
+	tokExp time.Time
+}
+
+var _ signer.Backend = (*Client)(nil)
+
+// Name returns the configured backend name.
+func (c *Client) Name() string { return c.cfg.Name }
+
+// Error is an error answer of the service, as sent on the wire.
+type Error struct {
+	StatusCode  int    // HTTP status
+	Code        string // errorCode, e.g. "1.1.1"; for OAuth answers the OAuth error
+	Description string // errorCodeDescription
+	Cause       string // causeMessage
+}
+
+func (e *Error) Error() string {
+	s := "HTTP " + strconv.Itoa(e.StatusCode)
+	if e.Code != "" {
+		s += " error " + e.Code
+	}
+	if e.Description != "" {
+		s += " (" + strings.TrimSuffix(e.Description, ".") + ")"
+	}
+	if e.Cause != "" {
+		s += ": " + e.Cause
+	}
+	return s
+}
+
+// wireCode returns the service error code carried by err, if any.
+func wireCode(err error) (int, string) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.StatusCode, e.Code
+	}
+	return 0, ""
+}
+
+// token returns a valid access token, fetching one when none is cached or
+// the cached one is about to expire.
+func (c *Client) token(ctx context.Context) (string, error) {
+	c.tokMu.Lock()
+	defer c.tokMu.Unlock()
+	if c.tok != "" && c.cfg.Now().Before(c.tokExp) {
+		return c.tok, nil
+	}
+	cc := clientcredentials.Config{
+		ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret, TokenURL: c.cfg.TokenURL,
+		AuthStyle: oauth2.AuthStyleInHeader,
+	}
+	fetched := c.cfg.Now()
+	t, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, c.hc))
+	if err != nil {
+		return "", c.tokenError(ctx, err)
+	}
+	life := time.Duration(t.ExpiresIn) * time.Second
+	if life <= 0 {
+		life = time.Hour
+	}
+	// Renew 5 minutes before expiry, or at 80 % of a short lifetime.
+	c.tok, c.tokExp = t.AccessToken, fetched.Add(life-min(5*time.Minute, life/5))
+	c.log.Debug("access token obtained", "expires_in", life)
+	return c.tok, nil
+}
+
+// dropToken forgets tok (if still cached) after the service rejected it.
+func (c *Client) dropToken(tok string) {
+	c.tokMu.Lock()
+	if c.tok == tok {
+		c.tok = ""
+	}
+	c.tokMu.Unlock()
+}
+
+func (c *Client) tokenError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil {
+		we := &Error{StatusCode: re.Response.StatusCode, Code: re.ErrorCode, Cause: re.ErrorDescription}
+		switch st := re.Response.StatusCode; {
+		case st == http.StatusBadRequest || st == http.StatusUnauthorized || st == http.StatusForbidden:
+			return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
+				Message: fmt.Sprintf("the Sign'Stash token endpoint refused client service %s: %v", c.cfg.ClientID, we),
+				Hint:    "check client_id and the client secret (and that token_url is the right environment); documents wait until it works",
+				Err:     we}
+		case st == http.StatusNotFound:
+			return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
+				Message: fmt.Sprintf("the Sign'Stash token endpoint %s does not exist (HTTP 404)", c.cfg.TokenURL),
+				Hint:    "check token_url", Err: we}
+		default:
+			return classify(st, re.Response.Header, nil, we, "get an access token")
+		}
+	}
+	return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
+		Message: "cannot get a Sign'Stash access token", Err: stripSecrets(err)}
+}
+
+// stripSecrets keeps an oauth2 error without its echoed response body.
+func stripSecrets(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		return errors.New("token endpoint answered " + re.Response.Status)
+	}
+	return err
+}
+
+// bodyFunc produces a fresh request body and its length (-1 if unknown).
+type bodyFunc func() (io.ReadCloser, int64, error)
+
+// do sends one call with a bearer token, retrying once with a fresh token
+// when the service rejects the token. A non-2xx answer becomes a classified
+// *signagent.Error wrapping *Error; the caller closes a returned response.
+func (c *Client) do(ctx context.Context, method, u string, body bodyFunc, what string) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		tok, err := c.token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		req, err := http.NewRequestWithContext(ctx, method, u, nil)
+		if err != nil {
+			return nil, err
+		}
+		if body != nil {
+			rc, n, err := body()
+			if err != nil {
+				return nil, err
+			}
+			req.Body, req.ContentLength = rc, n
+			req.GetBody = func() (io.ReadCloser, error) { rc, _, err := body(); return rc, err }
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Accept", "application/json")
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			var le *localError
+			if errors.As(err, &le) {
+				return nil, le.err
+			}
+			return nil, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
+				Message: fmt.Sprintf("%s: no answer from Sign'Stash at %s", what, req.URL.Host), Err: err}
+		}
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			return resp, nil
+		}
+		we := readError(resp)
+		if attempt == 0 && tokenRejected(we) {
+			c.log.Info("access token rejected; fetching a new one", "status", we.StatusCode, "code", we.Code)
+			c.dropToken(tok)
+			continue
+		}
+		return nil, classify(resp.StatusCode, resp.Header, resp.Request, we, what)
+	}
+}
+
+// localError carries a failure of the request body writer (a document that
+// cannot be read), which is ours, not the network's.
+type localError struct{ err error }
+
+func (e *localError) Error() string { return e.err.Error() }
+
+// readError reads (a bounded part of) an error answer and closes it.
+func readError(resp *http.Response) *Error {
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	we := &Error{StatusCode: resp.StatusCode}
+	var er struct {
+		ErrorCode            string `json:"errorCode"`
+		ErrorCodeDescription string `json:"errorCodeDescription"`
+		CauseMessage         string `json:"causeMessage"`
+		Error                string `json:"error"`
+		ErrorDescription     string `json:"error_description"`
+	}
+	if json.Unmarshal(b, &er) == nil {
+		we.Code, we.Description, we.Cause = er.ErrorCode, er.ErrorCodeDescription, er.CauseMessage
+		if we.Code == "" && er.Error != "" {
+			we.Code, we.Cause = er.Error, er.ErrorDescription
+		}
+	} else if s := strings.TrimSpace(string(b)); s != "" && len(s) < 200 && !strings.ContainsAny(s, "<>") {
+		we.Cause = s
+	}
+	return we
+}
+
+// tokenRejected reports whether the answer says the access token (not the
+// client service) is bad: 401 without a licence code, or 409 / 0.0.10.
+func tokenRejected(we *Error) bool {
+	switch we.StatusCode {
+	case http.StatusUnauthorized:
+		return !strings.HasPrefix(we.Code, "1.")
+	case http.StatusConflict:
+		return we.Code == "0.0.10"
+	}
+	return false
+}
+
+// classify turns an error answer into a *signagent.Error. It is the one place
+// where the service's answers become actions: what is the call doing ("sign
+// batch X", "poll operation Y"), and the answer.
+func classify(status int, h http.Header, req *http.Request, we *Error, what string) *signagent.Error {
+	e := &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
+		Message: fmt.Sprintf("%s: Sign'Stash answered %v", what, we), Err: we}
+	config := func(hint string) *signagent.Error {
+		e.Kind, e.Code, e.Hint = signagent.KindConfig, signagent.CodeConfig, hint
+		return e
+	}
+	document := func(hint string) *signagent.Error {
+		e.Kind, e.Code, e.Hint = signagent.KindDocument, signagent.CodeRemoteRejected, hint
+		return e
+	}
+	switch code := we.Code; {
+	case status == http.StatusTooManyRequests:
+		e.RetryAfter = retryAfter(h)
+		if e.RetryAfter == 0 {
+			e.RetryAfter = 30 * time.Second
+		}
+		e.Hint = "the service is throttling requests; fewer, larger batches help"
+		return e
+	case code == "0.0.7":
+		return document("the external reference was already used; the agent looks the operation up before resubmitting")
+	case code == "0.0.2" || code == "0.0.4" || code == "0.0.6":
+		return document("the service rejected the request for these documents; fix them (or the folder's signature settings) and retry")
+	case strings.HasPrefix(code, "2."):
+		return document("the service could not apply the requested signature (e.g. visible signature placement); check the folder's signature settings")
+	case code == "0.0.3":
+		return config("the client service has no default configuration at Sign'Stash; complete its set-up in the back-office")
+	case code == "0.0.10":
+		return config("the access token is not valid for this service: check that base_url and token_url are the same environment (for the proxy, its einvoice-integration-client.service.domain)")
+	case code == "1.1.0" || code == "1.1.1" || code == "1.1.3":
+		return config("the client service or its licence is invalid or inactive: check it in the Sign'Stash back-office; documents wait until it is active")
+	case strings.HasPrefix(code, "1."):
+		return config("the client service, issuer or partner is not in a state that allows signing: check the Sign'Stash back-office")
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return config("Sign'Stash refused the credentials: check client_id, the client secret and that token_url and base_url are the same environment")
+	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
+		return config("no such Sign'Stash call: check base_url (…/signstash/einvoice-integration-client-ws or …/einvoice-integration-ws) and the path templates")
+	case status >= 500:
+		e.RetryAfter = retryAfter(h)
+		return e
+	case status >= 400:
+		return document("the service rejected the request")
+	}
+	return e
+}
+
+// retryAfter parses a Retry-After header (seconds or an HTTP date).
+func retryAfter(h http.Header) time.Duration {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// endpointURL returns the URL of a path template at endpoint ("host:port",
+// empty for the base URL's host).
+func (c *Client) endpointURL(endpoint, tmpl string, vars map[string]string) string {
+	u := *c.base
+	if endpoint != "" {
+		u.Host = endpoint
+	}
+	rel := tmpl
+	for k, v := range vars {
+		rel = strings.ReplaceAll(rel, "{"+k+"}", url.PathEscape(v))
+	}
+	u.RawPath = ""
+	u.Path = ""
+	return u.String() + escapedPath(c.base) + "/" + rel
+}
+
+func escapedPath(u *url.URL) string { return strings.TrimRight(u.EscapedPath(), "/") }

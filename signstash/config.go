@@ -1,0 +1,162 @@
+package signstash
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/signstash/internal/wire"
+)
+
+// Type is the backend type name in the configuration.
+const Type = "signstash"
+
+// Modes.
+const (
+	ModeSync  = "sync"
+	ModeAsync = "async"
+	ModeAuto  = "auto"
+)
+
+// Defaults.
+const (
+	DefaultSyncMaxFiles = 50
+	// MaxAsyncFiles is the service's documented maximum per async request.
+	MaxAsyncFiles       = 2500
+	DefaultTimeout      = 5 * time.Minute
+	DefaultPollInterval = 5 * time.Second
+)
+
+// Config configures a Client. Zero values take the defaults above.
+type Config struct {
+	// Name is the configured backend name, for logs and error files.
+	Name string
+	// BaseURL is the service base, e.g.
+	// https://proxy:8081/signstash/einvoice-integration-client-ws (proxy) or
+	// https://msignstash.multicert.com/signstash/einvoice-integration-ws (SaaS).
+	BaseURL string
+	// TokenURL is the OAuth2 token endpoint, e.g.
+	// https://msignstash.multicert.com/oauth2/authorization-server/oauth/token.
+	TokenURL string
+	// ClientID is the client service alias; ClientSecret its secret,
+	// resolved by the caller. The secret is never logged.
+	ClientID     string
+	ClientSecret string
+	// Mode is sync, async or auto (default): sync up to SyncMaxFiles
+	// documents, async above (async needs the proxy).
+	Mode         string
+	SyncMaxFiles int
+	// Instances lists extra proxy instances ("host:port") behind the
+	// balancer of BaseURL. Lookup asks each of them before declaring an async
+	// operation absent, since an instance only knows its own operations.
+	Instances []string
+	// CAFile adds a PEM CA bundle to the system roots. TLS verification is
+	// always on.
+	CAFile string
+	// Timeout bounds the wait for a response's headers (a sync call signs
+	// before answering). Default 5 minutes.
+	Timeout time.Duration
+	// PollInterval is the suggested wait between async polls (default 5s).
+	PollInterval time.Duration
+	// Paths overrides path templates: async_register, async_status,
+	// async_result, lookup, status, detail, sync_sign.
+	Paths map[string]string
+	// HTTPClient replaces the client built from CAFile and Timeout (tests).
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+func configError(format string, a ...any) *signagent.Error {
+	return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig, Message: fmt.Sprintf(format, a...),
+		Hint: "fix the signstash backend settings in the configuration file"}
+}
+
+// New checks cfg and returns a client. It does not contact the service;
+// Check does.
+func New(cfg Config) (*Client, error) {
+	if cfg.Name == "" {
+		cfg.Name = Type
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Mode == "" {
+		cfg.Mode = ModeAuto
+	}
+	if cfg.SyncMaxFiles <= 0 {
+		cfg.SyncMaxFiles = DefaultSyncMaxFiles
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, configError("backend %s: base_url %q is not an http(s) URL", cfg.Name, cfg.BaseURL)
+	}
+	tu, err := url.Parse(cfg.TokenURL)
+	if err != nil || (tu.Scheme != "http" && tu.Scheme != "https") || tu.Host == "" {
+		return nil, configError("backend %s: token_url %q is not an http(s) URL", cfg.Name, cfg.TokenURL)
+	}
+	if cfg.ClientID == "" {
+		return nil, configError("backend %s: client_id (the client service alias) is missing", cfg.Name)
+	}
+	if cfg.ClientSecret == "" {
+		return nil, configError("backend %s: the client secret is missing or empty", cfg.Name)
+	}
+	saas := strings.HasSuffix(base.Path, "/einvoice-integration-ws")
+	switch cfg.Mode {
+	case ModeSync, ModeAuto:
+	case ModeAsync:
+		if saas {
+			return nil, configError("backend %s: mode async needs the Sign'Stash Proxy (…/einvoice-integration-client-ws); the Integration Service at %s only signs synchronously", cfg.Name, cfg.BaseURL)
+		}
+	default:
+		return nil, configError("backend %s: mode %q is not sync, async or auto", cfg.Name, cfg.Mode)
+	}
+	paths, err := wire.Paths(cfg.Paths)
+	if err != nil {
+		return nil, configError("backend %s: %v", cfg.Name, err)
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if cfg.CAFile != "" {
+			pem, err := os.ReadFile(cfg.CAFile)
+			if err != nil {
+				return nil, configError("backend %s: ca_file: %v", cfg.Name, err)
+			}
+			pool, err := x509.SystemCertPool()
+			if err != nil || pool == nil {
+				pool = x509.NewCertPool()
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, configError("backend %s: ca_file %s holds no PEM certificate", cfg.Name, cfg.CAFile)
+			}
+			tc.RootCAs = pool
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.Proxy = nil // no package reads the environment
+		tr.TLSClientConfig = tc
+		tr.ResponseHeaderTimeout = cfg.Timeout
+		tr.MaxIdleConnsPerHost = 8
+		hc = &http.Client{Transport: tr}
+	}
+	return &Client{
+		cfg: cfg, base: base, paths: paths, hc: hc, saas: saas,
+		log: cfg.Logger.With("component", "signstash", "backend", cfg.Name),
+	}, nil
+}

@@ -1,0 +1,229 @@
+package signstash
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signstash/internal/wire"
+)
+
+// outcome is what a SignOperation said about one document.
+type outcome struct {
+	status, signError string
+	tmp               string // decoded signed content, beside Doc.Out
+}
+
+// opResult is a decoded SignOperation.
+type opResult struct {
+	id     int64
+	status string
+	docs   map[string]*outcome // by document external reference
+}
+
+// decodeOperation streams a SignOperation: each signedContent of a document
+// of b is base64-decoded straight into a temporary file beside its Out. Names
+// sent by the server are never used for placement. On error every temporary
+// file is removed.
+func decodeOperation(r io.Reader, b *signer.Batch) (res *opResult, err error) {
+	byRef := make(map[string]int, len(b.Docs))
+	for i, d := range b.Docs {
+		byRef[d.Ref] = i
+	}
+	res = &opResult{docs: map[string]*outcome{}}
+	var loose []string // temp files not yet attached to a document
+	defer func() {
+		if err != nil {
+			res.discard()
+		}
+		for _, t := range loose {
+			os.Remove(t)
+		}
+	}()
+	tmpDir := ""
+	if len(b.Docs) > 0 {
+		tmpDir = filepath.Dir(b.Docs[0].Out)
+	}
+	l := wire.NewLexer(r)
+	if err := l.Expect('{'); err != nil {
+		return res, err
+	}
+	for {
+		k, ok, err := l.Key()
+		if err != nil {
+			return res, err
+		}
+		if !ok {
+			return res, nil
+		}
+		switch k {
+		case "id":
+			res.id, err = l.Int()
+		case "status":
+			res.status, err = l.String()
+		case "documentList":
+			if err = l.Expect('['); err != nil {
+				return res, err
+			}
+			for {
+				more, err := l.More()
+				if err != nil {
+					return res, err
+				}
+				if !more {
+					break
+				}
+				var ref string
+				o := &outcome{}
+				if err := l.Expect('{'); err != nil {
+					return res, err
+				}
+				for {
+					k, ok, err := l.Key()
+					if err != nil {
+						return res, err
+					}
+					if !ok {
+						break
+					}
+					switch k {
+					case "externalReference":
+						ref, err = l.String()
+					case "signStatus":
+						o.status, err = l.String()
+					case "signError":
+						o.signError, err = l.String()
+					case "signedContent":
+						o.tmp, err = saveSigned(l, tmpDir)
+						if o.tmp != "" {
+							loose = append(loose, o.tmp)
+						}
+					default:
+						err = l.Skip()
+					}
+					if err != nil {
+						return res, err
+					}
+				}
+				if _, mine := byRef[ref]; !mine || res.docs[ref] != nil {
+					continue // not ours, or a repeat: its temp file stays loose and is removed
+				}
+				res.docs[ref] = o
+				if o.tmp != "" {
+					loose = loose[:len(loose)-1]
+				}
+			}
+		default:
+			err = l.Skip()
+		}
+		if err != nil {
+			return res, err
+		}
+	}
+}
+
+// saveSigned streams one signedContent value, base64-decoded, to a new
+// temporary file in dir and syncs it.
+func saveSigned(l *wire.Lexer, dir string) (string, error) {
+	sr, err := l.StringReader()
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(dir, ".signstash-*.part")
+	if err != nil {
+		return "", &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
+			Message: "cannot store a signed document: " + err.Error(), Err: err}
+	}
+	_, err = io.Copy(f, base64.NewDecoder(base64.StdEncoding, sr))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		var ce base64.CorruptInputError
+		if errors.As(err, &ce) {
+			return "", fmt.Errorf("signedContent is not valid base64: %w", err)
+		}
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// discard removes the temporary files.
+func (r *opResult) discard() {
+	for _, o := range r.docs {
+		if o.tmp != "" {
+			os.Remove(o.tmp)
+			o.tmp = ""
+		}
+	}
+}
+
+// finished reports whether the operation's results are final.
+func finished(status string) bool {
+	return status != wire.StatusPending && status != wire.StatusError && status != ""
+}
+
+// results moves signed documents to their Out and returns one Result per
+// document of b, in order. pre holds documents failed before sending.
+func (r *opResult) results(b *signer.Batch, pre map[string]error) []signer.Result {
+	out := make([]signer.Result, len(b.Docs))
+	for i, d := range b.Docs {
+		out[i].Ref = d.Ref
+		if err := pre[d.Ref]; err != nil {
+			out[i].Err = err
+			continue
+		}
+		o := r.docs[d.Ref]
+		switch {
+		case o == nil:
+			out[i].Err = &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
+				Message: fmt.Sprintf("Sign'Stash operation %d returned no result for document %s", r.id, d.Ref)}
+		case o.status == wire.SignSigned && o.tmp != "":
+			if err := os.Rename(o.tmp, d.Out); err != nil {
+				os.Remove(o.tmp)
+				out[i].Err = &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
+					Message: fmt.Sprintf("cannot store signed document %s: %v", d.Ref, err), Err: err}
+			}
+			o.tmp = ""
+		case o.status == wire.SignSigned:
+			out[i].Err = &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeRemoteRejected,
+				Message: fmt.Sprintf("Sign'Stash operation %d signed document %s but returned no signed content", r.id, d.Ref),
+				Hint:    "the signed document can be fetched from the Sign'Stash back-office; retrying signs it again"}
+		default:
+			out[i].Err = signError(r.id, d.Ref, o.status, o.signError)
+		}
+	}
+	r.discard()
+	return out
+}
+
+// signError classifies a per-document signing error.
+func signError(op int64, ref, status, code string) *signagent.Error {
+	e := &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeSigningError,
+		Message: fmt.Sprintf("Sign'Stash could not sign document %s (operation %d): %s %s", ref, op, status, code),
+		Hint:    "the service rejected this document; check that it is a valid, unprotected PDF or XML"}
+	switch code {
+	case "INVALID_CERT_SERVICE_CREDS", "INVALID_CERT_ACCESS_ACCOUNT", "CONFIGURATION_SIGN_ERROR":
+		e.Kind = signagent.KindConfig
+		e.Hint = "the signing certificate of the client service is not provisioned or its access has expired: renew it in the Sign'Stash back-office; documents wait"
+	case "CERT_SERVICE_GLOBAL_ERROR", "STORAGE_SERVICE_GLOBAL_ERROR", "SIGN_OPERATION_INTERNAL_ERROR", "TIMESTAMP_SIGN_ERROR":
+		e.Kind = signagent.KindTransient
+		e.Hint = "a temporary failure at Sign'Stash; the document is retried"
+	case "":
+		if status == wire.SignReceived {
+			e.Kind = signagent.KindTransient
+			e.Message = fmt.Sprintf("Sign'Stash did not sign document %s (operation %d): still %s", ref, op, status)
+			e.Hint = "the document is retried"
+		}
+	}
+	return e
+}
