@@ -1,0 +1,262 @@
+package signer
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/signer/cades"
+	"github.com/signagent/signagent/signer/cms"
+	"github.com/signagent/signagent/signer/pades"
+	"github.com/signagent/signagent/signer/xades"
+)
+
+// LocalConfig configures the local signing backend.
+type LocalConfig struct {
+	Name string // backend name from the configuration
+	// Certificate is "dev", a PKCS#12 (.p12/.pfx) path, or a PEM path holding
+	// the certificate chain (and the key, unless KeyFile is set).
+	Certificate string
+	// KeyFile is the PEM private key when Certificate is a PEM chain
+	// without it. Optional.
+	KeyFile string
+	// PasswordFile holds the PKCS#12 password (trailing newline trimmed);
+	// empty for no password.
+	PasswordFile string
+	// TSAURL is an RFC 3161 timestamp authority; empty means no timestamps,
+	// and documents asking for one then fail with a configuration error.
+	TSAURL string
+	// DataDir is where the development certificate lives.
+	DataDir string
+	// MaxSize refuses larger documents with TOO_LARGE; 0 means no limit.
+	MaxSize int64
+	// Workers is how many documents of a batch are signed in parallel;
+	// 0 means runtime.NumCPU().
+	Workers int
+	// Logger receives warnings (development certificate, loose password
+	// file permissions); nil means slog.Default().
+	Logger *slog.Logger
+	// HTTPClient reaches the TSA; nil means a client with a 30 s timeout.
+	HTTPClient *http.Client
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Local signs documents in-process with a key loaded once at construction.
+// It is a synchronous Backend: Submit signs the whole batch and returns a
+// Done operation. It is safe for concurrent use.
+type Local struct {
+	name    string
+	key     crypto.Signer
+	chain   []*x509.Certificate
+	tsa     cms.Timestamper // nil without a TSA URL
+	maxSize int64
+	workers int
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+var _ Backend = (*Local)(nil)
+
+// NewLocal loads the credentials and returns the backend. Errors are
+// *signagent.Error of kind KindConfig with a hint: missing or unreadable
+// files, wrong password, a key that matches no certificate, a certificate
+// that is expired or not yet valid.
+func NewLocal(cfg LocalConfig) (*Local, error) {
+	l := &Local{name: cfg.Name, maxSize: cfg.MaxSize, workers: cfg.Workers, log: cfg.Logger, now: cfg.Now}
+	if l.log == nil {
+		l.log = slog.Default()
+	}
+	l.log = l.log.With("component", "signer", "backend", cfg.Name)
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if l.workers <= 0 {
+		l.workers = runtime.NumCPU()
+	}
+	var err error
+	if cfg.Certificate == "dev" {
+		l.key, l.chain, err = DevCredentials(cfg.DataDir, l.log, l.now())
+	} else {
+		l.key, l.chain, err = loadCredentials(cfg.Certificate, cfg.KeyFile, cfg.PasswordFile, l.log)
+	}
+	if err != nil {
+		return nil, err
+	}
+	leaf, now := l.chain[0], l.now()
+	switch {
+	case now.After(leaf.NotAfter):
+		return nil, configErr(fmt.Sprintf("the signing certificate %q expired on %s", leaf.Subject.CommonName, leaf.NotAfter.Format(time.DateOnly)),
+			"renew the certificate and configure the new one", nil)
+	case now.Before(leaf.NotBefore):
+		return nil, configErr(fmt.Sprintf("the signing certificate %q is valid only from %s", leaf.Subject.CommonName, leaf.NotBefore.Format(time.RFC3339)),
+			"check the system clock, or wait until the certificate is valid", nil)
+	}
+	if cfg.TSAURL != "" {
+		client := cfg.HTTPClient
+		if client == nil {
+			client = &http.Client{Timeout: 30 * time.Second}
+		}
+		l.tsa = &cms.TSA{URL: cfg.TSAURL, Client: client}
+	}
+	return l, nil
+}
+
+// Name is the configured backend name.
+func (l *Local) Name() string { return l.name }
+
+// Certificate is the signer's certificate.
+func (l *Local) Certificate() *x509.Certificate { return l.chain[0] }
+
+// SignFile signs the file at inPath, whose original name is name, into
+// outPath (created or truncated) and returns the format used:
+// o.Type.Resolve(name). PAdES and XAdES write the signed document, CAdES a
+// detached .p7s signature. On any error no file is left at outPath.
+//
+// Document problems are *signagent.Error of kind KindDocument: EMPTY_FILE,
+// TOO_LARGE, NOT_A_PDF, ENCRYPTED_PDF, CORRUPT_PDF, NOT_XML, UNREADABLE (the
+// input vanished). A timestamp asked without a TSA, or an unknown format,
+// is KindConfig; TSA outages are KindTransient; local I/O faults are
+// returned wrapped (KindLocal for permission and disk-full errors).
+func (l *Local) SignFile(ctx context.Context, inPath, outPath string, name string, o Options) (Type, error) {
+	t := o.Type.Resolve(name)
+	err := l.signFile(ctx, inPath, outPath, t, o)
+	if err != nil {
+		if rmErr := os.Remove(outPath); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+			l.log.Warn("cannot remove failed output", "file", outPath, "err", rmErr)
+		}
+	}
+	return t, err
+}
+
+func (l *Local) signFile(ctx context.Context, inPath, outPath string, t Type, o Options) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	switch t {
+	case TypePAdES, TypeXAdES, TypeCAdES:
+	default:
+		return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeUnsupported,
+			Message: fmt.Sprintf("unknown signature type %q", t), Hint: "use auto, pades, xades or cades"}
+	}
+	var tsa cms.Timestamper
+	if o.Timestamp {
+		if l.tsa == nil {
+			return configErr("a timestamp was asked for but the local backend has no timestamp authority",
+				"set tsa_url for the backend, or timestamp = false for the folder", nil)
+		}
+		tsa = l.tsa
+	}
+	st, err := os.Stat(inPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return signagent.DocError(signagent.CodeUnreadable, "the document disappeared before it was signed", "put the file in the inbox again")
+	case err != nil:
+		return fmt.Errorf("stat document: %w", err)
+	case st.Size() == 0:
+		return signagent.DocError(signagent.CodeEmptyFile, "the document is empty", "export the document again")
+	case l.maxSize > 0 && st.Size() > l.maxSize:
+		return signagent.DocError(signagent.CodeTooLarge,
+			fmt.Sprintf("the document has %d bytes, more than the limit of %d", st.Size(), l.maxSize),
+			"raise max_size for the backend or split the document")
+	}
+	when := o.Time
+	if when.IsZero() {
+		when = l.now()
+	}
+	if t == TypePAdES {
+		var vis *pades.Visible
+		if o.Visible != nil {
+			vis = &pades.Visible{Page: o.Visible.Page, X: o.Visible.X, Y: o.Visible.Y, W: o.Visible.W, H: o.Visible.H}
+		}
+		return pades.SignFile(ctx, inPath, outPath, l.key, l.chain, pades.Options{
+			Reason: o.Reason, Location: o.Location, Name: o.Name, Time: when,
+			Visible: vis, MaxSize: l.maxSize, Timestamper: tsa,
+		})
+	}
+
+	in, err := os.Open(inPath)
+	if err != nil {
+		return fmt.Errorf("open document: %w", err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(outPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("create output: %w", err)
+	}
+	switch t {
+	case TypeXAdES:
+		if tsa != nil {
+			err = configErr("timestamps are not available for XAdES signatures of the local backend",
+				"set timestamp = false for folders with XML, or sign XML as CAdES (type = \"cades\")", nil)
+			break
+		}
+		err = xades.Sign(ctx, in, out, l.key, l.chain, xades.Options{Time: when, Location: o.Location})
+	case TypeCAdES:
+		var sig []byte
+		sig, err = cades.Sign(ctx, in, l.key, l.chain, cms.Options{SigningTime: when, Timestamper: tsa})
+		if err == nil {
+			_, err = out.Write(sig)
+		}
+	}
+	if cerr := out.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("write output: %w", cerr)
+	}
+	return err
+}
+
+// Submit signs every document of b, up to Workers at a time, and returns a
+// Done operation with one Result per document in batch order. A bad
+// document fails alone, in its Result. Submit itself fails only when ctx
+// ends first; outputs already written for the batch are then removed.
+func (l *Local) Submit(ctx context.Context, b *Batch) (*Operation, error) {
+	results := make([]Result, len(b.Docs))
+	sem := make(chan struct{}, l.workers)
+	var wg sync.WaitGroup
+	for i := range b.Docs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			d := &b.Docs[i]
+			_, err := l.SignFile(ctx, d.Path, d.Out, d.Name, d.Opts)
+			results[i] = Result{Ref: d.Ref, Err: err}
+		}(i)
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		for _, d := range b.Docs {
+			os.Remove(d.Out)
+		}
+		return nil, err
+	}
+	return &Operation{Ref: b.Ref, Done: true, Results: results}, nil
+}
+
+// Poll returns op unchanged: local operations are Done when submitted.
+func (l *Local) Poll(ctx context.Context, b *Batch, op *Operation) (*Operation, error) {
+	return op, nil
+}
+
+// Lookup returns ErrNotFound: the local backend keeps no operations, so a
+// batch whose outcome is unknown is simply signed again.
+func (l *Local) Lookup(ctx context.Context, b *Batch) (*Operation, error) {
+	return nil, ErrNotFound
+}
