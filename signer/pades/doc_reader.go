@@ -26,6 +26,11 @@ type pdf struct {
 	trailer   value // the latest trailer dictionary
 	xrefIsStm bool  // the latest cross-reference section is a stream
 	objstms   map[int64]*objStream
+
+	// While reading a hybrid file's /XRefStm, override lets its entries
+	// replace the free entries (sectionFree) of the same section's table.
+	override    bool
+	sectionFree map[int64]bool
 }
 
 type objStream struct {
@@ -49,7 +54,7 @@ func corruptf(format string, a ...any) error {
 
 // open reads the cross-reference chain of the PDF in r.
 func open(r io.ReaderAt, size int64) (*pdf, error) {
-	d := &pdf{r: r, size: size, xref: map[int64]xent{}, objstms: map[int64]*objStream{}}
+	d := &pdf{r: r, size: size, xref: map[int64]xent{}, objstms: map[int64]*objStream{}, sectionFree: map[int64]bool{}}
 	tail := int64(8192)
 	if tail > size {
 		tail = size
@@ -83,11 +88,17 @@ func open(r io.ReaderAt, size int64) (*pdf, error) {
 			d.trailer, d.xrefIsStm, first = trailer, isStm, false
 		}
 		if xs, ok := trailer.get("XRefStm"); ok && xs.k == kInt && !seen[xs.num] {
+			// A hybrid file: the stream completes this section's table, and
+			// its entries win over the table's free ones.
 			seen[xs.num] = true
-			if _, _, err := d.readSection(xs.num); err != nil {
+			d.override = true
+			_, _, err := d.readSection(xs.num)
+			d.override = false
+			if err != nil {
 				return nil, err
 			}
 		}
+		d.sectionFree = map[int64]bool{}
 		off = 0
 		if p, ok := trailer.get("Prev"); ok && p.k == kInt {
 			off = p.num
@@ -101,8 +112,11 @@ func open(r io.ReaderAt, size int64) (*pdf, error) {
 
 // add records an entry unless a newer section already did.
 func (d *pdf) add(num int64, e xent) {
-	if _, ok := d.xref[num]; !ok {
+	if _, ok := d.xref[num]; !ok || (d.override && d.sectionFree[num]) {
 		d.xref[num] = e
+		if e.typ == 0 && !d.override {
+			d.sectionFree[num] = true
+		}
 	}
 }
 

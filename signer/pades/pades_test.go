@@ -150,9 +150,6 @@ func pdfsigCheck(t *testing.T, out string, wantSigs int, timestamped bool) {
 	if n := strings.Count(s, "Total document signed"); n < 1 {
 		t.Errorf("pdfsig: last signature does not cover the whole document:\n%s", s)
 	}
-	if timestamped && !strings.Contains(s, "Signature Timestamp") && !strings.Contains(s, "timestamp") {
-		t.Logf("pdfsig shows no timestamp line:\n%s", s)
-	}
 }
 
 func qpdfCheck(t *testing.T, out string) {
@@ -186,7 +183,10 @@ func pdfcpuCheck(t *testing.T, out string, wantSigs int) {
 	}
 	// With the test CA trusted and no revocation source, pdfcpu's verdict for
 	// an intact signature is "unknown" because of revocation only.
-	if strings.Contains(res, "signature is invalid") || strings.Count(res, "revocation status is unknown")+strings.Count(res, "signature is valid") < wantSigs {
+	// (or, for a signer outside the test CA, because of the path only).
+	intact := strings.Count(res, "revocation status is unknown") + strings.Count(res, "signature is valid") +
+		strings.Count(res, "certificate path was not resolved")
+	if strings.Contains(res, "signature is invalid") || strings.Contains(res, "modified") || intact < wantSigs {
 		t.Errorf("pdfcpu does not find %d intact signatures:\n%s", wantSigs, res)
 	}
 }
