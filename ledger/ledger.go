@@ -521,3 +521,14 @@ func (db *DB) Ping(ctx context.Context) error {
 		return err
 	})
 }
+
+// NoteRequeued records that the failed document published at errorPath was
+// sent back to the inbox by `signagent retry`.
+func (db *DB) NoteRequeued(ctx context.Context, folder, errorPath string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE documents SET error_message = 'requeued by retry: ' || error_message,
+			output = '', updated_at = ? WHERE folder = ? AND state = ? AND output = ?`,
+			db.now(), folder, signagent.StateFailed, errorPath)
+		return err
+	})
+}

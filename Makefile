@@ -1,0 +1,41 @@
+# signagent — build, test, run, bench. See README.md.
+GO      ?= go
+GOFLAGS ?=
+export CGO_ENABLED := 0
+export PATH := $(HOME)/go/bin:$(PATH)
+
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+SIM     := $(wildcard cmd/signstash-sim/main.go)
+
+.PHONY: all build test run bench cross vet clean
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/signagent ./cmd/signagent
+ifneq ($(SIM),)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/signstash-sim ./cmd/signstash-sim
+endif
+
+# The whole suite: vet, cross-builds for the service platforms, every test.
+test: vet cross
+	$(GO) test -count=1 -timeout 20m ./...
+
+vet:
+	$(GO) vet ./...
+
+cross:
+	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/...
+	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/...
+
+# Runs the agent in the foreground on config.example.toml: local backend,
+# development certificate, folders under ./var/. Drop a PDF in var/inbox.
+run: build
+	@mkdir -p var/inbox var/outbox var/error var/archive var/data
+	./bin/signagent run --config config.example.toml
+
+bench: build
+	./scripts/bench.sh
+
+clean:
+	rm -rf bin
