@@ -197,13 +197,15 @@ func indexLines(src []byte) map[string]int {
 	}
 	// resolve turns header segments into a key path, following the latest
 	// element of every array of tables on the way.
-	resolve := func(segs []string) string {
+	// Enclosing keys get the header's line unless they have their own.
+	resolve := func(segs []string, n int) string {
 		p := ""
 		for _, s := range segs {
 			p = joinKey(p, s)
-			if n, ok := arrays[p]; ok {
-				p = indexKey(p, n-1)
+			if c, ok := arrays[p]; ok {
+				p = indexKey(p, c-1)
 			}
+			record(p, n)
 		}
 		return p
 	}
@@ -227,15 +229,14 @@ func indexLines(src []byte) map[string]int {
 			if len(segs) == 0 {
 				continue
 			}
-			arr := joinKey(resolve(segs[:len(segs)-1]), segs[len(segs)-1])
+			arr := joinKey(resolve(segs[:len(segs)-1], n), segs[len(segs)-1])
 			record(arr, n)
 			arrays[arr]++
 			table = indexKey(arr, arrays[arr]-1)
 			record(table, n)
 		case t[0] == '[':
 			end := skipHeader(t)
-			table = resolve(splitKey(t[1:end]))
-			record(table, n)
+			table = resolve(splitKey(t[1:end]), n)
 		default:
 			eq := keyEnd(t)
 			if eq < 0 {

@@ -33,8 +33,11 @@ func (c *Config) Validate() error {
 // static returns the decoding problems plus every problem (errors and
 // warnings) found without the filesystem, in file order.
 func (c *Config) static() []Problem {
-	v := &validator{c: c}
+	v := &validator{c: c, decoded: map[string]bool{}}
 	v.ps = append(v.ps, c.decoding...)
+	for _, p := range c.decoding {
+		v.decoded[p.Key] = true
+	}
 	v.top()
 	names := make([]string, 0, len(c.Backends))
 	for name := range c.Backends {
@@ -51,18 +54,28 @@ func (c *Config) static() []Problem {
 type validator struct {
 	c  *Config
 	ps []Problem
+	// decoded are the keys with a decoding problem: their value is a
+	// default, so checking it would only add noise.
+	decoded map[string]bool
 }
 
 func (v *validator) errorf(key, hint, format string, args ...any) {
-	p := problemf(key, hint, format, args...)
-	p.File = v.c.Path
-	p.Line = lineOf(v.c.lines, key)
-	v.ps = append(v.ps, p)
+	v.add(false, key, hint, format, args...)
 }
 
 func (v *validator) warnf(key, hint, format string, args ...any) {
-	v.errorf(key, hint, format, args...)
-	v.ps[len(v.ps)-1].Warning = true
+	v.add(true, key, hint, format, args...)
+}
+
+func (v *validator) add(warning bool, key, hint, format string, args ...any) {
+	if v.decoded[key] {
+		return
+	}
+	p := problemf(key, hint, format, args...)
+	p.File = v.c.Path
+	p.Line = lineOf(v.c.lines, key)
+	p.Warning = warning
+	v.ps = append(v.ps, p)
 }
 
 // sorted returns the problems by line, keeping the order of discovery
