@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/xml"
 	"encoding/json"
+	"encoding/xml"
 	"io"
 	"log/slog"
 	"os"
@@ -28,15 +28,15 @@ const corpus = "../../shared/corpus"
 
 // env is one agent over temp folders with the real local signer.
 type env struct {
-	t                                    *testing.T
+	t                                   *testing.T
 	dir, inbox, outbox, errDir, archive string
-	db                                   *ledger.DB
-	local                                *signer.Local
-	folder                               *agent.Folder
-	a                                    *agent.Agent
-	cancel                               context.CancelFunc
-	done                                 chan error
-	logs                                 *syncBuffer
+	db                                  *ledger.DB
+	local                               *signer.Local
+	folder                              *agent.Folder
+	a                                   *agent.Agent
+	cancel                              context.CancelFunc
+	done                                chan error
+	logs                                *syncBuffer
 }
 
 var (
@@ -124,7 +124,7 @@ func newEnv(t *testing.T, mutate func(*agent.Folder)) *env {
 func (e *env) start() {
 	e.t.Helper()
 	e.a = &agent.Agent{Ledger: e.db, Folders: []*agent.Folder{e.folder},
-		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:    slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		HoldRetry: 200 * time.Millisecond, Grace: 2 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel, e.done = cancel, make(chan error, 1)
