@@ -1,0 +1,45 @@
+// Package watcher finds the files in one inbox folder that are ready to be
+// signed and hands them, one at a time, to a callback.
+//
+// File events (fsnotify) are hints only; a directory scan is the truth. The
+// watcher scans at start-up, every Config.ScanInterval, after any event error
+// or queue overflow, and whenever Rescan is called. When events are
+// unavailable (the watch cannot be set up, as on many network shares, or
+// Config.NoEvents is set) scans are the only source and Err says why. An
+// event for a path makes the watcher look at that path, never rescan.
+//
+// # Ready
+//
+// A file is ready when two looks at it at least Config.Settle apart (by
+// Config.Now) find the same size and modification time, it is not empty (an
+// empty file is reported only once it has stayed empty for
+// Config.EmptyGrace, so the agent can fail it with EMPTY_FILE), its name is
+// not on the fixed ignore list (Ignored), it matches the include patterns and
+// none of the exclude patterns (Match), and, on Windows, nobody else holds it
+// open without sharing. In done-marker mode it is ready only while
+// "{name}.done" exists beside it; the marker is never reported itself.
+//
+// Only regular files are reported. A symbolic link to a regular file is
+// reported like a regular file (File.Path is the link; Size and ModTime are
+// the target's). Symbolic links to directories are never followed, so
+// recursive mode cannot loop. Directories whose name starts with a dot are
+// never entered; that keeps the agent's claim area (inbox/.signagent) out.
+// In recursive mode a sub-directory whose name or relative path matches an
+// exclude pattern is not entered either.
+//
+// # Scale
+//
+// Directories are read in chunks and the set of files waiting for their
+// second look is bounded: a scan pauses while that set is full and resumes
+// as files are reported, so a backlog of any size starts flowing about one
+// Settle after start-up and memory stays flat. Waiting files get their second
+// look as soon as it is due, not at the next scan.
+//
+// # Reports
+//
+// Run calls the callback from its own goroutine, synchronously: a callback
+// that blocks holds back further reports (back-pressure). A file that is
+// still in the inbox, unchanged, on a later scan may be reported again; the
+// agent claims what it takes (moving it out of the inbox) and de-duplicates
+// the rest.
+package watcher

@@ -1,0 +1,68 @@
+package watcher
+
+// entry is a file seen at least once and waiting for a look that finds it
+// unchanged. Times are Unix nanoseconds; seen is by the watcher's clock,
+// taken just after the look.
+type entry struct {
+	rel        string // slash-separated, relative to the inbox
+	marker     string // rel of the done marker, "" when not in marker mode
+	size       int64
+	mtime      int64
+	seen       int64 // when the last look ended
+	emptySince int64 // when the file was first seen empty in its current run of empty looks
+}
+
+// pending is the set of files waiting for their next look, in the order
+// their looks fall due: every look pushes the entry to the back with a later
+// seen time, so the front is always the next one due. Only the run
+// goroutine touches it.
+type pending struct {
+	byRel map[string]*entry
+	queue []*entry
+	head  int
+}
+
+func newPending() *pending {
+	return &pending{byRel: make(map[string]*entry)}
+}
+
+func (p *pending) len() int { return len(p.byRel) }
+
+func (p *pending) has(rel string) bool {
+	_, ok := p.byRel[rel]
+	return ok
+}
+
+// push adds e at the back. e must not be in the set already, or must have
+// just been popped.
+func (p *pending) push(e *entry) {
+	p.byRel[e.rel] = e
+	p.queue = append(p.queue, e)
+}
+
+// front returns the entry due next, or nil.
+func (p *pending) front() *entry {
+	if p.head == len(p.queue) {
+		return nil
+	}
+	return p.queue[p.head]
+}
+
+// pop removes the front entry from the queue; the caller either pushes it
+// back or forgets it with drop.
+func (p *pending) pop() *entry {
+	e := p.queue[p.head]
+	p.queue[p.head] = nil
+	p.head++
+	if p.head == len(p.queue) {
+		p.queue, p.head = p.queue[:0], 0
+	} else if p.head >= 1024 && p.head*2 >= len(p.queue) {
+		n := copy(p.queue, p.queue[p.head:])
+		clear(p.queue[n:])
+		p.queue, p.head = p.queue[:n], 0
+	}
+	return e
+}
+
+// drop forgets a popped entry.
+func (p *pending) drop(e *entry) { delete(p.byRel, e.rel) }

@@ -1,0 +1,243 @@
+package watcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/signagent/signagent"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultSettle       = 2 * time.Second
+	DefaultScanInterval = 60 * time.Second
+	DefaultEmptyGrace   = 30 * time.Second
+)
+
+const (
+	// defaultMaxPending bounds the files waiting for their second look that
+	// a scan adds; events may add as many again. About 200 bytes each.
+	defaultMaxPending = 16384
+	// chunk is how many directory entries a scan reads, and how many due
+	// looks the loop takes, before it attends to events again.
+	chunk = 256
+	// Waits before setting up file events again after they failed.
+	watchRetryMin = 2 * time.Second
+	watchRetryMax = 5 * time.Minute
+)
+
+// Config describes one inbox. The zero value of every field but Root is a
+// usable default.
+type Config struct {
+	Root      string // the inbox
+	Recursive bool   // also watch and scan sub-directories (not dot-directories)
+	// Include holds path.Match patterns on the base name, compared without
+	// regard to case; empty means every name.
+	Include []string
+	// Exclude holds path.Match patterns on the base name or on the
+	// slash-separated path relative to Root. In recursive mode they also
+	// prune sub-directories.
+	Exclude []string
+	// Settle is how far apart two looks must be that find a file unchanged
+	// (default DefaultSettle).
+	Settle time.Duration
+	// ScanInterval is the time between periodic scans (default
+	// DefaultScanInterval).
+	ScanInterval time.Duration
+	// EmptyGrace is how long an empty file must stay empty before it is
+	// reported (default DefaultEmptyGrace), so the agent can fail it with
+	// EMPTY_FILE while a producer that creates first and writes later is
+	// left alone.
+	EmptyGrace time.Duration
+	// DoneMarker: a file is ready only while "{name}.done" exists beside
+	// it; markers are never reported.
+	DoneMarker bool
+	// NoEvents: do not use file events; scans only.
+	NoEvents bool
+	// Now is the clock for readiness (default time.Now).
+	Now func() time.Time
+	// Logger receives state changes (default: discard).
+	Logger *slog.Logger
+}
+
+// File is a ready file.
+type File struct {
+	Path    string    // Root joined with Rel
+	Rel     string    // slash-separated path relative to Root
+	Size    int64     // size at the looks that found it settled
+	ModTime time.Time // modification time at those looks
+	Marker  string    // path of the done marker, "" when not in done-marker mode
+}
+
+// Watcher watches one inbox. Create it with New and start it with Run.
+type Watcher struct {
+	cfg        Config // defaults filled in; Root absolute and clean
+	pats       patterns
+	log        *slog.Logger
+	maxPending int
+	rescan     chan struct{}
+	running    atomic.Bool
+	npending   atomic.Int64 // files waiting for a look, as last published by Run
+
+	mu       sync.Mutex
+	watchErr error // why file events are unavailable; guarded by mu
+	scanErr  error // why the inbox cannot be listed; guarded by mu
+}
+
+// New checks cfg, fills in its defaults and returns a Watcher. It does not
+// touch the inbox: a missing inbox (an unmounted share) is reported by Err
+// once Run starts, and retried.
+func New(cfg Config) (*Watcher, error) {
+	if cfg.Root == "" {
+		return nil, configError("no inbox folder given", "set the folder's inbox path")
+	}
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, configError(fmt.Sprintf("inbox %q: %v", cfg.Root, err), "give the inbox as an absolute path")
+	}
+	cfg.Root = filepath.Clean(root)
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"settle", &cfg.Settle, DefaultSettle},
+		{"scan interval", &cfg.ScanInterval, DefaultScanInterval},
+		{"empty grace", &cfg.EmptyGrace, DefaultEmptyGrace},
+	} {
+		if *d.v < 0 {
+			return nil, configError(fmt.Sprintf("%s is negative (%s)", d.name, *d.v), "use a positive duration such as \"2s\", or leave it out for the default")
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	pats := newPatterns(cfg.Include, cfg.Exclude)
+	if bad := pats.validate(); bad != "" {
+		return nil, configError(fmt.Sprintf("malformed include/exclude pattern %q", bad), "patterns use * ? and [a-z] classes; check brackets and escapes")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Watcher{
+		cfg:        cfg,
+		pats:       pats,
+		log:        log.With("component", "watcher", "inbox", cfg.Root),
+		maxPending: defaultMaxPending,
+		rescan:     make(chan struct{}, 1),
+	}, nil
+}
+
+// Run watches the inbox and calls ready with each ready file, from one
+// goroutine, synchronously, until ctx is done; then it returns nil. The ctx
+// given to ready is Run's. A callback that blocks holds back further
+// reports. Inbox problems (missing, unreadable, no events) are not returned:
+// Run keeps retrying and Err says what is wrong. Run returns an error only
+// when misused (nil callback, or already running).
+func (w *Watcher) Run(ctx context.Context, ready func(context.Context, File)) error {
+	if ready == nil {
+		return errors.New("watcher: Run needs a ready callback")
+	}
+	if !w.running.CompareAndSwap(false, true) {
+		return errors.New("watcher: Run is already running for " + w.cfg.Root)
+	}
+	defer w.running.Store(false)
+	l := newLoop(ctx, w, ready)
+	defer l.close()
+	l.run()
+	return nil
+}
+
+// pendingCount returns how many files wait for their next look.
+func (w *Watcher) pendingCount() int { return int(w.npending.Load()) }
+
+// Rescan asks for a full scan soon. It never blocks; requests made while one
+// is outstanding merge into it.
+func (w *Watcher) Rescan() {
+	select {
+	case w.rescan <- struct{}{}:
+	default:
+	}
+}
+
+// Err returns nil while the inbox is listed and file events work. Otherwise
+// it returns why not: the inbox cannot be listed, or file events are
+// unavailable and the watcher relies on scans alone. With Config.NoEvents,
+// scans alone are the plan and not an error. The error is a
+// *signagent.Error of kind local with a hint; it is safe to show.
+func (w *Watcher) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.scanErr != nil {
+		return w.scanErr
+	}
+	return w.watchErr
+}
+
+// setScanErr records why the inbox cannot be listed (nil: it can) and logs
+// a change at Warn/Info, a repetition at Debug.
+func (w *Watcher) setScanErr(err error) {
+	w.mu.Lock()
+	prev := w.scanErr
+	if err != nil {
+		w.scanErr = &signagent.Error{
+			Kind:    signagent.KindLocal,
+			Code:    signagent.CodeLocal,
+			Message: "cannot list inbox " + w.cfg.Root,
+			Hint:    "check that the folder exists, that its share is mounted and that the service account may read it; the agent retries by itself",
+			Err:     err,
+		}
+	} else {
+		w.scanErr = nil
+	}
+	w.mu.Unlock()
+	switch {
+	case err != nil && prev == nil:
+		w.log.Warn("cannot list inbox; will retry", "err", err)
+	case err != nil:
+		w.log.Debug("cannot list inbox; will retry", "err", err)
+	case prev != nil:
+		w.log.Info("inbox readable again")
+	}
+}
+
+// setWatchErr records why file events are unavailable (nil: they work) and
+// logs a change at Warn/Info, a repetition at Debug.
+func (w *Watcher) setWatchErr(err error) {
+	w.mu.Lock()
+	prev := w.watchErr
+	if err != nil {
+		w.watchErr = &signagent.Error{
+			Kind:    signagent.KindLocal,
+			Code:    signagent.CodeLocal,
+			Message: fmt.Sprintf("file events unavailable for inbox %s; scanning every %s instead", w.cfg.Root, w.cfg.ScanInterval),
+			Hint:    "files are still found, only later; on network shares this is expected, otherwise check the folder and the inotify limits (fs.inotify.max_user_watches)",
+			Err:     err,
+		}
+	} else {
+		w.watchErr = nil
+	}
+	w.mu.Unlock()
+	switch {
+	case err != nil && prev == nil:
+		w.log.Warn("file events unavailable; scanning only", "err", err)
+	case err != nil:
+		w.log.Debug("file events still unavailable", "err", err)
+	case prev != nil:
+		w.log.Info("file events available again")
+	}
+}
+
+func configError(msg, hint string) error {
+	return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig, Message: "watcher: " + msg, Hint: hint}
+}
