@@ -1,13 +1,9 @@
 package signstash_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -196,7 +192,3 @@ func TestUnsupportedDocumentFailsAlone(t *testing.T) {
 	}
 }
 
-var _ = bytes.Equal
-var _ = io.EOF
-var _ = http.StatusOK
-var _ = url.Parse

@@ -1,0 +1,342 @@
+package signstash_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signstash"
+	"github.com/signagent/signagent/signstash/sim"
+)
+
+func TestAsyncAffinityAcrossInstances(t *testing.T) {
+	e := newEnv(t, 3, sim.Config{}, func(c *signstash.Config) { c.Mode = signstash.ModeAsync })
+	ctx := context.Background()
+	endpoints := map[string]bool{}
+	for i := range 3 {
+		b := e.batch(fmt.Sprintf("aff-%d", i), 2)
+		op, err := e.client.Submit(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		endpoints[op.Endpoint] = true
+		owner := -1
+		for j, u := range e.cluster.InstanceURLs {
+			if strings.TrimPrefix(u, "http://") == op.Endpoint {
+				owner = j
+			}
+		}
+		if owner < 0 {
+			t.Fatalf("endpoint %q is none of the instances %v", op.Endpoint, e.cluster.InstanceURLs)
+		}
+		// The same poll at another instance fails: it knows nothing of it.
+		wrong := *op
+		wrong.Endpoint = strings.TrimPrefix(e.cluster.InstanceURLs[(owner+1)%3], "http://")
+		if _, err := e.client.Poll(ctx, b, &wrong); !errors.Is(err, signer.ErrNotFound) {
+			t.Fatalf("poll at the wrong instance: %v, want ErrNotFound", err)
+		}
+		op = e.settle(ctx, b, op)
+		checkSigned(t, b, op)
+		for _, d := range b.Docs {
+			if n := e.cluster.Instances[owner].Signed(d.Ref); n != 1 {
+				t.Fatalf("%s signed %d times on its instance", d.Ref, n)
+			}
+		}
+	}
+	if len(endpoints) != 3 {
+		t.Fatalf("the balancer spread 3 batches over %d instances", len(endpoints))
+	}
+}
+
+func TestLookupAsksEveryInstance(t *testing.T) {
+	var e *env
+	e = newEnv(t, 3, sim.Config{}, func(c *signstash.Config) { c.Mode = signstash.ModeAsync })
+	// A second client that knows the instances.
+	cfg := e.cfg
+	for _, u := range e.cluster.InstanceURLs {
+		cfg.Instances = append(cfg.Instances, strings.TrimPrefix(u, "http://"))
+	}
+	c2, err := signstash.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	b := e.batch("lookup-all", 2)
+	op, err := c2.Submit(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 { // whichever instance the balancer picks first, Lookup finds it
+		got, err := c2.Lookup(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Endpoint != op.Endpoint {
+			t.Fatalf("lookup found %q, want %q", got.Endpoint, op.Endpoint)
+		}
+	}
+	if _, err := c2.Lookup(ctx, e.batch("never-sent", 1)); !errors.Is(err, signer.ErrNotFound) {
+		t.Fatalf("lookup of an unknown batch: %v", err)
+	}
+}
+
+// signLikeAgent drives a batch through the Backend contract the way the agent
+// does: transient errors are retried (honouring RetryAfter, shortened for the
+// test), an unknown outcome is looked up before any resend, and a vanished
+// operation is resubmitted once Lookup proves it absent.
+func signLikeAgent(t *testing.T, be signer.Backend, b *signer.Batch) *signer.Operation {
+	op, _ := signCounting(t, be, b)
+	return op
+}
+
+// signCounting is signLikeAgent, also returning how many calls failed.
+func signCounting(t *testing.T, be signer.Backend, b *signer.Batch) (*signer.Operation, int) {
+	t.Helper()
+	failures := 0
+	ctx := context.Background()
+	pause := func(err error) {
+		var se *signagent.Error
+		if errors.As(err, &se) && se.RetryAfter > 0 {
+			time.Sleep(min(se.RetryAfter, 20*time.Millisecond))
+		}
+	}
+	var op *signer.Operation
+	for attempt := 0; attempt < 500; attempt++ {
+		var err error
+		if op == nil {
+			op, err = be.Submit(ctx, b)
+			if err != nil {
+				failures++
+				if signagent.KindOf(err) != signagent.KindTransient {
+					t.Fatalf("submit: %v", err)
+				}
+				pause(err)
+				op, err = lookup(t, be, b)
+				if err != nil {
+					op = nil // proven absent: send again
+				}
+				continue
+			}
+		}
+		if op.Done {
+			return op, failures
+		}
+		next, err := be.Poll(ctx, b, op)
+		switch {
+		case errors.Is(err, signer.ErrNotFound):
+			failures++
+			if op, err = lookup(t, be, b); err != nil {
+				op = nil
+			}
+		case err != nil:
+			failures++
+			if signagent.KindOf(err) != signagent.KindTransient {
+				t.Fatalf("poll: %v", err)
+			}
+			pause(err)
+		default:
+			op = next
+			time.Sleep(op.PollAfter)
+		}
+	}
+	t.Fatal("gave up")
+	return nil, 0
+}
+
+// lookup retries Lookup through transient errors; it returns ErrNotFound
+// only when the backend proves the operation absent.
+func lookup(t *testing.T, be signer.Backend, b *signer.Batch) (*signer.Operation, error) {
+	for range 200 {
+		op, err := be.Lookup(context.Background(), b)
+		if err == nil || errors.Is(err, signer.ErrNotFound) {
+			return op, err
+		}
+		if signagent.KindOf(err) != signagent.KindTransient {
+			t.Fatalf("lookup: %v", err)
+		}
+	}
+	t.Fatal("lookup never answered")
+	return nil, nil
+}
+
+func TestFaultsSurvived(t *testing.T) {
+	cases := []struct {
+		name   string
+		faults sim.Faults
+		// lost: operations may be forgotten after signing, so a document may
+		// be signed again (but is delivered once).
+		lost bool
+	}{
+		{"fail-rate", sim.Faults{FailRate: 0.4}, false},
+		{"throttle-rate", sim.Faults{ThrottleRate: 0.4, RetryAfter: sim.Duration(time.Second)}, false},
+		{"reset-rate", sim.Faults{ResetRate: 0.4}, false},
+		{"latency", sim.Faults{Latency: sim.Duration(20 * time.Millisecond)}, false},
+		{"restart-after", sim.Faults{RestartAfter: 7}, true},
+		{"all", sim.Faults{FailRate: 0.15, ThrottleRate: 0.15, ResetRate: 0.15}, false},
+	}
+	for _, c := range cases {
+		for _, mode := range []string{signstash.ModeSync, signstash.ModeAsync} {
+			t.Run(c.name+"/"+mode, func(t *testing.T) {
+				e := newEnv(t, 1, sim.Config{Faults: c.faults, Seed: 7}, func(cf *signstash.Config) { cf.Mode = mode })
+				srv := e.cluster.Instances[0]
+				failures := 0
+				defer func() {
+					if c.name != "latency" && failures == 0 && !t.Failed() {
+						t.Error("the fault never fired: nothing was tested")
+					}
+				}()
+				for i := range 3 {
+					b := e.batch(fmt.Sprintf("%s-%s-%d", c.name, mode, i), 3)
+					op, n := signCounting(t, e.client, b)
+					failures += n
+					checkSigned(t, b, op)
+					for _, d := range b.Docs {
+						s, dl := srv.Signed(d.Ref), srv.Delivered(d.Ref)
+						if dl < 1 || s < 1 || (!c.lost && s != 1) {
+							t.Fatalf("%s: signed %d times, delivered %d times", d.Ref, s, dl)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestDocumentErrorsPerDocument(t *testing.T) {
+	for _, mode := range []string{signstash.ModeSync, signstash.ModeAsync} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t, 1, sim.Config{Faults: sim.Faults{DocErrorRate: 0.5}, Seed: 3}, func(c *signstash.Config) { c.Mode = mode })
+			srv := e.cluster.Instances[0]
+			b := e.batch("docerr-"+mode, 8)
+			op := signLikeAgent(t, e.client, b)
+			failed := 0
+			for i, d := range b.Docs {
+				r := op.Results[i]
+				if r.Err == nil {
+					verifySigned(t, d)
+					continue
+				}
+				failed++
+				var se *signagent.Error
+				if !errors.As(r.Err, &se) || se.Kind != signagent.KindDocument || se.Code != signagent.CodeSigningError ||
+					!strings.Contains(se.Message, "INVALID_CERTIFICATE_SIGN_ERROR") {
+					t.Fatalf("%s: %#v", d.Ref, r.Err)
+				}
+				if _, err := os.Stat(d.Out); !errors.Is(err, os.ErrNotExist) {
+					t.Fatalf("%s: failed document has an output", d.Ref)
+				}
+				if srv.Signed(d.Ref) != 0 {
+					t.Fatalf("%s: failed document counted as signed", d.Ref)
+				}
+			}
+			if failed == 0 || failed == len(b.Docs) {
+				t.Fatalf("%d of %d documents failed; the fault should hit some", failed, len(b.Docs))
+			}
+		})
+	}
+}
+
+func TestRemoteDocumentRejectionAndTransientSignErrors(t *testing.T) {
+	e := newEnv(t, 1, sim.Config{}, nil)
+	ctx := context.Background()
+	// A file named .pdf that is not a PDF: the signer refuses it, the rest of
+	// the batch is signed.
+	b := e.batch("bad-pdf", 2)
+	os.WriteFile(b.Docs[1].Path, []byte("this is not a PDF"), 0o600)
+	op, err := e.client.Submit(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op.Results[0].Err != nil {
+		t.Fatal(op.Results[0].Err)
+	}
+	if signagent.KindOf(op.Results[1].Err) != signagent.KindDocument {
+		t.Fatalf("bad pdf: %v", op.Results[1].Err)
+	}
+	// A transient signError is retried, not failed.
+	srv := e.cluster.Instances[0]
+	srv.SetFaults(sim.Faults{DocErrorRate: 1, DocError: "TIMESTAMP_SIGN_ERROR"})
+	b2 := e.batch("ts", 1)
+	op, err = e.client.Submit(ctx, b2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if signagent.KindOf(op.Results[0].Err) != signagent.KindTransient {
+		t.Fatalf("TIMESTAMP_SIGN_ERROR: %v", op.Results[0].Err)
+	}
+	srv.SetFaults(sim.Faults{DocErrorRate: 1, DocError: "INVALID_CERT_SERVICE_CREDS"})
+	op, err = e.client.Submit(ctx, e.batch("creds", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if signagent.KindOf(op.Results[0].Err) != signagent.KindConfig {
+		t.Fatalf("INVALID_CERT_SERVICE_CREDS: %v", op.Results[0].Err)
+	}
+}
+
+func TestReusedReferenceLooksUp(t *testing.T) {
+	for _, mode := range []string{signstash.ModeSync, signstash.ModeAsync} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t, 1, sim.Config{}, func(c *signstash.Config) { c.Mode = mode })
+			b := e.batch("reuse-"+mode, 2)
+			op := signLikeAgent(t, e.client, b)
+			checkSigned(t, b, op)
+			for _, d := range b.Docs {
+				os.Remove(d.Out)
+			}
+			// Sending the same batch again hits 0.0.7: the client finds the
+			// existing operation instead of signing twice.
+			op = signLikeAgent(t, e.client, b)
+			checkSigned(t, b, op)
+			for _, d := range b.Docs {
+				if n := e.cluster.Instances[0].Signed(d.Ref); n != 1 {
+					t.Fatalf("%s signed %d times", d.Ref, n)
+				}
+			}
+		})
+	}
+}
+
+func TestPathTemplatesConfigurable(t *testing.T) {
+	paths := map[string]string{
+		"async_register": "api/v1/async/sign",
+		"async_status":   "api/v1/async/{externalReference}/status",
+		"async_result":   "api/v1/async/{externalReference}/result",
+	}
+	e := newEnv(t, 1, sim.Config{Paths: paths}, func(c *signstash.Config) { c.Mode = signstash.ModeAsync; c.Paths = paths })
+	b := e.batch("paths", 2)
+	checkSigned(t, b, signLikeAgent(t, e.client, b))
+	// A client on the default templates gets a configuration error.
+	cfg := e.cfg
+	cfg.Paths = nil
+	c2, _ := signstash.New(cfg)
+	_, err := c2.Submit(context.Background(), e.batch("paths2", 1))
+	wantKind(t, err, signagent.KindConfig, "")
+}
+
+func TestSaaSSyncOnly(t *testing.T) {
+	e := newEnv(t, 1, sim.Config{}, func(c *signstash.Config) {
+		c.BaseURL = strings.Replace(c.BaseURL, "einvoice-integration-client-ws", "einvoice-integration-ws", 1)
+		c.SyncMaxFiles = 1
+	})
+	b := e.batch("saas", 3) // above SyncMaxFiles, yet sync: the SaaS has no async calls
+	op, err := e.client.Submit(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSigned(t, b, op)
+	cfg := e.cfg
+	cfg.Mode = signstash.ModeAsync
+	if _, err := signstash.New(cfg); signagent.KindOf(err) != signagent.KindConfig {
+		t.Fatalf("async on the SaaS: %v", err)
+	}
+}
+
+var _ = url.Parse
