@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/BurntSushi/toml"
+
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/signer"
 )
@@ -689,5 +691,41 @@ after = 2                 # line 22
 	}
 	if got := lineOf(lines, "folders[1].signature.visible.width"); got != 17 {
 		t.Errorf("fallback line = %d, want 17", got)
+	}
+}
+
+// A configuration written back with the TOML encoder reads the same.
+func TestEncodeRoundTrip(t *testing.T) {
+	c, err := Load("../config.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Folders[0].Signature.Visible = &Visible{Page: 1, X: 36, Y: 36, Width: 200, Height: 50}
+	c.Folders[0].ArchiveRetention = Duration{365 * 24 * time.Hour}
+	c.Folders[0].MaxBytes = 3 * MiB
+	var buf strings.Builder
+	if err := toml.NewEncoder(&buf).Encode(c); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse([]byte(buf.String()), c.Path)
+	if err != nil {
+		t.Fatalf("re-parse: %v\n%s", err, buf.String())
+	}
+	back.lines, c.lines = nil, nil
+	if !reflect.DeepEqual(back, c) {
+		t.Errorf("round trip changed the config:\n%s\ngot  %+v\nwant %+v", buf.String(), back.Folders[0], c.Folders[0])
+	}
+}
+
+func BenchmarkParseExample(b *testing.B) {
+	data, err := os.ReadFile("../config.example.toml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(data, "config.example.toml"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
