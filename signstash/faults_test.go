@@ -188,7 +188,8 @@ func TestFaultsSurvived(t *testing.T) {
 				srv := e.cluster.Instances[0]
 				failures := 0
 				defer func() {
-					if c.name != "latency" && failures == 0 && !t.Failed() {
+					// A restart between sync calls is invisible: nothing is in flight.
+					if c.name != "latency" && !(c.name == "restart-after" && mode == signstash.ModeSync) && failures == 0 && !t.Failed() {
 						t.Error("the fault never fired: nothing was tested")
 					}
 				}()

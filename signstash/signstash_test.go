@@ -191,4 +191,3 @@ func TestUnsupportedDocumentFailsAlone(t *testing.T) {
 		t.Fatal("an output exists for the failed document")
 	}
 }
-
