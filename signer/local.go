@@ -175,6 +175,11 @@ func (l *Local) signFile(ctx context.Context, inPath, outPath string, t Type, o 
 		when = l.now()
 	}
 	if t == TypePAdES {
+		// pades creates its output exclusively; the contract lets Out
+		// exist already (a retried batch), and it is ours to replace.
+		if err := os.Remove(outPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("replace output: %w", err)
+		}
 		var vis *pades.Visible
 		if o.Visible != nil {
 			vis = &pades.Visible{Page: o.Visible.Page, X: o.Visible.X, Y: o.Visible.Y, W: o.Visible.W, H: o.Visible.H}

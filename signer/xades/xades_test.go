@@ -318,3 +318,31 @@ func TestEdgeDocuments(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkSign(b *testing.B) {
+	p := newPKI(b, false)
+	in := filepath.Join(corpus, "XML-Rechnung/UBL/XRECHNUNG_Einfach.ubl.xml")
+	data, err := os.ReadFile(in)
+	if err != nil {
+		b.Skip(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := Sign(context.Background(), bytes.NewReader(data), io.Discard, p.key, p.chain, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	p := newPKI(b, false)
+	signed := signFile(b, filepath.Join(corpus, "XML-Rechnung/UBL/XRECHNUNG_Einfach.ubl.xml"), p, Options{})
+	b.SetBytes(int64(len(signed)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if infos, err := Verify(bytes.NewReader(signed)); err != nil || infos[0].Err != nil {
+			b.Fatal(err, infos)
+		}
+	}
+}
