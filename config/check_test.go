@@ -269,3 +269,25 @@ error = "err"
 		t.Errorf("filesystem problem missing:\n%v", Problems(ps))
 	}
 }
+
+// The example, with its folders created, passes every check: `make run`
+// starts without a warning.
+func TestCheckExample(t *testing.T) {
+	data, err := os.ReadFile("../config.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	for _, d := range []string{"inbox", "outbox", "error", "archive"} {
+		if err := os.MkdirAll(filepath.Join(root, "var", d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := Parse(data, filepath.Join(root, "config.example.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := c.Check(); len(ps) != 0 {
+		t.Errorf("example has problems:\n%v", Problems(ps))
+	}
+}
