@@ -1,0 +1,8 @@
+// Package bench compares signagent's PAdES writer with its peers. It is a
+// separate module so that peers (github.com/digitorus/pdfsign) never enter
+// the product's dependencies.
+//
+//	go test -bench . -benchmem            per-document figures over the corpus
+//	go run ./cmd/bigsign -mb 100          peak RSS signing a 100 MB PDF
+//	./peer.sh                             pdfsig -add-signature, one process per file
+package bench
