@@ -729,3 +729,16 @@ func BenchmarkParseExample(b *testing.B) {
 		}
 	}
 }
+
+func TestLookups(t *testing.T) {
+	c := mustParse(t, folder("a", "/a/in", "/a/out", "/a/err")+folder("b", "/b/in", "/b/out", "/b/err"), "c.toml")
+	if f := c.Folder("b"); f == nil || f.Inbox != "/b/in" {
+		t.Errorf("Folder(b) = %+v", f)
+	}
+	if f := c.Folder("zz"); f != nil {
+		t.Errorf("Folder(zz) = %+v", f)
+	}
+	if b := c.BackendOf(c.Folder("a")); b == nil || b.Name != "local" {
+		t.Errorf("BackendOf(a) = %+v", b)
+	}
+}
