@@ -333,4 +333,3 @@ func TestWinCommandLine(t *testing.T) {
 		t.Errorf("winCommandLine = %s, want %s", got, want)
 	}
 }
-
