@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -336,5 +337,33 @@ func TestResolveDefaults(t *testing.T) {
 	}
 	if _, err := (Options{Config: "/c.toml", Folders: []string{"in"}}).resolve(filepath.IsAbs); err == nil {
 		t.Error("a relative folder was accepted")
+	}
+}
+
+func TestInstallDryRunExported(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("checks the Linux unit path")
+	}
+	var out bytes.Buffer
+	o := sampleOptions()
+	o.DryRun, o.Stdout = true, &out
+	if err := Install(o); err != nil {
+		t.Fatal(err)
+	}
+	unit, _ := RenderSystemdUnit(o)
+	if !strings.HasPrefix(out.String(), "would write /etc/systemd/system/signagent.service:\n"+unit) {
+		t.Errorf("Install dry run printed:\n%s", out.String())
+	}
+	out.Reset()
+	o.Purge = true
+	o.DataDir = t.TempDir()
+	if err := Uninstall(o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(o.DataDir); err != nil {
+		t.Errorf("dry-run purge removed the data dir: %v", err)
+	}
+	if !strings.Contains(out.String(), "would remove "+o.DataDir) {
+		t.Errorf("dry-run uninstall printed:\n%s", out.String())
 	}
 }
