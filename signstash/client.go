@@ -125,7 +125,7 @@ func (c *Client) tokenError(ctx context.Context, err error) error {
 				Message: fmt.Sprintf("the Sign'Stash token endpoint %s does not exist (HTTP 404)", c.cfg.TokenURL),
 				Hint:    "check token_url", Err: we}
 		default:
-			return classify(st, re.Response.Header, nil, we, "get an access token")
+			return classify(st, re.Response.Header, we, "get an access token")
 		}
 	}
 	return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
@@ -189,7 +189,7 @@ func (c *Client) do(ctx context.Context, method, u string, body bodyFunc, what s
 			c.dropToken(tok)
 			continue
 		}
-		return nil, classify(resp.StatusCode, resp.Header, resp.Request, we, what)
+		return nil, classify(resp.StatusCode, resp.Header, we, what)
 	}
 }
 
@@ -238,7 +238,7 @@ func tokenRejected(we *Error) bool {
 // classify turns an error answer into a *signagent.Error. It is the one place
 // where the service's answers become actions: what is the call doing ("sign
 // batch X", "poll operation Y"), and the answer.
-func classify(status int, h http.Header, req *http.Request, we *Error, what string) *signagent.Error {
+func classify(status int, h http.Header, we *Error, what string) *signagent.Error {
 	e := &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
 		Message: fmt.Sprintf("%s: Sign'Stash answered %v", what, we), Err: we}
 	config := func(hint string) *signagent.Error {
