@@ -22,6 +22,7 @@ type loop struct {
 	cfg   *Config
 	ready func(context.Context, File)
 	pend  *pending
+	epoch time.Time // readiness times are durations since epoch, by cfg.Now
 
 	fw         *fsnotify.Watcher // nil while events are off or failed
 	watched    map[string]uint64 // watched directory (absolute) -> scan generation that last saw it
@@ -44,12 +45,14 @@ type scan struct {
 	dirRel     string
 	addFailed  bool // a sub-directory watch could not be added
 	rootFailed bool
+	dirs       int // directories listed
+	started    time.Time
 }
 
 func newLoop(ctx context.Context, w *Watcher, ready func(context.Context, File)) *loop {
 	due := make(chan time.Time)
 	close(due)
-	return &loop{ctx: ctx, w: w, cfg: &w.cfg, ready: ready, pend: newPending(), retryDelay: watchRetryMin, due: due}
+	return &loop{ctx: ctx, w: w, cfg: &w.cfg, ready: ready, pend: newPending(), epoch: w.cfg.Now(), retryDelay: watchRetryMin, due: due}
 }
 
 func (l *loop) close() {
@@ -126,7 +129,10 @@ func (l *loop) run() {
 	}
 }
 
-func (l *loop) now() int64 { return l.cfg.Now().UnixNano() }
+// now returns the time since the loop started by cfg.Now. Time.Sub uses the
+// monotonic clock when cfg.Now provides one, so a wall-clock step neither
+// stalls nor hurries readiness.
+func (l *loop) now() int64 { return int64(l.cfg.Now().Sub(l.epoch)) }
 
 func (l *loop) abs(rel string) string {
 	if rel == "" {
@@ -291,7 +297,7 @@ func (l *loop) requestScan() {
 		return
 	}
 	l.gen++
-	l.sc = &scan{full: true, gen: l.gen, stack: []string{""}}
+	l.sc = &scan{full: true, gen: l.gen, stack: []string{""}, started: time.Now()}
 }
 
 // scanDir lists one (new) sub-directory, within the scan under way if any.
@@ -329,6 +335,7 @@ func (l *loop) scanStep() {
 			return
 		}
 		sc.dir, sc.dirRel = f, rel
+		sc.dirs++
 	}
 	ents, err := sc.dir.ReadDir(chunk)
 	for _, d := range ents {
@@ -370,6 +377,9 @@ func (l *loop) scanEntry(dirRel string, d fs.DirEntry) {
 func (l *loop) scanDone() {
 	sc := l.sc
 	l.sc = nil
+	if sc.full && !sc.rootFailed {
+		l.w.log.Debug("scan done", "dirs", sc.dirs, "pending", l.pend.len(), "took", time.Since(sc.started))
+	}
 	if sc.full && !sc.rootFailed && l.fw != nil {
 		for p, g := range l.watched {
 			if g < sc.gen && p != l.cfg.Root {

@@ -1,8 +1,9 @@
 package watcher
 
 // entry is a file seen at least once and waiting for a look that finds it
-// unchanged. Times are Unix nanoseconds; seen is by the watcher's clock,
-// taken just after the look.
+// unchanged. mtime is in Unix nanoseconds; seen and emptySince are
+// nanoseconds since the loop started, by the watcher's clock, taken just
+// after the look.
 type entry struct {
 	rel        string // slash-separated, relative to the inbox
 	marker     string // rel of the done marker, "" when not in marker mode

@@ -22,8 +22,9 @@ const (
 
 const (
 	// defaultMaxPending bounds the files waiting for their second look that
-	// a scan adds; events may add as many again. About 200 bytes each.
-	defaultMaxPending = 16384
+	// a scan adds; events may add as many again. About 200 bytes each, so a
+	// few MB at most; a backlog flows at up to defaultMaxPending per Settle.
+	defaultMaxPending = 32768
 	// chunk is how many directory entries a scan reads, and how many due
 	// looks the loop takes, before it attends to events again.
 	chunk = 256
