@@ -201,12 +201,12 @@ func (l *Local) signFile(ctx context.Context, inPath, outPath string, t Type, o 
 	}
 	switch t {
 	case TypeXAdES:
+		var xo xades.Options
 		if tsa != nil {
-			err = configErr("timestamps are not available for XAdES signatures of the local backend",
-				"set timestamp = false for folders with XML, or sign XML as CAdES (type = \"cades\")", nil)
-			break
+			xo.Timestamper = tsa
 		}
-		err = xades.Sign(ctx, in, out, l.key, l.chain, xades.Options{Time: when, Location: o.Location})
+		xo.Time, xo.Location = when, o.Location
+		err = xades.Sign(ctx, in, out, l.key, l.chain, xo)
 	case TypeCAdES:
 		var sig []byte
 		sig, err = cades.Sign(ctx, in, l.key, l.chain, cms.Options{SigningTime: when, Timestamper: tsa})

@@ -217,12 +217,36 @@ func TestTimestamps(t *testing.T) {
 	if err != nil || len(vs) != 1 || !vs[0].Valid || !vs[0].Timestamped {
 		t.Fatalf("VerifyFile = %+v, %v", vs, err)
 	}
-	_, err = l.SignFile(context.Background(), xml, filepath.Join(out, "a.xml"), "a.xml", Options{Timestamp: true})
-	if signagent.KindOf(err) != signagent.KindConfig {
-		t.Errorf("XAdES with a timestamp: %v, want a configuration error", err)
+	signedXML := filepath.Join(out, "a.xml")
+	if _, err = l.SignFile(context.Background(), xml, signedXML, "a.xml", Options{Timestamp: true}); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(out, "a.xml")); !errors.Is(err, os.ErrNotExist) {
-		t.Error("failed XAdES left an output")
+	vs, err = VerifyFile(context.Background(), signedXML)
+	if err != nil || len(vs) != 1 || !vs[0].Valid || !vs[0].Timestamped {
+		t.Fatalf("VerifyFile(XAdES-B-T) = %+v, %v", vs, err)
+	}
+	if err := independent(t, p, TypeXAdES, signedXML, ""); err != nil {
+		t.Errorf("xmlsec1 rejects XAdES-B-T: %v", err)
+	}
+	// Changing the timestamped signature value breaks the timestamp check
+	// even when the signature itself is left alone: swap the token for one
+	// over other bytes.
+	other := filepath.Join(out, "b.xml")
+	if _, err = l.SignFile(context.Background(), xml, other, "a.xml", Options{Timestamp: true}); err != nil {
+		t.Fatal(err)
+	}
+	tokenOf := func(b []byte) string {
+		s := string(b)
+		i := strings.Index(s, "<xades:EncapsulatedTimeStamp>")
+		j := strings.Index(s, "</xades:EncapsulatedTimeStamp>")
+		return s[i:j]
+	}
+	a, bb := readFile(t, signedXML), readFile(t, other)
+	swapped := strings.Replace(string(a), tokenOf(a), tokenOf(bb), 1)
+	writeFile(t, signedXML, []byte(swapped), 0o600)
+	vs, err = VerifyFile(context.Background(), signedXML)
+	if err != nil || len(vs) != 1 || vs[0].Valid {
+		t.Errorf("VerifyFile with another signature's timestamp = %+v, %v", vs, err)
 	}
 }
 

@@ -134,7 +134,7 @@ func verifyXML(path string) ([]Verification, error) {
 	for i, in := range infos {
 		signer, dev := describe(in.Signer)
 		v := Verification{File: path, Type: TypeXAdES, Index: i, Signer: signer, Time: in.SigningTime,
-			Valid: in.Err == nil, Err: in.Err, Detail: dev}
+			Timestamped: !in.Timestamp.IsZero(), Valid: in.Err == nil, Err: in.Err, Detail: dev}
 		if in.Err != nil {
 			v.Detail = in.Err.Error()
 		}

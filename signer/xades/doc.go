@@ -8,11 +8,12 @@
 // data object format). The signed document is the input's bytes with the
 // signature spliced in before the document element's end tag, so the
 // declaration, namespaces, comments and formatting of the input survive
-// byte for byte.
+// byte for byte. With a Timestamper the signature gets an RFC 3161
+// xades:SignatureTimeStamp over ds:SignatureValue (XAdES-B-T).
 //
 // Verify checks every signature of a document offline: each reference
-// digest, the signature value against the certificate in ds:KeyInfo, and the
-// signing certificate digest. It does not decide whether the certificate is
+// digest, the signature value against the certificate in ds:KeyInfo, the
+// signing certificate digest and any signature timestamp. It does not decide whether the certificate is
 // trusted; that is the caller's policy.
 //
 // Supported input: well-formed XML in UTF-8, US-ASCII or ISO-8859-1 without

@@ -32,6 +32,15 @@ type Options struct {
 	// Location, when set, is written as the city of
 	// xades:SignatureProductionPlaceV2.
 	Location string
+	// Timestamper, when set, adds an RFC 3161 xades:SignatureTimeStamp over
+	// the signature value (XAdES-B-T).
+	Timestamper Timestamper
+}
+
+// Timestamper obtains an RFC 3161 timestamp token (DER) whose message
+// imprint is the given SHA-256 digest. cms.TSA implements it.
+type Timestamper interface {
+	Timestamp(ctx context.Context, digest []byte) ([]byte, error)
 }
 
 // Sign reads the XML document from in and writes it to out with an enveloped
@@ -61,7 +70,7 @@ func Sign(ctx context.Context, in io.Reader, out io.Writer, key crypto.Signer, c
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	signed, err := signDocument(doc, data, key, chain, o)
+	signed, err := signDocument(ctx, doc, data, key, chain, o)
 	if err != nil {
 		return err
 	}
@@ -72,7 +81,7 @@ func Sign(ctx context.Context, in io.Reader, out io.Writer, key crypto.Signer, c
 	return err
 }
 
-func signDocument(doc *etree.Document, data []byte, key crypto.Signer, chain []*x509.Certificate, o Options) ([]byte, error) {
+func signDocument(ctx context.Context, doc *etree.Document, data []byte, key crypto.Signer, chain []*x509.Certificate, o Options) ([]byte, error) {
 	var method string
 	switch key.Public().(type) {
 	case *rsa.PublicKey:
@@ -155,6 +164,23 @@ func signDocument(doc *etree.Document, data []byte, key crypto.Signer, chain []*
 		}
 	}
 	sigValue.SetText(base64.StdEncoding.EncodeToString(value))
+
+	if o.Timestamper != nil {
+		svCanon, err := canonicalElement(sigValue, excC14N)
+		if err != nil {
+			return nil, fmt.Errorf("xades: canonicalize SignatureValue: %w", err)
+		}
+		d := sha256.Sum256(svCanon)
+		token, err := o.Timestamper.Timestamp(ctx, d[:])
+		if err != nil {
+			return nil, err
+		}
+		ts := qp.CreateElement("xades:UnsignedProperties").CreateElement("xades:UnsignedSignatureProperties").
+			CreateElement("xades:SignatureTimeStamp")
+		ts.CreateAttr("Id", id+"-ts")
+		ts.CreateElement("ds:CanonicalizationMethod").CreateAttr("Algorithm", algExcC14N)
+		ts.CreateElement("xades:EncapsulatedTimeStamp").SetText(base64.StdEncoding.EncodeToString(token))
+	}
 
 	sigXML, err := serialize(sig)
 	if err != nil {

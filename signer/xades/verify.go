@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"github.com/digitorus/timestamp"
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/signagent/signagent"
@@ -31,6 +32,9 @@ type Info struct {
 	Chain []*x509.Certificate
 	// SigningTime is the claimed xades:SigningTime (zero when absent).
 	SigningTime time.Time
+	// Timestamp is the time of a valid xades:SignatureTimeStamp (zero when
+	// absent).
+	Timestamp time.Time
 	// Err is nil when every reference and the signature value are correct,
 	// and the signing certificate digest (when present) matches Signer.
 	Err error
@@ -234,8 +238,55 @@ func verifySignature(doc *etree.Document, sig *etree.Element) Info {
 		info.Err = errors.New("ds:SignatureMethod is missing")
 		return info
 	}
-	info.Err = checkValue(sm.SelectAttrValue("Algorithm", ""), info.Signer, siCanon, value)
+	if info.Err = checkValue(sm.SelectAttrValue("Algorithm", ""), info.Signer, siCanon, value); info.Err != nil {
+		return info
+	}
+	info.Timestamp, info.Err = checkTimestamp(sig)
 	return info
+}
+
+// checkTimestamp checks a xades:SignatureTimeStamp, when present, against
+// the signature value and returns its time.
+func checkTimestamp(sig *etree.Element) (time.Time, error) {
+	var ts *etree.Element
+	for _, qp := range children(child(sig, nsDS, "Object"), nsXAdES, "QualifyingProperties") {
+		usp := child(child(qp, nsXAdES, "UnsignedProperties"), nsXAdES, "UnsignedSignatureProperties")
+		if t := child(usp, nsXAdES, "SignatureTimeStamp"); t != nil {
+			ts = t
+		}
+	}
+	if ts == nil {
+		return time.Time{}, nil
+	}
+	alg := attr(child(ts, nsDS, "CanonicalizationMethod"), "Algorithm")
+	if alg == "" {
+		alg = string(dsig.CanonicalXML10RecAlgorithmId)
+	}
+	canon, err := canonicalizer(alg, "")
+	if err != nil {
+		return time.Time{}, fmt.Errorf("signature timestamp: %w", err)
+	}
+	covered, err := canonicalElement(child(sig, nsDS, "SignatureValue"), canon)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("signature timestamp: %w", err)
+	}
+	der, err := decodeB64(text(child(ts, nsXAdES, "EncapsulatedTimeStamp")))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("signature timestamp is not base64: %w", err)
+	}
+	tok, err := timestamp.Parse(der)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("signature timestamp: %w", err)
+	}
+	if !tok.HashAlgorithm.Available() {
+		return time.Time{}, fmt.Errorf("signature timestamp: unsupported hash %v", tok.HashAlgorithm)
+	}
+	h := tok.HashAlgorithm.New()
+	h.Write(covered)
+	if !bytes.Equal(h.Sum(nil), tok.HashedMessage) {
+		return time.Time{}, errors.New("the signature timestamp does not cover this signature value")
+	}
+	return tok.Time, nil
 }
 
 // checkReference recomputes the digest of one reference. whole reports
