@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/signagent/signagent/agent"
+	"github.com/signagent/signagent/config"
+	"github.com/signagent/signagent/installer"
+	"github.com/signagent/signagent/monitor"
+)
+
+// stopBudget is how long the service manager waits for a graceful stop.
+const stopBudget = 10 * time.Second
+
+func cmdRun(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	cfgPath := configFlag(fs)
+	if err := parseFlags(fs, args, e.stderr); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Folders) == 0 {
+		return usageError{msg: *cfgPath + ": no [[folders]] configured; nothing to watch\nhint: start from config.example.toml"}
+	}
+	if !installer.Interactive() {
+		log := newServiceLogger(cfg, e)
+		return installer.RunService(serviceName, func(ctx context.Context) error {
+			return runAgent(ctx, cfg, e, log)
+		}, stopBudget, log)
+	}
+	return runAgent(ctx, cfg, e, newLogger(cfg, e.stderr))
+}
+
+// runAgent runs the agent and its monitor until ctx is done.
+func runAgent(ctx context.Context, cfg *config.Config, e *env, log *slog.Logger) error {
+	db, err := openLedger(cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	backends, err := newBackends(cfg, e, log)
+	if err != nil {
+		return err
+	}
+	a := newAgent(cfg, db, backends, log)
+	metrics := monitor.NewMetrics()
+	a.Observer = metrics
+	notify := e.getenv("NOTIFY_SOCKET")
+	a.Ready = func() {
+		if err := installer.NotifyReady(notify); err != nil {
+			log.Warn("cannot notify the service manager", "err", err)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	if cfg.Listen != "" && cfg.Listen != "off" {
+		srv := &monitor.Server{Addr: cfg.Listen, AllowRemote: !isLoopback(cfg.Listen), Status: a.Status,
+			Health: a.Health, Metrics: metrics, Logger: log.With("component", "monitor")}
+		ln, err := srv.Listen()
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ctx, ln); err != nil {
+				log.Error("monitor stopped", "err", err)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		maintain(ctx, cfg, a, log)
+	}()
+	err = a.Run(ctx)
+	installer.NotifyStopping(notify)
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// maintain prunes old ledger rows and archived originals once an hour.
+func maintain(ctx context.Context, cfg *config.Config, a *agent.Agent, log *slog.Logger) {
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if r := cfg.LedgerRetention.Duration; r > 0 {
+			if n, err := a.Ledger.Prune(ctx, time.Now().Add(-r)); err != nil {
+				log.Error("ledger retention", "err", err)
+			} else if n > 0 {
+				log.Info("ledger retention: pruned finished documents", "rows", n)
+			}
+		}
+		for _, f := range cfg.Folders {
+			if f.Archive != "" && f.ArchiveRetention.Duration > 0 {
+				if n, err := agent.PruneArchive(f.Archive, time.Now().Add(-f.ArchiveRetention.Duration)); err != nil {
+					log.Error("archive retention", "folder", f.Name, "err", err)
+				} else if n > 0 {
+					log.Info("archive retention: deleted old originals", "folder", f.Name, "files", n)
+				}
+			}
+		}
+		t.Reset(time.Hour)
+	}
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

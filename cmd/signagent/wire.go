@@ -1,0 +1,171 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/agent"
+	"github.com/signagent/signagent/config"
+	"github.com/signagent/signagent/ledger"
+	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signstash"
+	"github.com/signagent/signagent/watcher"
+)
+
+// configFlag adds --config to fs with the default path.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "config.toml", "configuration `file`")
+}
+
+// parseFlags parses args, turning flag errors into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return usageError{}
+		}
+		return usageError{}
+	}
+	return nil
+}
+
+// loadConfig reads and validates the configuration.
+func loadConfig(path string) (*config.Config, error) {
+	return config.Load(path)
+}
+
+// newLogger builds the process logger from the configuration.
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openLedger opens the ledger in the data directory.
+func openLedger(cfg *config.Config) (*ledger.DB, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
+			Message: "cannot create the data directory " + cfg.DataDir, Hint: "check data_dir and the account's rights", Err: err}
+	}
+	return ledger.Open(filepath.Join(cfg.DataDir, "ledger.db"))
+}
+
+// secret resolves a signstash client secret from its file or environment
+// variable; it is never logged.
+func secret(b *config.Backend, getenv func(string) string) (string, error) {
+	if b.ClientSecretFile != "" {
+		data, err := os.ReadFile(b.ClientSecretFile)
+		if err != nil {
+			return "", &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
+				Message: fmt.Sprintf("backends.%s.client_secret_file: cannot read the secret file", b.Name),
+				Hint:    "check the path and that the service account can read it", Err: err}
+		}
+		return strings.TrimRight(string(data), "\r\n"), nil
+	}
+	if b.ClientSecretEnv != "" {
+		if v := getenv(b.ClientSecretEnv); v != "" {
+			return v, nil
+		}
+		return "", &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
+			Message: fmt.Sprintf("backends.%s.client_secret_env: environment variable %s is empty", b.Name, b.ClientSecretEnv),
+			Hint:    "set it in the service's environment, or use client_secret_file"}
+	}
+	return "", nil
+}
+
+// newBackend builds the backend named by b.
+func newBackend(cfg *config.Config, b *config.Backend, e *env, log *slog.Logger) (signer.Backend, error) {
+	switch b.Type {
+	case config.TypeLocal:
+		return signer.NewLocal(signer.LocalConfig{
+			Name:         b.Name,
+			Certificate:  b.Certificate,
+			KeyFile:      b.KeyFile,
+			PasswordFile: b.PasswordFile,
+			TSAURL:       b.TSAURL,
+			DataDir:      cfg.DataDir,
+			MaxSize:      int64(b.MaxSize),
+			Workers:      b.Workers,
+			Logger:       log,
+		})
+	case config.TypeSignStash:
+		sec, err := secret(b, e.getenv)
+		if err != nil {
+			return nil, err
+		}
+		return signstash.New(signstash.Config{
+			Name:         b.Name,
+			BaseURL:      b.BaseURL,
+			TokenURL:     b.TokenURL,
+			ClientID:     b.ClientID,
+			ClientSecret: sec,
+			Mode:         b.Mode,
+			SyncMaxFiles: b.SyncMaxFiles,
+			CAFile:       b.CAFile,
+			Timeout:      b.Timeout.Duration,
+			PollInterval: b.PollInterval.Duration,
+			Paths:        b.Paths,
+			Logger:       log.With("backend", b.Name),
+		})
+	}
+	return nil, fmt.Errorf("backends.%s: unknown type %q", b.Name, b.Type)
+}
+
+// newBackends builds every backend a folder uses.
+func newBackends(cfg *config.Config, e *env, log *slog.Logger) (map[string]signer.Backend, error) {
+	out := map[string]signer.Backend{}
+	for _, f := range cfg.Folders {
+		b := cfg.BackendOf(f)
+		if b == nil || out[b.Name] != nil {
+			continue
+		}
+		be, err := newBackend(cfg, b, e, log)
+		if err != nil {
+			return nil, err
+		}
+		out[b.Name] = be
+	}
+	return out, nil
+}
+
+// newAgent wires the pipeline from the configuration.
+func newAgent(cfg *config.Config, db *ledger.DB, backends map[string]signer.Backend, log *slog.Logger) *agent.Agent {
+	a := &agent.Agent{Ledger: db, Logger: log}
+	for _, f := range cfg.Folders {
+		a.Folders = append(a.Folders, &agent.Folder{
+			Name:        f.Name,
+			Inbox:       f.Inbox,
+			Outbox:      f.Outbox,
+			Error:       f.Error,
+			Archive:     f.Archive,
+			Backend:     backends[cfg.BackendOf(f).Name],
+			Opts:        f.Signature.Options(),
+			MaxFiles:    f.MaxFiles,
+			MaxBytes:    int64(f.MaxBytes),
+			MaxWait:     f.MaxWait.Duration,
+			OnCollision: f.OnCollision,
+			GiveUpAfter: f.GiveUpAfter.Duration,
+			Watch: watcher.Config{
+				Recursive:    f.Recursive,
+				Include:      f.Include,
+				Exclude:      f.Exclude,
+				Settle:       f.Settle.Duration,
+				ScanInterval: f.ScanInterval.Duration,
+				DoneMarker:   f.DoneMarker,
+			},
+		})
+	}
+	return a
+}
+
+func hintOf(err error) string { return signagent.HintOf(err) }
