@@ -137,6 +137,10 @@ type Backend struct {
 	// Paths (signstash) overrides the path templates of endpoints whose
 	// wire form is inferred; keys are listed in PathKeys.
 	Paths map[string]string `toml:"paths"`
+	// Instances (signstash) lists the base URLs of every proxy instance
+	// behind a load balancer, so a lost operation is only declared absent
+	// after each instance denies it.
+	Instances []string `toml:"instances"`
 }
 
 // PathKeys are the keys accepted in a signstash backend's [paths] table.

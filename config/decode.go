@@ -32,7 +32,7 @@ var (
 	topKeys     = []string{"data_dir", "log_level", "log_format", "listen", "ledger_retention", "backends", "folders"}
 	backendKeys = []string{"type", "certificate", "key_file", "password_file", "tsa_url", "max_size", "workers",
 		"base_url", "token_url", "client_id", "client_secret_file", "client_secret_env", "mode", "sync_max_files",
-		"ca_file", "timeout", "poll_interval", "paths"}
+		"ca_file", "timeout", "poll_interval", "paths", "instances"}
 	folderKeys = []string{"name", "inbox", "outbox", "error", "archive", "include", "exclude", "recursive", "backend",
 		"settle", "scan_interval", "max_files", "max_bytes", "max_wait", "on_collision", "done_marker",
 		"give_up_after", "archive_retention", "signature"}
@@ -160,6 +160,8 @@ func (d *decoder) backend(key, name string, m map[string]any) *Backend {
 			d.duration(kk, v, &b.Timeout)
 		case "poll_interval":
 			d.duration(kk, v, &b.PollInterval)
+		case "instances":
+			d.strings(kk, v, &b.Instances)
 		case "paths":
 			pm, ok := d.table(kk, v)
 			if !ok {

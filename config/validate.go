@@ -176,6 +176,7 @@ var (
 		{"timeout", func(b *Backend) bool { return b.Timeout.Duration != 0 }},
 		{"poll_interval", func(b *Backend) bool { return b.PollInterval.Duration != 0 }},
 		{"paths", func(b *Backend) bool { return len(b.Paths) > 0 }},
+		{"instances", func(b *Backend) bool { return len(b.Instances) > 0 }},
 	}
 )
 

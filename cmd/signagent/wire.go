@@ -115,6 +115,7 @@ func newBackend(cfg *config.Config, b *config.Backend, e *env, log *slog.Logger)
 			Timeout:      b.Timeout.Duration,
 			PollInterval: b.PollInterval.Duration,
 			Paths:        b.Paths,
+			Instances:    b.Instances,
 			Logger:       log.With("backend", b.Name),
 		})
 	}
