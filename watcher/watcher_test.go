@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -628,6 +629,85 @@ func waitRunning(t *testing.T, w *Watcher) {
 		case <-timeout:
 			t.Fatal("Run did not start")
 		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// When the inbox goes away, the watcher says so; when it comes back, events
+// and scans resume by themselves.
+func TestInboxRemovedAndBack(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "inbox")
+	write(t, filepath.Join(dir, "a.pdf"), "a")
+	w, c := start(t, Config{Root: dir, ScanInterval: time.Hour})
+	c.wait(t, "a.pdf")
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	waitErr(t, w, true)
+	write(t, filepath.Join(dir, "b.pdf"), "b")
+	waitErr(t, w, false)
+	c.wait(t, "b.pdf")
+	write(t, filepath.Join(dir, "c.pdf"), "c") // by an event: no scan is due
+	c.wait(t, "c.pdf")
+}
+
+func waitErr(t *testing.T, w *Watcher, want bool) {
+	t.Helper()
+	timeout := time.After(deadline)
+	for (w.Err() != nil) != want {
+		select {
+		case <-timeout:
+			t.Fatalf("Err() = %v after %s, want error: %v", w.Err(), deadline, want)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// lockedBuffer collects log output from the watcher's goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// A lasting problem is logged once at Warn; its repetitions at Debug.
+func TestLogsStateChangesOnce(t *testing.T) {
+	var buf lockedBuffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	dir := filepath.Join(t.TempDir(), "missing")
+	w, _ := start(t, Config{Root: dir, NoEvents: true, ScanInterval: 10 * time.Millisecond, Logger: log})
+	timeout := time.After(deadline)
+	for strings.Count(buf.String(), "level=DEBUG msg=\"cannot list inbox") < 3 {
+		select {
+		case <-timeout:
+			t.Fatalf("no repeated scans logged within %s:\n%s", deadline, buf.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if n := strings.Count(buf.String(), "level=WARN"); n != 1 {
+		t.Errorf("%d Warn lines, want 1:\n%s", n, buf.String())
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	waitErr(t, w, false)
+	for !strings.Contains(buf.String(), "level=INFO msg=\"inbox readable again\"") {
+		select {
+		case <-timeout:
+			t.Fatalf("recovery not logged:\n%s", buf.String())
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }
