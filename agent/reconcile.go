@@ -33,6 +33,7 @@ func (r *runner) reconcile(ctx context.Context) error {
 	r.resume = batches
 
 	var claimed, signed, published []*ledger.Doc
+	forgotten, failed := 0, 0
 	for _, d := range docs {
 		claim := r.abs(d.Claim)
 		switch d.State {
@@ -43,6 +44,7 @@ func (r *runner) reconcile(ctx context.Context) error {
 				if err := r.a.Ledger.Delete(ctx, d.ID); err != nil {
 					return err
 				}
+				forgotten++
 				continue
 			}
 			claimed = append(claimed, d)
@@ -57,6 +59,7 @@ func (r *runner) reconcile(ctx context.Context) error {
 		case signagent.StatePublished:
 			published = append(published, d)
 		case signagent.StateFailed:
+			failed++
 			r.fail(ctx, d, "", &signagent.Error{Kind: signagent.KindDocument, Code: d.ErrCode, Message: d.ErrMessage})
 		}
 	}
@@ -97,6 +100,6 @@ func (r *runner) reconcile(ctx context.Context) error {
 	}
 	r.pending = ready
 	r.log.Info("reconciled", "requeued", len(ready), "batches", len(batches), "republished", len(signed),
-		"cleaned", len(published))
+		"cleaned", len(published), "failures_finished", failed, "forgotten", forgotten)
 	return nil
 }

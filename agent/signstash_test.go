@@ -1,0 +1,653 @@
+package agent_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/agent"
+	"github.com/signagent/signagent/ledger"
+	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signstash"
+	"github.com/signagent/signagent/signstash/sim"
+)
+
+// These tests run the agent against the Sign'Stash emulator over real HTTP
+// on 127.0.0.1: the signstash client is the folder's backend, the emulator
+// signs with the local signer, so outputs carry real signatures.
+
+const (
+	simAlias  = "PRT.505767457-PRT.123654123-84dd8c"
+	simSecret = "agent-test-secret-never-logged"
+)
+
+// simEnv is an agent (env) whose folder signs through a signstash client
+// pointed at an emulator cluster.
+type simEnv struct {
+	*env
+	cluster *sim.Cluster
+	client  *signstash.Client
+	wire    *wireLog
+	clock   *simClock
+}
+
+// simClock is the emulator's clock: real time plus an offset the test can
+// move forward (to expire access tokens without waiting).
+type simClock struct{ offset atomic.Int64 }
+
+func (c *simClock) now() time.Time           { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *simClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// wireLog counts what the client saw on the wire: answers by HTTP status,
+// requests by kind, and calls that got no answer at all (resets).
+type wireLog struct {
+	base http.RoundTripper
+
+	mu       sync.Mutex
+	statuses map[int]int
+	tokens   int
+	noAnswer int
+}
+
+func (w *wireLog) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := w.base.RoundTrip(r)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if strings.HasSuffix(r.URL.Path, "/oauth/token") {
+		w.tokens++
+	}
+	if err != nil {
+		w.noAnswer++
+		return nil, err
+	}
+	w.statuses[resp.StatusCode]++
+	return resp, nil
+}
+
+func (w *wireLog) status(code int) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.statuses[code]
+}
+
+func (w *wireLog) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return fmt.Sprintf("statuses %v, token requests %d, unanswered %d", w.statuses, w.tokens, w.noAnswer)
+}
+
+// simOpts configure newSimEnv.
+type simOpts struct {
+	instances int
+	faults    sim.Faults
+	seed      uint64
+	client    func(*signstash.Config)
+	folder    func(*agent.Folder)
+	tokenLife time.Duration
+}
+
+func newSimEnv(t *testing.T, o simOpts) *simEnv {
+	t.Helper()
+	if o.instances == 0 {
+		o.instances = 1
+	}
+	e := &simEnv{env: newEnv(t, func(f *agent.Folder) {
+		f.MaxFiles, f.MaxWait = 4, 150*time.Millisecond
+		f.Watch.Include = []string{"*.pdf", "*.xml"}
+		if o.folder != nil {
+			o.folder(f)
+		}
+	}), clock: &simClock{}}
+	local := e.local
+	cfg := sim.Config{
+		Clients: map[string]sim.Client{simAlias: {Secret: simSecret}},
+		Sign: func(ctx context.Context, in, out, name string, t signer.Type, so signer.Options) error {
+			so.Type = t
+			_, err := local.SignFile(ctx, in, out, name, so)
+			return err
+		},
+		Faults:        o.faults,
+		Seed:          o.seed,
+		TokenLifetime: o.tokenLife,
+		DataDir:       filepath.Join(e.dir, "sim"),
+		Now:           e.clock.now,
+		Logger:        slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelInfo})).With("side", "sim"),
+	}
+	c, err := sim.StartCluster(cfg, "127.0.0.1:0", o.instances)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cluster = c
+	// Registered after newEnv's cleanup, so it runs first: the emulator
+	// outlives the agent.
+	t.Cleanup(func() { c.Close() })
+
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	e.wire = &wireLog{base: tr, statuses: map[int]int{}}
+	ccfg := signstash.Config{
+		Name:         "multicert",
+		BaseURL:      c.URL + "/signstash/einvoice-integration-client-ws",
+		TokenURL:     c.URL + "/oauth2/authorization-server/oauth/token",
+		ClientID:     simAlias,
+		ClientSecret: simSecret,
+		Mode:         signstash.ModeSync,
+		PollInterval: 50 * time.Millisecond,
+		HTTPClient:   &http.Client{Transport: e.wire},
+		Logger:       slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if o.instances > 1 {
+		for _, u := range c.InstanceURLs {
+			ccfg.Instances = append(ccfg.Instances, strings.TrimPrefix(u, "http://"))
+		}
+	}
+	if o.client != nil {
+		o.client(&ccfg)
+	}
+	if e.client, err = signstash.New(ccfg); err != nil {
+		t.Fatal(err)
+	}
+	e.folder.Backend = e.client
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("wire: %s", e.wire)
+		}
+		if strings.Contains(e.logs.String(), simSecret) {
+			t.Error("the client secret appears in the logs")
+		}
+	})
+	return e
+}
+
+// uniquePDFs returns n distinct PDFs made from corpus PDFs (a comment after
+// the end marker makes each copy unique, so none is a DUPLICATE).
+func uniquePDFs(t *testing.T, n int) map[string][]byte {
+	t.Helper()
+	srcs := smallCorpusPDFs(t, 8)
+	out := map[string][]byte{}
+	for i := range n {
+		data, err := os.ReadFile(srcs[i%len(srcs)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[fmt.Sprintf("inv-%03d.pdf", i)] = append(data, fmt.Sprintf("\n%% copy %d\n", i)...)
+	}
+	return out
+}
+
+// smallCorpusPDFs returns up to n distinct corpus PDFs under 200 KB.
+func smallCorpusPDFs(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	seen := map[[32]byte]bool{}
+	for _, p := range corpusFiles(t, ".pdf") {
+		b, err := os.ReadFile(p)
+		if err != nil || len(b) > 200_000 || seen[sha256.Sum256(b)] {
+			continue
+		}
+		seen[sha256.Sum256(b)] = true
+		out = append(out, p)
+		if len(out) == n {
+			break
+		}
+	}
+	if len(out) == 0 {
+		t.Skip("no small PDF in the corpus")
+	}
+	return out
+}
+
+// settled waits until every dropped name is either in the outbox or in
+// error/ with its error file, then checks that nothing is left in flight.
+func (e *simEnv) settled(names map[string][]byte) {
+	e.t.Helper()
+	e.waitFor(fmt.Sprintf("%d documents published or failed", len(names)), func() bool {
+		n := 0
+		for name := range names {
+			if exists(filepath.Join(e.outbox, name)) || exists(filepath.Join(e.errDir, name+".error.json")) {
+				n++
+			}
+		}
+		return n == len(names)
+	})
+	e.waitFor("claim area empty", func() bool {
+		ents, _ := os.ReadDir(filepath.Join(e.inbox, ledger.ClaimDir))
+		return len(ents) == 0
+	})
+}
+
+// accounted checks every document ended exactly once: one signed output in
+// the outbox or the original plus its error file in error/, never both,
+// nothing left over. It returns the names published and failed.
+func (e *simEnv) accounted(names map[string][]byte) (published, failed []string) {
+	e.t.Helper()
+	for _, f := range files(e.outbox) {
+		if _, ok := names[f]; !ok {
+			e.t.Errorf("unexpected output %s (published twice?)", f)
+		}
+	}
+	for name, orig := range names {
+		out, inErr := filepath.Join(e.outbox, name), filepath.Join(e.errDir, name)
+		switch {
+		case exists(out) && exists(inErr):
+			e.t.Errorf("%s is both in the outbox and in error/", name)
+		case exists(out):
+			signed, err := os.ReadFile(out)
+			if err != nil || !bytes.HasPrefix(signed, orig) || len(signed) <= len(orig) {
+				e.t.Errorf("%s: the output is not an incremental update of the original: %v", name, err)
+			}
+			published = append(published, name)
+		case exists(inErr + ".error.json"):
+			if b, err := os.ReadFile(inErr); err != nil || !bytes.Equal(b, orig) {
+				e.t.Errorf("%s: original not kept byte for byte in error/: %v", name, err)
+			}
+			failed = append(failed, name)
+		default:
+			e.t.Errorf("%s lost: neither published nor failed", name)
+		}
+	}
+	if left := files(e.inbox); len(left) > 0 {
+		e.t.Errorf("inbox not empty: %v", left)
+	}
+	return published, failed
+}
+
+// signedByDoc sums the emulator's signature counts per agent document (the
+// document reference is "<batch ref>-d<doc id>"; a resubmitted batch signs
+// the same document under a new batch reference).
+func (e *simEnv) signedByDoc() map[int64]int {
+	out := map[int64]int{}
+	for _, s := range e.cluster.Instances {
+		for ref, n := range s.Stats().Signed {
+			i := strings.LastIndex(ref, "-d")
+			id, err := strconv.ParseInt(ref[i+2:], 10, 64)
+			if i < 0 || err != nil {
+				e.t.Fatalf("unexpected document reference %q", ref)
+			}
+			out[id] += n
+		}
+	}
+	return out
+}
+
+// docIDs maps file names of a folder to their ledger document ids, from
+// the agent's log lines ("claimed doc=ID file=NAME").
+func (e *simEnv) docIDs() map[string]int64 {
+	out := map[string]int64{}
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		if !strings.Contains(line, "msg=claimed") {
+			continue
+		}
+		var id int64
+		var file string
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "doc="); ok {
+				id, _ = strconv.ParseInt(v, 10, 64)
+			}
+			if v, ok := strings.CutPrefix(f, "file="); ok {
+				file = v
+			}
+		}
+		out[file] = id
+	}
+	return out
+}
+
+// onceEach checks each published document was signed exactly once by the
+// service and each failed one never; with lost set (operations forgotten by
+// a restarted instance), published documents may have been signed again
+// before delivery, but at least once.
+func (e *simEnv) onceEach(published, failed []string, lost bool) {
+	e.t.Helper()
+	ids, signed := e.docIDs(), e.signedByDoc()
+	for _, name := range published {
+		id, ok := ids[name]
+		if !ok {
+			e.t.Errorf("%s: no claim in the log", name)
+			continue
+		}
+		if n := signed[id]; n < 1 || (!lost && n != 1) {
+			e.t.Errorf("%s (doc %d) signed %d times by the service", name, id, n)
+		}
+	}
+	for _, name := range failed {
+		if n := signed[ids[name]]; n != 0 {
+			e.t.Errorf("%s failed, yet the service signed it %d times", name, n)
+		}
+	}
+}
+
+func (e *simEnv) dropAll(docs map[string][]byte) {
+	for name, data := range docs {
+		e.drop(name, data)
+	}
+}
+
+// TestSignStashSyncCorpus signs corpus PDFs synchronously through the
+// emulator: every one is published, verifies, and was signed once.
+func TestSignStashSyncCorpus(t *testing.T) {
+	e := newSimEnv(t, simOpts{})
+	docs := map[string][]byte{}
+	seen := map[[32]byte]bool{}
+	pdfs := corpusFiles(t, ".pdf")
+	if testing.Short() {
+		pdfs = pdfs[:8]
+	}
+	for _, p := range pdfs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[sha256.Sum256(data)] {
+			continue
+		}
+		seen[sha256.Sum256(data)] = true
+		name := filepath.Base(p)
+		if _, dup := docs[name]; dup {
+			name = strings.TrimSuffix(name, ".pdf") + "-" + filepath.Base(filepath.Dir(p)) + ".pdf"
+		}
+		docs[name] = data
+	}
+	e.start()
+	e.dropAll(docs)
+	e.settled(docs)
+	published, failed := e.accounted(docs)
+	if len(failed) > 0 {
+		for _, f := range failed {
+			ef := e.errorFile(f)
+			t.Errorf("%s failed: %s %s", f, ef.Code, ef.Message)
+		}
+	}
+	e.onceEach(published, nil, false)
+	checked := 0
+	for _, name := range published {
+		p := filepath.Join(e.outbox, name)
+		vs, err := signer.VerifyFile(context.Background(), p)
+		if err != nil || len(vs) == 0 || !vs[len(vs)-1].Valid {
+			t.Errorf("%s: own verification failed: %v %+v", name, err, vs)
+		}
+		if have("pdfsig") && checked < 4 {
+			checked++
+			if out := pdfsig(t, p); !strings.Contains(out, "Signature is Valid.") {
+				t.Errorf("%s: pdfsig does not accept it:\n%s", name, out)
+			}
+		}
+	}
+	if !have("pdfsig") {
+		t.Log("pdfsig not installed (apt-get install poppler-utils): outputs checked by the Go verifier only")
+	}
+	if n := e.wire.status(http.StatusAccepted); n != 0 {
+		t.Errorf("sync mode made %d asynchronous registrations", n)
+	}
+	st, err := e.a.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Folders[0].Counts[signagent.StatePublished]; got != len(docs) {
+		t.Errorf("ledger: %d published, want %d", got, len(docs))
+	}
+}
+
+// TestSignStashAsyncCluster signs through three proxy instances behind a
+// round-robin balancer: each batch is polled and fetched at the instance
+// that accepted it, and every document is signed and published once.
+func TestSignStashAsyncCluster(t *testing.T) {
+	e := newSimEnv(t, simOpts{instances: 3, client: func(c *signstash.Config) { c.Mode = signstash.ModeAsync }})
+	docs := uniquePDFs(t, 16)
+	e.start()
+	e.dropAll(docs)
+	e.settled(docs)
+	published, failed := e.accounted(docs)
+	if len(failed) > 0 {
+		t.Errorf("failed: %v", failed)
+	}
+	e.onceEach(published, nil, false)
+	// Affinity: a poll at the wrong instance gets 404 and would end in a
+	// resubmission; there was none, and the work was spread.
+	if n := e.wire.status(http.StatusNotFound); n != 0 {
+		t.Errorf("%d calls answered 404: a batch was followed at the wrong instance", n)
+	}
+	if strings.Contains(e.logs.String(), "resubmitting") {
+		t.Error("a batch was resubmitted")
+	}
+	used := 0
+	for i, s := range e.cluster.Instances {
+		if n := len(s.Stats().Signed); n > 0 {
+			used++
+			t.Logf("instance %d signed %d documents", i+1, n)
+		}
+	}
+	if used < 2 {
+		t.Errorf("the batches went to %d instance(s); the balancer should spread them", used)
+	}
+	if e.wire.status(http.StatusAccepted) < 4 {
+		t.Errorf("expected at least 4 asynchronous registrations (16 documents, max_files 4): %s", e.wire)
+	}
+}
+
+// TestSignStashFaultsSurvived runs the agent through each fault of the
+// emulator: every document ends exactly once in the outbox or in error/,
+// and the fault is shown to have fired.
+func TestSignStashFaultsSurvived(t *testing.T) {
+	cases := []struct {
+		name   string
+		mode   string
+		faults sim.Faults
+		lost   bool // operations may be forgotten: re-signing before delivery is allowed
+		fired  func(e *simEnv) bool
+	}{
+		{"5xx/async", signstash.ModeAsync, sim.Faults{FailRate: 0.3}, false,
+			func(e *simEnv) bool { return e.wire.status(500) > 0 }},
+		{"5xx/sync", signstash.ModeSync, sim.Faults{FailRate: 0.3}, false,
+			func(e *simEnv) bool { return e.wire.status(500) > 0 }},
+		{"429/async", signstash.ModeAsync, sim.Faults{ThrottleRate: 0.25, RetryAfter: sim.Duration(time.Second)}, false,
+			func(e *simEnv) bool { return e.wire.status(429) > 0 }},
+		{"reset/async", signstash.ModeAsync, sim.Faults{ResetRate: 0.3}, false,
+			func(e *simEnv) bool { e.wire.mu.Lock(); defer e.wire.mu.Unlock(); return e.wire.noAnswer > 0 }},
+		{"reset/sync", signstash.ModeSync, sim.Faults{ResetRate: 0.3}, false,
+			func(e *simEnv) bool { e.wire.mu.Lock(); defer e.wire.mu.Unlock(); return e.wire.noAnswer > 0 }},
+		{"latency/async", signstash.ModeAsync, sim.Faults{Latency: sim.Duration(150 * time.Millisecond)}, false,
+			func(e *simEnv) bool { return true }},
+		{"restart-after/async", signstash.ModeAsync, sim.Faults{RestartAfter: 6}, true,
+			func(e *simEnv) bool { return e.cluster.Instances[0].Stats().Restarts > 0 && e.wire.status(404) > 0 }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newSimEnv(t, simOpts{faults: c.faults, seed: 11, client: func(cf *signstash.Config) { cf.Mode = c.mode }})
+			docs := uniquePDFs(t, 8)
+			e.start()
+			e.dropAll(docs)
+			e.settled(docs)
+			published, failed := e.accounted(docs)
+			for _, f := range failed {
+				ef := e.errorFile(f)
+				t.Errorf("%s failed: %s %s", f, ef.Code, ef.Message)
+			}
+			e.onceEach(published, failed, c.lost)
+			if !c.fired(e) {
+				t.Errorf("the fault never fired: nothing was tested (%s)", e.wire)
+			}
+			if c.name == "restart-after/async" && !strings.Contains(e.logs.String(), "resubmitting") {
+				t.Error("no batch was resubmitted after its operation was forgotten")
+			}
+		})
+	}
+}
+
+// TestSignStashDocumentErrors fails single documents at the service
+// (ERROR_SIGNING) and whole requests (a 2.x signature error): the rejected
+// documents go to error/ with the service's code and message, the rest is
+// published, nothing is retried for ever.
+func TestSignStashDocumentErrors(t *testing.T) {
+	t.Run("ERROR_SIGNING", func(t *testing.T) {
+		for _, mode := range []string{signstash.ModeSync, signstash.ModeAsync} {
+			t.Run(mode, func(t *testing.T) {
+				e := newSimEnv(t, simOpts{faults: sim.Faults{DocErrorRate: 0.4}, seed: 5,
+					client: func(cf *signstash.Config) { cf.Mode = mode }})
+				docs := uniquePDFs(t, 10)
+				e.start()
+				e.dropAll(docs)
+				e.settled(docs)
+				published, failed := e.accounted(docs)
+				if len(failed) == 0 || len(published) == 0 {
+					t.Fatalf("%d published, %d failed: the fault should hit some documents, not all", len(published), len(failed))
+				}
+				for _, f := range failed {
+					ef := e.errorFile(f)
+					if ef.Code != signagent.CodeSigningError || !strings.Contains(ef.Message, "ERROR_SIGNING") ||
+						!strings.Contains(ef.Message, "INVALID_CERTIFICATE_SIGN_ERROR") {
+						t.Errorf("%s: error file %+v, want SIGNING_ERROR with the service's status and signError", f, ef)
+					}
+					if ef.Backend != "multicert" || ef.Batch == "" || ef.Hint == "" || ef.SHA256 == "" || ef.Attempts < 1 {
+						t.Errorf("%s: incomplete error file %+v", f, ef)
+					}
+				}
+				e.onceEach(published, failed, false)
+			})
+		}
+	})
+	t.Run("2.2.1", func(t *testing.T) {
+		e := newSimEnv(t, simOpts{faults: sim.Faults{ErrorCode: "2.2.1"}})
+		docs := uniquePDFs(t, 3)
+		e.start()
+		e.dropAll(docs)
+		e.settled(docs)
+		published, failed := e.accounted(docs)
+		if len(published) != 0 || len(failed) != len(docs) {
+			t.Fatalf("%d published, %d failed; want every document failed", len(published), len(failed))
+		}
+		for _, f := range failed {
+			ef := e.errorFile(f)
+			if ef.Code != signagent.CodeRemoteRejected || !strings.Contains(ef.Message, "2.2.1") ||
+				!strings.Contains(ef.Message, "Visible elements not present") {
+				t.Errorf("%s: error file %+v, want REMOTE_REJECTED with the service's code and description", f, ef)
+			}
+		}
+	})
+}
+
+// TestSignStashTokenExpiry expires the cached access token (the service's
+// clock jumps past its lifetime) between batches, answered both ways the
+// service does (401 invalid_token, 409 / 0.0.10): the client fetches a new
+// token and the agent does not notice.
+func TestSignStashTokenExpiry(t *testing.T) {
+	for _, as409 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("409=%v", as409), func(t *testing.T) {
+			e := newSimEnv(t, simOpts{tokenLife: time.Hour, faults: sim.Faults{ExpiredTokenAs409: as409},
+				client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync }})
+			all := uniquePDFs(t, 6)
+			first, second := map[string][]byte{}, map[string][]byte{}
+			for name, data := range all {
+				if len(first) < 3 {
+					first[name] = data
+				} else {
+					second[name] = data
+				}
+			}
+			e.start()
+			e.dropAll(first)
+			e.settled(first)
+			e.clock.advance(2 * time.Hour)
+			e.dropAll(second)
+			e.settled(second)
+			published, failed := e.accounted(all)
+			if len(failed) > 0 {
+				t.Errorf("failed: %v", failed)
+			}
+			e.onceEach(published, nil, false)
+			rejected := e.wire.status(http.StatusUnauthorized)
+			if as409 {
+				rejected = e.wire.status(http.StatusConflict)
+			}
+			e.wire.mu.Lock()
+			tokens := e.wire.tokens
+			e.wire.mu.Unlock()
+			if rejected == 0 || tokens < 2 {
+				t.Errorf("the expired token was never rejected and renewed: %s", e.wire)
+			}
+		})
+	}
+}
+
+// TestSignStashHeldFolder makes the client service inactive: the agent holds
+// the folder (status shows why), documents wait in the claim area and none
+// goes to error/; once active again the hold is released and everything is
+// published.
+func TestSignStashHeldFolder(t *testing.T) {
+	for _, how := range []string{"client-status", "error-code"} {
+		t.Run(how, func(t *testing.T) {
+			e := newSimEnv(t, simOpts{client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync }})
+			srv := e.cluster.Instances[0]
+			if how == "client-status" {
+				must(t, srv.SetClientStatus(simAlias, sim.StatusInactive))
+			} else {
+				must(t, srv.SetFaults(sim.Faults{ErrorCode: "1.1.1"}))
+			}
+			docs := uniquePDFs(t, 6)
+			e.start()
+			e.dropAll(docs)
+			ctx := context.Background()
+			var held string
+			e.waitFor("folder held", func() bool {
+				st, err := e.a.Status(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				held = st.Folders[0].Held
+				return held != ""
+			})
+			if !strings.Contains(held, "1.1.1") || !strings.Contains(held, "inactive") {
+				t.Errorf("held reason %q does not name the service's code and the cause", held)
+			}
+			// Every document claimed, waiting; a few more hold retries pass.
+			e.waitFor("documents claimed", func() bool { return len(files(e.inbox)) == 0 })
+			wire0 := e.wire.status(http.StatusUnauthorized)
+			e.waitFor("hold retried", func() bool { return e.wire.status(http.StatusUnauthorized) >= wire0+3 })
+			if got := files(e.errDir); len(got) != 0 {
+				t.Fatalf("documents bounced to error/ while held: %v", got)
+			}
+			if got := files(e.outbox); len(got) != 0 {
+				t.Fatalf("published while held: %v", got)
+			}
+			ents, _ := os.ReadDir(filepath.Join(e.inbox, ledger.ClaimDir))
+			if len(ents) < len(docs) {
+				t.Errorf("claim area holds %d entries, want the %d documents", len(ents), len(docs))
+			}
+			st, err := e.a.Status(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := st.Folders[0].Counts[signagent.StateFailed]; n != 0 {
+				t.Errorf("%d documents failed while held", n)
+			}
+
+			if how == "client-status" {
+				must(t, srv.SetClientStatus(simAlias, sim.StatusActive))
+			} else {
+				must(t, srv.SetFaults(sim.Faults{}))
+			}
+			e.settled(docs)
+			published, failed := e.accounted(docs)
+			if len(failed) > 0 || len(published) != len(docs) {
+				t.Errorf("%d published, failed %v", len(published), failed)
+			}
+			e.onceEach(published, nil, false)
+			e.waitFor("hold released", func() bool {
+				st, err := e.a.Status(ctx)
+				return err == nil && st.Folders[0].Held == ""
+			})
+		})
+	}
+}
