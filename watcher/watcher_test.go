@@ -711,3 +711,63 @@ func TestLogsStateChangesOnce(t *testing.T) {
 		}
 	}
 }
+
+// When the kernel's event queue overflows, the watcher rescans, so files
+// whose events were lost are still found. The callback holds the loop while
+// more files are created than the kernel's queue can hold.
+func TestEventOverflowRescans(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates thousands of files")
+	}
+	b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events")
+	if err != nil {
+		t.Skip("needs Linux inotify to force a queue overflow")
+	}
+	var limit int
+	if _, err := fmt.Sscan(string(b), &limit); err != nil || limit > 100_000 {
+		t.Skipf("inotify queue holds %q events; too many to overflow here", strings.TrimSpace(string(b)))
+	}
+	var buf lockedBuffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "first.pdf"), "1")
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once // the rescan reports first.pdf again
+	_, c := start(t, Config{Root: dir, ScanInterval: time.Hour, Logger: log}, func(_ *Watcher, c *collector) {
+		c.onReady = func(f File) {
+			if f.Rel == "first.pdf" {
+				once.Do(func() {
+					close(held)
+					<-release
+				})
+			}
+		}
+	})
+	select {
+	case <-held:
+	case <-time.After(deadline):
+		t.Fatal("first.pdf was not reported")
+	}
+	n := limit + limit/4
+	want := make(map[string]bool, n)
+	for i := range n {
+		rel := fmt.Sprintf("burst-%05d.pdf", i)
+		write(t, filepath.Join(dir, rel), "x")
+		want[rel] = true
+	}
+	close(release)
+	timeout := time.After(4 * deadline)
+	for len(want) > 0 {
+		for _, r := range c.all() {
+			delete(want, r.Rel)
+		}
+		select {
+		case <-timeout:
+			t.Fatalf("%d of %d files not reported", len(want), n)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if !strings.Contains(buf.String(), "overflowed; rescanning") {
+		t.Errorf("no overflow logged; log:\n%.2000s", buf.String())
+	}
+}
