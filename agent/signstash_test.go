@@ -465,8 +465,9 @@ func TestSignStashFaultsSurvived(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newSimEnv(t, simOpts{faults: c.faults, seed: 11, client: func(cf *signstash.Config) { cf.Mode = c.mode }})
-			docs := uniquePDFs(t, 8)
+			e := newSimEnv(t, simOpts{faults: c.faults, seed: 11, client: func(cf *signstash.Config) { cf.Mode = c.mode },
+				folder: func(f *agent.Folder) { f.MaxFiles = 3 }})
+			docs := uniquePDFs(t, 12)
 			e.start()
 			e.dropAll(docs)
 			e.settled(docs)
@@ -476,6 +477,7 @@ func TestSignStashFaultsSurvived(t *testing.T) {
 				t.Errorf("%s failed: %s %s", f, ef.Code, ef.Message)
 			}
 			e.onceEach(published, failed, c.lost)
+			t.Logf("wire: %s; signatures per document %v", e.wire, e.signedByDoc())
 			if !c.fired(e) {
 				t.Errorf("the fault never fired: nothing was tested (%s)", e.wire)
 			}
