@@ -47,7 +47,7 @@ type simEnv struct {
 // move forward (to expire access tokens without waiting).
 type simClock struct{ offset atomic.Int64 }
 
-func (c *simClock) now() time.Time           { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *simClock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *simClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // wireLog counts what the client saw on the wire: answers by HTTP status,
