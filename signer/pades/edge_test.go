@@ -1,6 +1,7 @@
 package pades_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -242,4 +243,46 @@ func TestVisiblePageMissing(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Error("output left behind")
 	}
+}
+
+// TestSignOverStaleOutput signs into output files that already hold bytes,
+// longer and shorter than the result: the output must be exactly what a
+// fresh file gets (PKCS#1 v1.5 signatures are deterministic).
+func TestSignOverStaleOutput(t *testing.T) {
+	in := writeGen(t, "stale.pdf", pdfSpec{version: "1.7", form: true})
+	p := sharedPKI(t)
+	o := pades.Options{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	fresh := filepath.Join(t.TempDir(), "fresh.pdf")
+	if err := pades.SignFile(context.Background(), in, fresh, p.Key, p.Chain, o); err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stale := range []int{len(want) * 3, len(want) / 2} {
+		out := filepath.Join(t.TempDir(), "out.pdf")
+		if err := os.WriteFile(out, bytes.Repeat([]byte("x"), stale), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Open(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fo, err := os.OpenFile(out, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = pades.Sign(context.Background(), fi, fo, p.Key, p.Chain, o)
+		fi.Close()
+		fo.Close()
+		if err != nil {
+			t.Fatalf("stale %d bytes: %v", stale, err)
+		}
+		got, _ := os.ReadFile(out)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("over %d stale bytes: output differs from a fresh signing (%d vs %d bytes)", stale, len(got), len(want))
+		}
+	}
+	checkSigned(t, in, fresh, 1, false)
 }

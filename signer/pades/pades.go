@@ -6,12 +6,13 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/signagent/signagent"
@@ -84,19 +85,38 @@ func Sign(ctx context.Context, in *os.File, out *os.File, key crypto.Signer, cha
 	if o.Time.IsZero() {
 		o.Time = time.Now()
 	}
+	ost, err := out.Stat()
+	if err != nil {
+		return fmt.Errorf("pades: stat output: %w", err)
+	}
+	// written is how far out may hold earlier bytes: whatever lies past the
+	// signed document is cut off at the end (not truncated to zero first,
+	// which costs a journalled truncation and, on ext4, a flush at close).
+	written := ost.Size()
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
 	reserve := contentsReserve(chain, key, o.Timestamper != nil)
 	for attempt := 0; ; attempt++ {
 		u, err := buildUpdate(d, chain[0], o, reserve)
 		if err != nil {
 			return docErr(err)
 		}
-		sig, err := writeAndSign(ctx, in, out, size, u, key, chain, o)
+		total := u.base + int64(len(u.bytes))
+		sig, err := writeAndSign(ctx, in, out, size, u, key, chain, o, buf)
 		if err != nil {
 			return err
 		}
+		written = max(written, total)
 		if 2*len(sig) <= u.contentsHexLen {
-			if _, err := out.WriteAt([]byte(strings.ToUpper(hex.EncodeToString(sig))), u.base+u.contentsAt+1); err != nil {
+			h := hexUpper(buf[:0], sig)
+			if _, err := out.WriteAt(h, u.base+u.contentsAt+1); err != nil {
 				return fmt.Errorf("pades: write signature: %w", err)
+			}
+			if written > total {
+				if err := out.Truncate(total); err != nil {
+					return fmt.Errorf("pades: truncate output: %w", err)
+				}
 			}
 			return nil
 		}
@@ -107,6 +127,22 @@ func Sign(ctx context.Context, in *os.File, out *os.File, key crypto.Signer, cha
 		}
 		reserve = len(sig) + 4096
 	}
+}
+
+// bufSize is the size of the buffer the output is read back through: large
+// enough that a typical document is hashed in one or two reads.
+const bufSize = 256 << 10
+
+// bufPool holds *[]byte of bufSize, shared by concurrent signings.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+// hexUpper appends the upper-case hexadecimal form of b to dst.
+func hexUpper(dst, b []byte) []byte {
+	const digits = "0123456789ABCDEF"
+	for _, c := range b {
+		dst = append(dst, digits[c>>4], digits[c&15])
+	}
+	return dst
 }
 
 // SignFile signs inPath into a new file outPath (mode 0600, which must not
@@ -184,12 +220,10 @@ func contentsReserve(chain []*x509.Certificate, key crypto.Signer, ts bool) int 
 	return n
 }
 
-// writeAndSign copies the input, appends u and returns the CMS signature
-// over the byte ranges read back from out.
-func writeAndSign(ctx context.Context, in, out *os.File, size int64, u *update, key crypto.Signer, chain []*x509.Certificate, o Options) ([]byte, error) {
-	if err := out.Truncate(0); err != nil {
-		return nil, fmt.Errorf("pades: truncate output: %w", err)
-	}
+// writeAndSign copies the input to out, appends u (its /ByteRange already
+// filled in) and returns the CMS signature over the byte ranges read back
+// from out through buf.
+func writeAndSign(ctx context.Context, in, out *os.File, size int64, u *update, key crypto.Signer, chain []*x509.Certificate, o Options, buf []byte) ([]byte, error) {
 	if _, err := out.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("pades: seek output: %w", err)
 	}
@@ -213,21 +247,30 @@ func writeAndSign(ctx context.Context, in, out *os.File, size int64, u *update, 
 	total := u.base + int64(len(u.bytes))
 	a := u.base + u.contentsAt
 	b := a + int64(u.contentsHexLen) + 2
-	br := fmt.Sprintf("[0 %d %d %d]", a, b, total-b)
-	if len(br) > byteRangeWidth {
-		return nil, fmt.Errorf("pades: byte range %s too wide", br)
-	}
-	br += strings.Repeat(" ", byteRangeWidth-len(br))
-	if _, err := out.WriteAt([]byte(br), u.base+u.byteRangeAt); err != nil {
-		return nil, fmt.Errorf("pades: write byte range: %w", err)
-	}
 	h := sha256.New()
-	buf := make([]byte, 256<<10)
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(out, 0, a), buf); err != nil {
-		return nil, fmt.Errorf("pades: read back output: %w", err)
+	if err := hashRange(h, out, 0, a, buf); err != nil {
+		return nil, err
 	}
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(out, b, total-b), buf); err != nil {
-		return nil, fmt.Errorf("pades: read back output: %w", err)
+	if err := hashRange(h, out, b, total, buf); err != nil {
+		return nil, err
 	}
-	return cms.SignDigest(ctx, h.Sum(nil), key, chain, cms.Options{Timestamper: o.Timestamper})
+	var sum [sha256.Size]byte
+	return cms.SignDigest(ctx, h.Sum(sum[:0]), key, chain, cms.Options{Timestamper: o.Timestamper})
+}
+
+// hashRange writes bytes [from, to) of f to h, reading through buf.
+func hashRange(h hash.Hash, f *os.File, from, to int64, buf []byte) error {
+	for from < to {
+		n := min(int64(len(buf)), to-from)
+		m, err := f.ReadAt(buf[:n], from)
+		h.Write(buf[:m])
+		from += int64(m)
+		if err != nil && !(err == io.EOF && from == to) {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("pades: read back output: %w", err)
+		}
+	}
+	return nil
 }

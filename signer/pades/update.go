@@ -121,6 +121,7 @@ func buildUpdate(d *pdf, signer *x509.Certificate, o Options, reserve int) (*upd
 
 	u := &update{base: d.size}
 	var b bytes.Buffer
+	b.Grow(2*reserve + 4096)
 	last := byte(0)
 	var lb [1]byte
 	if _, err := d.r.ReadAt(lb[:], d.size-1); err == nil {
@@ -145,7 +146,11 @@ func buildUpdate(d *pdf, signer *x509.Certificate, o Options, reserve int) (*upd
 	u.contentsAt = int64(b.Len())
 	u.contentsHexLen = 2 * reserve
 	b.WriteByte('<')
-	b.Write(bytes.Repeat([]byte{'0'}, u.contentsHexLen))
+	for n := u.contentsHexLen; n > 0; {
+		k := min(n, len(zeros))
+		b.WriteString(zeros[:k])
+		n -= k
+	}
 	b.WriteByte('>')
 	b.WriteString("/M " + pdfString(pdfDate(o.Time)))
 	for _, kv := range []struct{ k, v string }{{"Name", o.Name}, {"Reason", o.Reason}, {"Location", o.Location}, {"ContactInfo", o.ContactInfo}} {
@@ -186,8 +191,21 @@ func buildUpdate(d *pdf, signer *x509.Certificate, o Options, reserve int) (*upd
 		return nil, err
 	}
 	u.bytes = b.Bytes()
+
+	// The offsets are known now: fill in the /ByteRange.
+	total := u.base + int64(len(u.bytes))
+	lo := u.base + u.contentsAt
+	hi := lo + int64(u.contentsHexLen) + 2
+	br := fmt.Appendf(u.bytes[u.byteRangeAt:u.byteRangeAt], "[0 %d %d %d]", lo, hi, total-hi)
+	if len(br) > byteRangeWidth {
+		return nil, fmt.Errorf("byte range %s too wide", br)
+	}
 	return u, nil
 }
+
+// zeros fills the /Contents hole.
+const zeros = "0000000000000000000000000000000000000000000000000000000000000000" +
+	"0000000000000000000000000000000000000000000000000000000000000000"
 
 // writeXref appends the cross-reference section and trailer: a classic
 // table after a classic (or hybrid) file, a stream after a stream file.
