@@ -202,7 +202,10 @@ type runner struct {
 	w   *watcher.Watcher
 
 	queue chan *item    // claimed documents for the batcher
-	slots chan struct{} // in-flight batch slots
+	slots chan struct{} // in-flight batch slots, held while a batch is at the backend
+	// publishing bounds the batches being published; a batch takes one
+	// before it gives its in-flight slot to the next batch.
+	publishing chan struct{}
 
 	// resume holds batches found open by reconcile; run starts their workers.
 	resume []*ledger.Batch
@@ -258,8 +261,9 @@ func (a *Agent) newRunner(f *Folder) (*runner, error) {
 	}
 	return &runner{
 		a: a, f: f, log: log, w: w,
-		queue: make(chan *item, f.MaxFiles),
-		slots: make(chan struct{}, f.InFlight),
+		queue:      make(chan *item, f.MaxFiles),
+		slots:      make(chan struct{}, f.InFlight),
+		publishing: make(chan struct{}, f.InFlight),
 	}, nil
 }
 
@@ -280,8 +284,9 @@ func (r *runner) run(intake, work context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-r.slots }()
-			r.process(work, b, true)
+			free := r.freeSlot()
+			defer free()
+			r.process(work, b, true, free)
 		}()
 	}
 	r.resume = nil
@@ -327,8 +332,9 @@ func (r *runner) run(intake, work context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-r.slots }()
-			r.process(work, lb, false)
+			free := r.freeSlot()
+			defer free()
+			r.process(work, lb, false, free)
 		}()
 	}
 	for {
@@ -348,6 +354,13 @@ func (r *runner) run(intake, work context.Context) error {
 		}
 		timer.Stop()
 	}
+}
+
+// freeSlot returns a func that gives back one in-flight slot, once however
+// often it is called.
+func (r *runner) freeSlot() func() {
+	var once sync.Once
+	return func() { once.Do(func() { <-r.slots }) }
 }
 
 // enqueue hands a claimed document to the batcher, or waits with it.

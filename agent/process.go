@@ -52,8 +52,10 @@ func (r *runner) signerBatch(lb *ledger.Batch, docs []*ledger.Doc) *signer.Batch
 
 // process drives one batch to the end: submit (or look up after an unknown
 // outcome), track, then publish or fail each document. It returns when the
-// batch is done or ctx ends (the ledger then says where to resume).
-func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool) {
+// batch is done or ctx ends (the ledger then says where to resume). It calls
+// free, which gives back the batch's in-flight slot, once the backend is
+// done with the batch, so the next batch signs while this one publishes.
+func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool, free func()) {
 	log := r.log.With("batch", lb.ID)
 	docs, err := r.a.Ledger.BatchDocs(ctx, lb.ID)
 	if err != nil {
@@ -74,7 +76,8 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool) {
 	// unknown is true when a send may have reached the backend without us
 	// learning the outcome: look up before sending again.
 	unknown := resumed && op == nil
-	bo := newBackoff()
+	bo := newBackoff()    // waits between polls that suggest none
+	fails := newBackoff() // waits after failures, reset by a success
 	for op == nil || !op.Done {
 		if ctx.Err() != nil {
 			return
@@ -86,13 +89,17 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool) {
 		switch {
 		case op != nil:
 			stage = "poll"
-			op, err = r.f.Backend.Poll(ctx, sb, op)
+			var next *signer.Operation
+			next, err = r.f.Backend.Poll(ctx, sb, op)
 			if errors.Is(err, signer.ErrNotFound) {
 				// The operation vanished (instance restarted): prove it
 				// absent, then resubmit under a new reference.
 				op, unknown = nil, true
 				continue
 			}
+			if err == nil {
+				op = next
+			} // else poll the same operation again: sending again could sign twice
 		case unknown:
 			stage = "lookup"
 			op, err = r.f.Backend.Lookup(ctx, sb)
@@ -120,6 +127,7 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool) {
 		}
 		if err == nil {
 			r.release(ctx)
+			fails = newBackoff()
 			if !op.Done {
 				wait := op.PollAfter
 				if wait <= 0 {
@@ -160,7 +168,7 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool) {
 				r.a.Ledger.FinishBatch(ctx, lb.ID)
 				return
 			}
-			wait := bo.next()
+			wait := fails.next()
 			var se *signagent.Error
 			if errors.As(err, &se) && se.RetryAfter > wait {
 				wait = se.RetryAfter
@@ -171,6 +179,15 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool) {
 			}
 		}
 	}
+	// Publication is disk work: take a publication slot (so a slow outbox
+	// still pushes back on intake), then hand the in-flight slot on.
+	select {
+	case r.publishing <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	defer func() { <-r.publishing }()
+	free()
 	r.finish(ctx, lb, docs, op)
 }
 
