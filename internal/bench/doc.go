@@ -1,0 +1,9 @@
+// Package bench holds the programs behind `make bench` (scripts/bench.sh):
+//
+//	go run ./internal/bench/pipeline   agent end to end vs the bare signer, latency
+//	go run ./internal/bench/backlog    100,000 files at start-up, real binary
+//
+// Every figure is printed by the programs; nothing here asserts a time.
+// Shared helpers (workload files, percentiles, /proc readings) are in
+// package benchdata.
+package bench
