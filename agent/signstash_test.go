@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -54,19 +55,32 @@ func (c *simClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 // requests by kind, and calls that got no answer at all (resets).
 type wireLog struct {
 	base http.RoundTripper
+	// inject, when set, may answer a request instead of the emulator.
+	inject func(*http.Request) *http.Response
 
 	mu       sync.Mutex
 	statuses map[int]int
 	tokens   int
+	sends    int // sign and register calls
 	noAnswer int
 }
 
 func (w *wireLog) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := w.base.RoundTrip(r)
+	var resp *http.Response
+	var err error
+	if w.inject != nil {
+		resp = w.inject(r)
+	}
+	if resp == nil {
+		resp, err = w.base.RoundTrip(r)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if strings.HasSuffix(r.URL.Path, "/oauth/token") {
 		w.tokens++
+	}
+	if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/document/sign") {
+		w.sends++
 	}
 	if err != nil {
 		w.noAnswer++
@@ -85,7 +99,7 @@ func (w *wireLog) status(code int) int {
 func (w *wireLog) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return fmt.Sprintf("statuses %v, token requests %d, unanswered %d", w.statuses, w.tokens, w.noAnswer)
+	return fmt.Sprintf("statuses %v, token requests %d, sends %d, unanswered %d", w.statuses, w.tokens, w.sends, w.noAnswer)
 }
 
 // simOpts configure newSimEnv.
@@ -651,5 +665,51 @@ func TestSignStashHeldFolder(t *testing.T) {
 				return err == nil && st.Folders[0].Held == ""
 			})
 		})
+	}
+}
+
+// TestSignStashPollFailureDoesNotResend fails the first fetch of every
+// async result (a 503 from the path between agent and proxy): the agent must
+// poll the same operation again at its instance, not send the batch again
+// through the balancer, where another instance would sign it a second time.
+func TestSignStashPollFailureDoesNotResend(t *testing.T) {
+	e := newSimEnv(t, simOpts{instances: 3, client: func(c *signstash.Config) { c.Mode = signstash.ModeAsync }})
+	var mu sync.Mutex
+	failed := map[string]bool{}
+	e.wire.inject = func(r *http.Request) *http.Response {
+		if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/async/operation/") || strings.Contains(r.URL.Path, "/status/") {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if failed[r.URL.Path] {
+			return nil
+		}
+		failed[r.URL.Path] = true
+		body := `{"errorCode":"0.0.1","errorCodeDescription":"Unhandled error.","causeMessage":"injected between agent and proxy"}`
+		return &http.Response{StatusCode: http.StatusServiceUnavailable, Status: "503 Service Unavailable", Proto: "HTTP/1.1",
+			ProtoMajor: 1, ProtoMinor: 1, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: r}
+	}
+	docs := uniquePDFs(t, 12)
+	e.start()
+	e.dropAll(docs)
+	e.settled(docs)
+	published, failedDocs := e.accounted(docs)
+	if len(failedDocs) > 0 {
+		t.Errorf("failed: %v", failedDocs)
+	}
+	e.onceEach(published, nil, false)
+	mu.Lock()
+	batches := len(failed)
+	mu.Unlock()
+	e.wire.mu.Lock()
+	sends := e.wire.sends
+	e.wire.mu.Unlock()
+	if batches < 3 || e.wire.status(http.StatusServiceUnavailable) != batches {
+		t.Fatalf("the fault did not fire once per batch: %d batches, %s", batches, e.wire)
+	}
+	if sends != batches {
+		t.Errorf("%d batches were sent %d times: a failed poll led to sending the batch again", batches, sends)
 	}
 }
