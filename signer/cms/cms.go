@@ -13,7 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"sort"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/signagent/signagent"
@@ -142,12 +143,12 @@ func SignDigest(ctx context.Context, digest []byte, key crypto.Signer, chain []*
 		return nil, configError("no signing key given", "configure the signing key")
 	}
 	cert := chain[0]
-	var sigAlg algorithmIdentifier
+	var sigAlg []byte // the DER AlgorithmIdentifier of the signature
 	switch pub := key.Public().(type) {
 	case *rsa.PublicKey:
-		sigAlg = algorithmIdentifier{Algorithm: oidSHA256WithRSA, Parameters: asn1Null}
+		sigAlg = derSHA256WithRSA
 	case *ecdsa.PublicKey:
-		sigAlg = algorithmIdentifier{Algorithm: oidECDSAWithSHA256}
+		sigAlg = derECDSAWithSHA256
 	default:
 		return nil, configError(fmt.Sprintf("signing key type %T is not supported", pub), "use an RSA or ECDSA (P-256, P-384) key")
 	}
@@ -155,68 +156,101 @@ func SignDigest(ctx context.Context, digest []byte, key crypto.Signer, chain []*
 		return nil, configError("the signing key does not match the signer certificate", "configure the certificate issued for this key")
 	}
 
-	attrs, err := signedAttributes(digest, cert, o.SigningTime)
+	sp, err := signerPartsOf(cert)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := signedAttributes(digest, sp.signingCertV2, o.SigningTime)
 	if err != nil {
 		return nil, err
 	}
 	// The signature covers the attributes DER-encoded as an explicit SET OF.
-	setBytes := append([]byte{0x31}, attrs[1:]...)
-	h := sha256.Sum256(setBytes)
+	attrs[0] = 0x31
+	h := sha256.Sum256(attrs)
+	attrs[0] = 0xa0
 	sig, err := key.Sign(rand.Reader, h[:], crypto.SHA256)
 	if err != nil {
 		return nil, &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
 			Message: "the signing key refused to sign", Hint: "check the key and its token or store", Err: err}
 	}
-
-	si := signerInfo{
-		Version:            1,
-		DigestAlgorithm:    algorithmIdentifier{Algorithm: oidSHA256, Parameters: asn1Null},
-		SignedAttrs:        asn1.RawValue{FullBytes: attrs},
-		SignatureAlgorithm: sigAlg,
-		Signature:          sig,
-	}
-	si.SID, err = sidOf(cert)
-	if err != nil {
-		return nil, err
-	}
+	var unsigned []byte
 	if o.Timestamper != nil {
 		sum := sha256.Sum256(sig)
 		tok, err := o.Timestamper.Timestamp(ctx, sum[:])
 		if err != nil {
 			return nil, err
 		}
-		ua, err := marshalAttrSet([]attribute{{Type: oidSignatureTimeStamp, Values: setOf(tok)}}, 1)
-		if err != nil {
-			return nil, err
-		}
-		si.UnsignedAttrs = asn1.RawValue{FullBytes: ua}
+		unsigned = attrSet(0xa1, [][]byte{attr(derSignatureTimeStampOID, tok)})
 	}
 
-	var certs []byte
+	// SignerInfo ::= SEQUENCE { version 1, sid IssuerAndSerialNumber,
+	//   digestAlgorithm, [0] signedAttrs, signatureAlgorithm,
+	//   signature OCTET STRING, [1] unsignedAttrs OPTIONAL }
+	si := tlv(0x30, derVersion1, sp.sid, derSHA256, attrs, sigAlg, tlv(0x04, sig), unsigned)
+	certs := make([][]byte, 0, len(chain))
 	for _, c := range chain {
 		if c != nil {
-			certs = append(certs, c.Raw...)
+			certs = append(certs, c.Raw)
 		}
 	}
-	sd := signedData{
-		Version:          1,
-		DigestAlgorithms: []algorithmIdentifier{{Algorithm: oidSHA256, Parameters: asn1Null}},
-		EncapContentInfo: encapContentInfo{ContentType: oidData},
-		Certificates:     asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: certs},
-		SignerInfos:      []signerInfo{si},
-	}
-	sdDER, err := asn1.Marshal(sd)
-	if err != nil {
-		return nil, fmt.Errorf("cms: encode SignedData: %w", err)
-	}
-	return asn1.Marshal(contentInfo{ContentType: oidSignedData,
-		Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: sdDER}})
+	// SignedData ::= SEQUENCE { version 1, digestAlgorithms SET,
+	//   encapContentInfo (id-data, detached), [0] certificates, signerInfos SET }
+	sd := tlv(0x30, derVersion1, tlv(0x31, derSHA256), derEncapData, tlv(0xa0, certs...), tlv(0x31, si))
+	return tlv(0x30, derSignedDataOID, tlv(0xa0, sd)), nil
 }
 
-// signedAttributes returns the [0] IMPLICIT SET OF Attribute, DER-sorted.
-func signedAttributes(digest []byte, cert *x509.Certificate, signingTime time.Time) ([]byte, error) {
-	ct, _ := asn1.Marshal(oidData)
-	md, _ := asn1.Marshal(digest)
+// DER pieces that never change.
+var (
+	derVersion1              = []byte{0x02, 0x01, 0x01}
+	derSHA256                = mustMarshal(algorithmIdentifier{Algorithm: oidSHA256, Parameters: asn1Null})
+	derSHA256WithRSA         = mustMarshal(algorithmIdentifier{Algorithm: oidSHA256WithRSA, Parameters: asn1Null})
+	derECDSAWithSHA256       = mustMarshal(algorithmIdentifier{Algorithm: oidECDSAWithSHA256})
+	derEncapData             = mustMarshal(encapContentInfo{ContentType: oidData})
+	derSignedDataOID         = mustMarshal(oidSignedData)
+	derContentTypeOID        = mustMarshal(oidContentType)
+	derMessageDigestOID      = mustMarshal(oidMessageDigest)
+	derSigningTimeOID        = mustMarshal(oidSigningTime)
+	derSigningCertV2OID      = mustMarshal(oidSigningCertificateV2)
+	derSignatureTimeStampOID = mustMarshal(oidSignatureTimeStamp)
+	derContentTypeData       = attr(derContentTypeOID, mustMarshal(oidData))
+)
+
+func mustMarshal(v any) []byte {
+	b, err := asn1.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// signerParts are the DER parts of a SignerInfo that depend only on the
+// signer certificate.
+type signerParts struct {
+	sid           []byte // IssuerAndSerialNumber
+	signingCertV2 []byte // the signing-certificate-v2 Attribute
+}
+
+// partsCache keeps the signerParts of the last few signer certificates, so
+// that signing many documents with one key encodes them once. It is bounded:
+// a service reloading its certificates does not grow it.
+var partsCache struct {
+	sync.Mutex
+	m map[*x509.Certificate]*signerParts
+}
+
+const partsCacheMax = 16
+
+func signerPartsOf(cert *x509.Certificate) (*signerParts, error) {
+	partsCache.Lock()
+	sp := partsCache.m[cert]
+	partsCache.Unlock()
+	if sp != nil {
+		return sp, nil
+	}
+	sid, err := asn1.Marshal(issuerAndSerial{Issuer: asn1.RawValue{FullBytes: cert.RawIssuer}, Serial: cert.SerialNumber})
+	if err != nil {
+		return nil, fmt.Errorf("cms: encode signer identifier: %w", err)
+	}
 	certHash := sha256.Sum256(cert.Raw)
 	scv2, err := asn1.Marshal(signingCertificateV2{Certs: []essCertIDv2{{
 		CertHash: certHash[:],
@@ -228,11 +262,22 @@ func signedAttributes(digest []byte, cert *x509.Certificate, signingTime time.Ti
 	if err != nil {
 		return nil, fmt.Errorf("cms: encode signing-certificate-v2: %w", err)
 	}
-	attrs := []attribute{
-		{Type: oidContentType, Values: setOf(ct)},
-		{Type: oidMessageDigest, Values: setOf(md)},
-		{Type: oidSigningCertificateV2, Values: setOf(scv2)},
+	sp = &signerParts{sid: sid, signingCertV2: attr(derSigningCertV2OID, scv2)}
+	partsCache.Lock()
+	if len(partsCache.m) >= partsCacheMax || partsCache.m == nil {
+		partsCache.m = make(map[*x509.Certificate]*signerParts, partsCacheMax)
 	}
+	partsCache.m[cert] = sp
+	partsCache.Unlock()
+	return sp, nil
+}
+
+// signedAttributes returns the [0] IMPLICIT SET OF Attribute, DER-sorted:
+// content-type, message-digest, signing-certificate-v2 (given encoded) and,
+// when not zero, signing-time.
+func signedAttributes(digest, signingCertV2 []byte, signingTime time.Time) ([]byte, error) {
+	attrs := make([][]byte, 0, 4)
+	attrs = append(attrs, derContentTypeData, attr(derMessageDigestOID, tlv(0x04, digest)), signingCertV2)
 	if !signingTime.IsZero() {
 		st, err := asn1.MarshalWithParams(signingTime.UTC(), "utc")
 		if err != nil {
@@ -242,37 +287,49 @@ func signedAttributes(digest []byte, cert *x509.Certificate, signingTime time.Ti
 				return nil, fmt.Errorf("cms: encode signing time: %w", err)
 			}
 		}
-		attrs = append(attrs, attribute{Type: oidSigningTime, Values: setOf(st)})
+		attrs = append(attrs, attr(derSigningTimeOID, st))
 	}
-	return marshalAttrSet(attrs, 0)
+	return attrSet(0xa0, attrs), nil
 }
 
-// marshalAttrSet encodes attrs as a context-specific [tag] IMPLICIT SET OF,
-// with the elements in DER order.
-func marshalAttrSet(attrs []attribute, tag int) ([]byte, error) {
-	enc := make([][]byte, 0, len(attrs))
-	for _, a := range attrs {
-		b, err := asn1.Marshal(a)
-		if err != nil {
-			return nil, fmt.Errorf("cms: encode attribute %v: %w", a.Type, err)
-		}
-		enc = append(enc, b)
-	}
-	sort.Slice(enc, func(i, j int) bool { return bytes.Compare(enc[i], enc[j]) < 0 })
-	return asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: tag, IsCompound: true, Bytes: bytes.Join(enc, nil)})
+// attr encodes Attribute ::= SEQUENCE { attrType OID, attrValues SET { value } }
+// with one value; oid is the DER of the type.
+func attr(oid, value []byte) []byte {
+	return tlv(0x30, oid, tlv(0x31, value))
 }
 
-// setOf wraps one DER value in a SET.
-func setOf(der []byte) asn1.RawValue {
-	return asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: der}
+// attrSet encodes encoded attributes as a context-specific IMPLICIT SET OF
+// (tag is the full identifier octet), with the elements in DER order.
+func attrSet(tag byte, attrs [][]byte) []byte {
+	slices.SortFunc(attrs, bytes.Compare)
+	return tlv(tag, attrs...)
 }
 
-func sidOf(cert *x509.Certificate) (asn1.RawValue, error) {
-	b, err := asn1.Marshal(issuerAndSerial{Issuer: asn1.RawValue{FullBytes: cert.RawIssuer}, Serial: cert.SerialNumber})
-	if err != nil {
-		return asn1.RawValue{}, fmt.Errorf("cms: encode signer identifier: %w", err)
+// tlv encodes one DER element with identifier octet tag whose contents are
+// the concatenation of parts.
+func tlv(tag byte, parts ...[]byte) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
 	}
-	return asn1.RawValue{FullBytes: b}, nil
+	b := make([]byte, 0, 6+n)
+	b = append(b, tag)
+	switch {
+	case n < 0x80:
+		b = append(b, byte(n))
+	case n < 0x100:
+		b = append(b, 0x81, byte(n))
+	case n < 0x10000:
+		b = append(b, 0x82, byte(n>>8), byte(n))
+	case n < 0x1000000:
+		b = append(b, 0x83, byte(n>>16), byte(n>>8), byte(n))
+	default:
+		b = append(b, 0x84, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return b
 }
 
 func configError(msg, hint string) error {

@@ -1,9 +1,19 @@
 package cms_test
 
 import (
+	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
+	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -159,4 +169,84 @@ func opensslVerify(t *testing.T, p *testpki.PKI, der, content []byte, wantOK boo
 	if (err == nil) != wantOK {
 		t.Errorf("openssl cms -verify: ok=%v, want %v\n%s", err == nil, wantOK, out)
 	}
+}
+
+// issue makes an ECDSA P-256 signer certificate under p's CA, with an extra
+// non-critical extension of pad bytes (0 for none).
+func issue(t *testing.T, p *testpki.PKI, serial int64, pad int) (crypto.Signer, []*x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: fmt.Sprintf("Signer %d", serial)},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment}
+	if pad > 0 {
+		tmpl.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Value: bytes.Repeat([]byte{0x04}, pad)}}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.CA, key.Public(), p.CAKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, []*x509.Certificate{cert, p.CA}
+}
+
+// TestManySigners signs with more signer certificates than the encoder keeps
+// parts of, twice round, and checks each signature names its own signer.
+func TestManySigners(t *testing.T) {
+	p := testpki.New(t, true)
+	type signer struct {
+		key   crypto.Signer
+		chain []*x509.Certificate
+	}
+	var signers []signer
+	for i := range 24 {
+		k, c := issue(t, p, int64(100+i), 0)
+		signers = append(signers, signer{k, c})
+	}
+	sum := sha256.Sum256([]byte("many"))
+	for round := range 2 {
+		for i, s := range signers {
+			der, err := cms.SignDigest(context.Background(), sum[:], s.key, s.chain, cms.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := cms.VerifyDigest(der, sum[:])
+			if err != nil {
+				t.Fatalf("round %d signer %d: %v", round, i, err)
+			}
+			if !info.Signer.Equal(s.chain[0]) || !info.HasSigningCertV2 {
+				t.Fatalf("round %d signer %d: signature names %s", round, i, info.Signer.Subject)
+			}
+		}
+	}
+}
+
+// TestLongEncodings embeds a signer certificate of over 64 KiB, so that the
+// SignedData needs three-byte DER lengths, and has openssl check it.
+func TestLongEncodings(t *testing.T) {
+	p := testpki.New(t, true)
+	key, chain := issue(t, p, 7, 70000)
+	if len(chain[0].Raw) < 70000 {
+		t.Fatalf("certificate is only %d bytes", len(chain[0].Raw))
+	}
+	content := []byte("long")
+	sum := sha256.Sum256(content)
+	der, err := cms.SignDigest(context.Background(), sum[:], key, chain, cms.Options{SigningTime: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := cms.VerifyDigest(der, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Signer.Equal(chain[0]) || len(info.Chain) != 2 || info.SigningTime.IsZero() {
+		t.Errorf("info = %+v", info)
+	}
+	opensslVerify(t, &testpki.PKI{CAPEM: p.CAPEM}, der, content, true)
 }
