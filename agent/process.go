@@ -217,6 +217,7 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 	var signed []*ledger.Doc
 	var ups []ledger.Update
 	var retry []*ledger.Doc
+	var holdErr error
 	for i, d := range docs {
 		if d.State.Terminal() {
 			continue
@@ -241,13 +242,14 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 		case signagent.KindDocument:
 			r.fail(ctx, d, lb.Ref, err)
 		default:
-			if r.gaveUp([]*ledger.Doc{d}) {
+			// An account or local problem holds the folder: its documents
+			// wait however long it lasts. Only transient failures give up.
+			if k := signagent.KindOf(err); k == signagent.KindConfig || k == signagent.KindLocal {
+				holdErr = err
+			} else if r.gaveUp([]*ledger.Doc{d}) {
 				r.fail(ctx, d, lb.Ref, &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeGaveUp,
 					Message: fmt.Sprintf("still failing after %s: %v", r.f.GiveUpAfter, err)})
 				continue
-			}
-			if k := signagent.KindOf(err); k == signagent.KindConfig || k == signagent.KindLocal {
-				r.hold(ctx, err)
 			}
 			r.log.Warn("document not signed; will retry", "doc", d.ID, "err", err)
 			d.State, d.Attempts = signagent.StateClaimed, d.Attempts+1
@@ -268,7 +270,12 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 		r.log.Error("cannot finish batch", "batch", lb.ID, "err", err)
 	}
 	if len(retry) > 0 {
-		r.requeueLater(ctx, retry, newBackoff().next())
+		wait := newBackoff().next()
+		if holdErr != nil {
+			r.hold(ctx, holdErr)
+			wait = r.a.HoldRetry
+		}
+		r.requeueLater(ctx, retry, wait)
 	}
 }
 

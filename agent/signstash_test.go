@@ -713,3 +713,49 @@ func TestSignStashPollFailureDoesNotResend(t *testing.T) {
 		t.Errorf("%d batches were sent %d times: a failed poll led to sending the batch again", batches, sends)
 	}
 }
+
+// TestSignStashCertificateNotProvisioned has the service refuse every
+// document with INVALID_CERT_SERVICE_CREDS (the client service's signing
+// certificate is not provisioned or its access expired): an account
+// problem, so the folder is held and no document bounces to error/, not
+// even past give_up_after, which is for transient failures. Once the
+// certificate works again everything is published.
+func TestSignStashCertificateNotProvisioned(t *testing.T) {
+	e := newSimEnv(t, simOpts{faults: sim.Faults{DocErrorRate: 1, DocError: "INVALID_CERT_SERVICE_CREDS"},
+		folder: func(f *agent.Folder) { f.GiveUpAfter = time.Millisecond }})
+	srv := e.cluster.Instances[0]
+	docs := uniquePDFs(t, 5)
+	e.start()
+	e.dropAll(docs)
+	ctx := context.Background()
+	var held string
+	e.waitFor("folder held", func() bool {
+		st, err := e.a.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Folders[0].Held != "" {
+			held = st.Folders[0].Held
+		}
+		e.wire.mu.Lock()
+		sends := e.wire.sends
+		e.wire.mu.Unlock()
+		return len(files(e.errDir)) > 0 || (held != "" && len(files(e.inbox)) == 0 && sends >= 4)
+	})
+	if !strings.Contains(held, "INVALID_CERT_SERVICE_CREDS") {
+		t.Errorf("held reason %q does not name the service's signError", held)
+	}
+	if got := files(e.errDir); len(got) != 0 {
+		t.Fatalf("documents bounced to error/ on an account problem: %v", got)
+	}
+	if got := files(e.outbox); len(got) != 0 {
+		t.Fatalf("published while the certificate is refused: %v", got)
+	}
+	must(t, srv.SetFaults(sim.Faults{}))
+	e.settled(docs)
+	published, failed := e.accounted(docs)
+	if len(failed) > 0 || len(published) != len(docs) {
+		t.Errorf("%d published, failed %v", len(published), failed)
+	}
+	e.onceEach(published, nil, false)
+}
