@@ -35,6 +35,10 @@ type DB struct {
 	instance string
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+
+	// Hot statements, prepared once: database/sql keeps one prepared copy
+	// per connection, so transactions reuse them instead of re-preparing.
+	insertDoc, setClaim, applyDoc *sql.Stmt
 }
 
 // Open opens (creating if needed) the ledger at path and applies pending
@@ -62,7 +66,44 @@ func Open(path string) (*DB, error) {
 		sdb.Close()
 		return nil, err
 	}
+	if err := db.prepare(); err != nil {
+		sdb.Close()
+		return nil, err
+	}
 	return db, nil
+}
+
+func (db *DB) prepare() error {
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = db.db.Prepare(q)
+		return st
+	}
+	db.insertDoc = prep(`INSERT INTO documents(folder, rel, size, mtime, sha256, state, claim,
+			first_seen, settled_at, updated_at) VALUES (?,?,?,?,?,?,'',?,?,?)`)
+	db.setClaim = prep(`UPDATE documents SET claim = ? WHERE id = ?`)
+	db.applyDoc = prep(`UPDATE documents SET
+			state = coalesce(nullif(?, ''), state),
+			batch_id = nullif(?, 0),
+			attempts = max(attempts, ?),
+			error_code = coalesce(nullif(?, ''), error_code),
+			error_message = coalesce(nullif(?, ''), error_message),
+			sig_type = coalesce(nullif(?, ''), sig_type),
+			output = coalesce(nullif(?, ''), output),
+			output_sha256 = coalesce(nullif(?, ''), output_sha256),
+			first_try = coalesce(nullif(first_try, 0), ?),
+			next_attempt = ?,
+			cleaned = max(cleaned, ?),
+			updated_at = ?
+			WHERE id = ?`)
+	if err != nil {
+		return fmt.Errorf("ledger: prepare: %w", err)
+	}
+	return nil
 }
 
 // Close closes the database.
@@ -219,8 +260,7 @@ const ClaimDir = ".signagent"
 func (db *DB) AddSeen(ctx context.Context, d *Doc) error {
 	now := db.now()
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO documents(folder, rel, size, mtime, sha256, state, claim,
-			first_seen, settled_at, updated_at) VALUES (?,?,?,?,?,?,'',?,?,?)`,
+		res, err := tx.StmtContext(ctx, db.insertDoc).ExecContext(ctx,
 			d.Folder, d.Rel, d.Size, nanos(d.ModTime), d.SHA256, signagent.StateSeen, now, nanos(d.SettledAt), now)
 		if err != nil {
 			return fmt.Errorf("ledger: add %s: %w", d.Rel, err)
@@ -230,7 +270,7 @@ func (db *DB) AddSeen(ctx context.Context, d *Doc) error {
 		}
 		d.Claim = fmt.Sprintf("%s/%s-%d%s", ClaimDir, db.instance, d.ID, strings.ToLower(filepath.Ext(d.Rel)))
 		d.State, d.FirstSeen, d.UpdatedAt = signagent.StateSeen, fromNanos(now), fromNanos(now)
-		_, err = tx.ExecContext(ctx, `UPDATE documents SET claim = ? WHERE id = ?`, d.Claim, d.ID)
+		_, err = tx.StmtContext(ctx, db.setClaim).ExecContext(ctx, d.Claim, d.ID)
 		return err
 	})
 }
@@ -273,24 +313,7 @@ func (db *DB) Apply(ctx context.Context, ups ...Update) error {
 	}
 	now := db.now()
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `UPDATE documents SET
-			state = coalesce(nullif(?, ''), state),
-			batch_id = nullif(?, 0),
-			attempts = max(attempts, ?),
-			error_code = coalesce(nullif(?, ''), error_code),
-			error_message = coalesce(nullif(?, ''), error_message),
-			sig_type = coalesce(nullif(?, ''), sig_type),
-			output = coalesce(nullif(?, ''), output),
-			output_sha256 = coalesce(nullif(?, ''), output_sha256),
-			first_try = coalesce(nullif(first_try, 0), ?),
-			next_attempt = ?,
-			cleaned = max(cleaned, ?),
-			updated_at = ?
-			WHERE id = ?`)
-		if err != nil {
-			return fmt.Errorf("ledger: %w", err)
-		}
-		defer stmt.Close()
+		stmt := tx.StmtContext(ctx, db.applyDoc)
 		for _, u := range ups {
 			if _, err := stmt.ExecContext(ctx, string(u.State), u.BatchID, u.Attempts, string(u.ErrCode),
 				u.ErrMessage, u.SigType, u.Output, u.OutputSHA, nanos(u.FirstTry), nanos(u.NextAttempt),
