@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -445,3 +446,25 @@ func wellFormed(data []byte) bool {
 }
 
 func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
+
+// TestAwkwardNames signs files whose names have spaces, Unicode, leading
+// dashes and several dots; outputs keep their names.
+func TestAwkwardNames(t *testing.T) {
+	pdf, err := os.ReadFile(corpusFiles(t, ".pdf")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(f *agent.Folder) { f.Watch.Recursive = true })
+	e.start()
+	names := []string{"-leading dash.pdf", "fa\u00e7ture \u00f1 \u8acb\u6c42\u66f8.pdf", "with  two  spaces.pdf",
+		"many.dots.in.name.pdf", "sub dir/--x.pdf"}
+	for i, n := range names {
+		e.drop(n, append(append([]byte{}, pdf...), []byte(fmt.Sprintf("\n%% %d\n", i))...))
+	}
+	e.waitFor("all published", func() bool { return len(files(e.outbox)) == len(names) })
+	got := files(e.outbox)
+	sort.Strings(names)
+	if strings.Join(got, "|") != strings.Join(names, "|") {
+		t.Errorf("outputs %q, want %q", got, names)
+	}
+}
