@@ -1,0 +1,453 @@
+// Command signstash measures the agent signing through Sign'Stash: the real
+// signagent binary and the signstash-sim emulator each run as a child
+// process, so the agent's peak RSS (VmHWM) is its own. For each scenario the
+// documents are written to a fresh inbox before the agent starts; the run
+// ends when every one is published (or failed).
+//
+// Scenarios:
+//
+//	small     one async request of 2,500 x 200 KB (target: agent peak RSS < 64 MB)
+//	large     one async request of 25 x 20 MB (same target)
+//	requests  50 x 200 KB as 1 request of 50 and as 50 requests of 1,
+//	          in async and in sync mode: documents per second
+//
+// Figures per scenario: wall time from agent start to the last publication,
+// split into phases from the agent's log (intake: start to the last claim;
+// upload: batched to submitted, the register call returns once the whole
+// body is read; service: submitted to the first publication, i.e. signing
+// at the emulator, polling and the download of the results; publish: first
+// to last publication), and the CPU time (utime+stime from /proc/PID/stat)
+// of the agent and of the emulator over the scenario.
+//
+// Lines starting with "RESULT" are the figures scripts/bench.sh gathers.
+//
+//	make build
+//	go run ./internal/bench/signstash -agent bin/signagent -sim bin/signstash-sim
+//	go run ./internal/bench/signstash -small 250 -large 5 -large-size 5MB   # quick
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/signagent/signagent/internal/bench/benchdata"
+)
+
+const (
+	alias  = "PRT.000000000-PRT.000000000-bench"
+	secret = "bench-secret-not-logged"
+)
+
+type options struct {
+	agent, sim   string
+	small        int
+	smallSize    size
+	large        int
+	largeSize    size
+	requests     int
+	only         string
+	pollInterval time.Duration
+	settle       time.Duration
+	timeout      time.Duration
+	dir          string
+	keep         bool
+}
+
+// size is a byte count flag that takes "200KB", "20MB" (decimal) or a number.
+type size int64
+
+func (s *size) String() string { return strconv.FormatInt(int64(*s), 10) }
+func (s *size) Set(v string) error {
+	mult := int64(1)
+	for suf, m := range map[string]int64{"KB": 1e3, "MB": 1e6, "GB": 1e9} {
+		if strings.HasSuffix(strings.ToUpper(v), suf) {
+			v, mult = v[:len(v)-2], m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n <= 0 {
+		return fmt.Errorf("%q is not a size such as 200KB or 20MB", v)
+	}
+	*s = size(n * mult)
+	return nil
+}
+
+func main() {
+	o := options{smallSize: 200_000, largeSize: 20_000_000}
+	flag.StringVar(&o.agent, "agent", "bin/signagent", "signagent binary (make build)")
+	flag.StringVar(&o.sim, "sim", "bin/signstash-sim", "signstash-sim binary (make build)")
+	flag.IntVar(&o.small, "small", 2500, "documents in the small-document async request")
+	flag.Var(&o.smallSize, "small-size", "size of each small document")
+	flag.IntVar(&o.large, "large", 25, "documents in the large-document async request")
+	flag.Var(&o.largeSize, "large-size", "size of each large document")
+	flag.IntVar(&o.requests, "requests", 50, "documents for 1 x N against N x 1 requests")
+	flag.StringVar(&o.only, "only", "small,large,requests", "scenarios to run, comma-separated")
+	flag.DurationVar(&o.pollInterval, "poll-interval", 200*time.Millisecond, "backend poll_interval")
+	flag.DurationVar(&o.settle, "settle", 500*time.Millisecond, "folder settle")
+	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up a scenario after this long")
+	flag.StringVar(&o.dir, "dir", "", "work directory (default: a new temporary one)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the work directory")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench signstash:", err)
+		os.Exit(1)
+	}
+}
+
+// scenario is one agent run over one inbox.
+type scenario struct {
+	name     string
+	docs     int
+	size     int64
+	maxFiles int
+	mode     string
+}
+
+func run(o options) error {
+	var err error
+	for _, p := range []*string{&o.agent, &o.sim} {
+		if *p, err = filepath.Abs(*p); err != nil {
+			return err
+		}
+		if _, err := os.Stat(*p); err != nil {
+			return fmt.Errorf("%w (build it with `make build`)", err)
+		}
+	}
+	dir := o.dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "signagent-bench-signstash-"); err != nil {
+			return err
+		}
+	}
+	if o.keep {
+		fmt.Println("work directory:", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	want := map[string]bool{}
+	for _, s := range strings.Split(o.only, ",") {
+		want[strings.TrimSpace(s)] = true
+	}
+	var list []scenario
+	if want["small"] && o.small > 0 {
+		list = append(list, scenario{fmt.Sprintf("async 1 x %d x %s", o.small, human(int64(o.smallSize))), o.small, int64(o.smallSize), o.small, "async"})
+	}
+	if want["large"] && o.large > 0 {
+		list = append(list, scenario{fmt.Sprintf("async 1 x %d x %s", o.large, human(int64(o.largeSize))), o.large, int64(o.largeSize), o.large, "async"})
+	}
+	if want["requests"] && o.requests > 0 {
+		n := o.requests
+		for _, mode := range []string{"async", "sync"} {
+			list = append(list,
+				scenario{fmt.Sprintf("%s 1 x %d x %s", mode, n, human(int64(o.smallSize))), n, int64(o.smallSize), n, mode},
+				scenario{fmt.Sprintf("%s %d x 1 x %s", mode, n, human(int64(o.smallSize))), n, int64(o.smallSize), 1, mode})
+		}
+	}
+	fmt.Printf("signstash bench: agent %s, emulator %s, poll_interval %s, settle %s, %d CPUs\n",
+		o.agent, o.sim, o.pollInterval, o.settle, runtime.NumCPU())
+	rates := map[string]float64{}
+	for i, s := range list {
+		r, err := runScenario(o, filepath.Join(dir, fmt.Sprintf("s%d", i+1)), s)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		rates[s.name] = r
+	}
+	if want["requests"] && o.requests > 0 {
+		n, sz := o.requests, human(int64(o.smallSize))
+		for _, mode := range []string{"async", "sync"} {
+			one, many := rates[fmt.Sprintf("%s 1 x %d x %s", mode, n, sz)], rates[fmt.Sprintf("%s %d x 1 x %s", mode, n, sz)]
+			if many > 0 {
+				fmt.Printf("RESULT signstash %s: 1 x %d is %.1fx the documents/s of %d x 1 (%.1f vs %.1f docs/s)\n", mode, n, one/many, n, one, many)
+			}
+		}
+	}
+	return nil
+}
+
+// runScenario prepares the inbox, starts the emulator and the agent, waits
+// for every document, prints the figures and returns documents per second
+// from the first batch to the last publication.
+func runScenario(o options, dir string, s scenario) (float64, error) {
+	d := func(name string) string { return filepath.Join(dir, name) }
+	for _, n := range []string{"inbox", "outbox", "error", "data", "sim"} {
+		if err := os.MkdirAll(d(n), 0o755); err != nil {
+			return 0, err
+		}
+	}
+	base := benchdata.TinyPDF(int(s.size))
+	var total int64
+	for i := range s.docs {
+		b := benchdata.Unique(base, s.name+" "+strconv.Itoa(i))
+		if err := os.WriteFile(filepath.Join(d("inbox"), fmt.Sprintf("doc-%05d.pdf", i)), b, 0o644); err != nil {
+			return 0, err
+		}
+		total += int64(len(b))
+	}
+	base = nil
+	if err := os.WriteFile(d("clients.json"), []byte(fmt.Sprintf(`{%q: {"secret": %q}}`, alias, secret)), 0o600); err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(d("secret"), []byte(secret+"\n"), 0o600); err != nil {
+		return 0, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return 0, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+
+	simCmd := exec.Command(o.sim, "--listen", addr, "--clients", d("clients.json"), "--data-dir", d("sim"), "--log-level", "warn")
+	simLog, err := os.Create(d("sim.log"))
+	if err != nil {
+		return 0, err
+	}
+	defer simLog.Close()
+	simCmd.Stdout, simCmd.Stderr = simLog, simLog
+	if err := simCmd.Start(); err != nil {
+		return 0, err
+	}
+	defer stop(simCmd)
+	if err := waitListening(addr, 30*time.Second); err != nil {
+		return 0, fmt.Errorf("emulator: %w (log: %s)", err, d("sim.log"))
+	}
+
+	cfg := fmt.Sprintf(`data_dir = %q
+log_level = "info"
+listen = "off"
+
+[backends.sim]
+type = "signstash"
+base_url = "http://%s/signstash/einvoice-integration-client-ws"
+token_url = "http://%s/oauth2/authorization-server/oauth/token"
+client_id = %q
+client_secret_file = %q
+mode = %q
+sync_max_files = %d
+poll_interval = %q
+timeout = "30m"
+
+[[folders]]
+name = "bench"
+inbox = %q
+outbox = %q
+error = %q
+archive = ""
+include = ["*.pdf"]
+backend = "sim"
+settle = %q
+max_files = %d
+max_bytes = "%dB"
+max_wait = "10m"
+`, d("data"), addr, addr, alias, d("secret"), s.mode, min(s.maxFiles, 2500), o.pollInterval.String(),
+		d("inbox"), d("outbox"), d("error"), o.settle.String(), s.maxFiles, total+1)
+	if err := os.WriteFile(d("signagent.toml"), []byte(cfg), 0o600); err != nil {
+		return 0, err
+	}
+	if out, err := exec.Command(o.agent, "check", "--config", d("signagent.toml")).CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("signagent check: %v\n%s", err, out)
+	}
+
+	simCPU0 := cpuTime(simCmd.Process.Pid)
+	agentCmd := exec.Command(o.agent, "run", "--config", d("signagent.toml"))
+	stderr, err := agentCmd.StderrPipe()
+	if err != nil {
+		return 0, err
+	}
+	agentLog, err := os.Create(d("agent.log"))
+	if err != nil {
+		return 0, err
+	}
+	defer agentLog.Close()
+	start := time.Now()
+	if err := agentCmd.Start(); err != nil {
+		return 0, err
+	}
+	defer stop(agentCmd)
+	pid := agentCmd.Process.Pid
+
+	var (
+		mu                                 sync.Mutex
+		published, failed                  int
+		lastClaim, firstBatch, firstSubmit time.Duration
+		firstPublish, lastPubl             time.Duration
+		done                               = make(chan struct{})
+		readDone                           = make(chan struct{})
+	)
+	go func() {
+		defer close(readDone)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		w := bufio.NewWriter(agentLog)
+		defer w.Flush()
+		closed := false
+		for sc.Scan() {
+			line := sc.Text()
+			w.WriteString(line)
+			w.WriteByte('\n')
+			at := time.Since(start)
+			mu.Lock()
+			switch {
+			case strings.Contains(line, " msg=claimed "):
+				lastClaim = at
+			case strings.Contains(line, " msg=batched "):
+				if firstBatch == 0 {
+					firstBatch = at
+				}
+			case strings.Contains(line, " msg=submitted "):
+				if firstSubmit == 0 {
+					firstSubmit = at
+				}
+			case strings.Contains(line, " msg=published "):
+				if published == 0 {
+					firstPublish = at
+				}
+				published++
+				lastPubl = at
+			case strings.Contains(line, " msg=failed "):
+				failed++
+			}
+			if !closed && published+failed == s.docs {
+				closed = true
+				close(done)
+			}
+			mu.Unlock()
+		}
+	}()
+
+	// Sample the peak while running too: VmHWM is only readable while the
+	// process lives, and the agent might die.
+	var peakKB, simPeakKB int64
+	sample := func() {
+		peakKB = max(peakKB, benchdata.ProcKB(pid, "VmHWM"))
+		simPeakKB = max(simPeakKB, benchdata.ProcKB(simCmd.Process.Pid, "VmHWM"))
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(o.timeout)
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-readDone:
+			return 0, fmt.Errorf("the agent exited early (log: %s)", d("agent.log"))
+		case <-deadline:
+			mu.Lock()
+			defer mu.Unlock()
+			return 0, fmt.Errorf("timed out after %s: %d published, %d failed of %d (log: %s)", o.timeout, published, failed, s.docs, d("agent.log"))
+		case <-tick.C:
+			sample()
+		}
+	}
+	wall := time.Since(start)
+	sample()
+	agentCPU, simCPU := cpuTime(pid), cpuTime(simCmd.Process.Pid)-simCPU0
+	stop(agentCmd)
+	<-readDone
+
+	mu.Lock()
+	defer mu.Unlock()
+	if failed > 0 {
+		fmt.Printf("WARNING %s: %d documents failed (see %s)\n", s.name, failed, d("error"))
+	}
+	perReq := fmt.Sprintf("%d request(s)", (s.docs+s.maxFiles-1)/s.maxFiles)
+	rate := float64(published) / (lastPubl - firstBatch).Seconds()
+	fmt.Printf("RESULT signstash %s (%s, %s in all): wall %s, %.1f docs/s end to end, %.1f docs/s from the first batch\n",
+		s.name, perReq, human(total), wall.Round(time.Millisecond), float64(published)/wall.Seconds(), rate)
+	fmt.Printf("RESULT signstash %s phases: intake %s (to the last claim, settle %s), upload %s (first batch to first submitted), service %s (first submitted to first published: signing, polls, download), publish %s (first to last published)\n",
+		s.name, lastClaim.Round(time.Millisecond), o.settle, (firstSubmit - firstBatch).Round(time.Millisecond),
+		(firstPublish - firstSubmit).Round(time.Millisecond), (lastPubl - firstPublish).Round(time.Millisecond))
+	share := 0.0
+	if agentCPU+simCPU > 0 {
+		share = 100 * agentCPU.Seconds() / (agentCPU + simCPU).Seconds()
+	}
+	fmt.Printf("RESULT signstash %s CPU: agent %s, emulator %s (agent %.0f%% of the two); agent peak RSS %s (target < 64 MB), emulator peak RSS %s\n",
+		s.name, agentCPU.Round(time.Millisecond), simCPU.Round(time.Millisecond), share, benchdata.MB(peakKB), benchdata.MB(simPeakKB))
+	return rate, nil
+}
+
+// stop sends SIGTERM and waits (SIGKILL after 30 s). Safe to call twice.
+func stop(c *exec.Cmd) {
+	if c.Process == nil || c.ProcessState != nil {
+		return
+	}
+	c.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { c.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		c.Process.Kill()
+		<-done
+	}
+}
+
+// cpuTime is utime+stime of a live process from /proc/PID/stat.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name; utime and stime are
+	// fields 14 and 15 of the whole line.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / ticks
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitListening(addr string, limit time.Duration) error {
+	end := time.Now().Add(limit)
+	for time.Now().Before(end) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.New("not listening on " + addr)
+}
+
+func human(n int64) string {
+	switch {
+	case n >= 1e6 && n%1e6 == 0:
+		return fmt.Sprintf("%d MB", n/1e6)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%d KB", n/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
+}
