@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -31,6 +32,9 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if len(cfg.Folders) == 0 {
 		return usageError{msg: *cfgPath + ": no [[folders]] configured; nothing to watch\nhint: start from config.example.toml"}
 	}
+	if err := checkLayout(cfg); err != nil {
+		return err
+	}
 	if !installer.Interactive() {
 		log := newServiceLogger(cfg, e)
 		return installer.RunService(serviceName, func(ctx context.Context) error {
@@ -38,6 +42,30 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		}, stopBudget, log)
 	}
 	return runAgent(ctx, cfg, e, newLogger(cfg, e.stderr))
+}
+
+// checkLayout creates missing folders, then refuses to start on any layout
+// problem config.Check finds (folders on different volumes, unwritable
+// folders, unreadable secrets): claims and publication are atomic renames
+// only within one volume.
+func checkLayout(cfg *config.Config) error {
+	for _, f := range cfg.Folders {
+		for _, d := range []string{f.Inbox, f.Outbox, f.Error, f.Archive} {
+			if d != "" {
+				os.MkdirAll(d, 0o750)
+			}
+		}
+	}
+	var ps config.Problems
+	for _, p := range cfg.Check() {
+		if !p.Warning {
+			ps = append(ps, p)
+		}
+	}
+	if len(ps) > 0 {
+		return &ps
+	}
+	return nil
 }
 
 // runAgent runs the agent and its monitor until ctx is done.

@@ -499,3 +499,24 @@ func TestCrashLoopExactlyOnce(t *testing.T) {
 		t.Errorf("ledger: %d published, want %d (%v)", got, n, st.Folders[0].Counts)
 	}
 }
+
+// TestRunRefusesFoldersOnDifferentVolumes: claims and publication are
+// renames, so the agent must not start when the outbox is elsewhere.
+func TestRunRefusesFoldersOnDifferentVolumes(t *testing.T) {
+	l := newLayout(t, "")
+	shm, err := os.MkdirTemp("/dev/shm", "signagent-outbox-")
+	if err != nil {
+		t.Skipf("no /dev/shm: %v", err)
+	}
+	defer os.RemoveAll(shm)
+	var a, b syscallStat
+	if statDev(shm, &a) != nil || statDev(l.inbox, &b) != nil || a.dev == b.dev {
+		t.Skip("/dev/shm is on the same device as the temp dir here")
+	}
+	l.outbox = shm
+	writeConfig(t, l, `listen = "off"`, "[backends.local]\ntype = \"local\"\n", "")
+	code, _, stderr := runCmd(t, nil, "run", "--config", l.cfg)
+	if code != exitUsage || !strings.Contains(stderr, "different volume") || !strings.Contains(stderr, "folders[0].outbox") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
