@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/signagent/signagent"
@@ -15,14 +16,17 @@ import (
 	"github.com/signagent/signagent/signer"
 )
 
-// publishAll publishes signed documents: choose each output name and record
-// it, place the file, record published, then archive the originals.
+// publishAll publishes signed documents: flush the signed files, choose
+// each output name and record it, place the file, flush each outbox folder
+// once, record published, then archive the originals.
 func (r *runner) publishAll(ctx context.Context, docs []*ledger.Doc) {
-	var published []ledger.Update
-	var done []*ledger.Doc
-	for _, d := range docs {
+	flushed := r.flushSigned(docs)
+	var placed []*ledger.Doc
+	dirOf := map[*ledger.Doc]string{}
+	for i, d := range docs {
 		start := time.Now()
-		if err := r.publish(ctx, d); err != nil {
+		dir, err := r.publish(ctx, d, flushed[i])
+		if err != nil {
 			if signagent.KindOf(err) == signagent.KindDocument {
 				r.fail(ctx, d, "", err)
 				continue
@@ -34,6 +38,27 @@ func (r *runner) publishAll(ctx context.Context, docs []*ledger.Doc) {
 			continue
 		}
 		r.a.Observer.Stage(r.f.Name, "publish", time.Since(start))
+		placed = append(placed, d)
+		dirOf[d] = dir
+	}
+	// One flush per outbox folder makes every placement in it durable
+	// before any of them is recorded as published.
+	dirErr := map[string]error{}
+	for _, d := range placed {
+		if dir := dirOf[d]; dir != "" {
+			if _, ok := dirErr[dir]; !ok {
+				dirErr[dir] = syncDir(dir)
+			}
+		}
+	}
+	var published []ledger.Update
+	var done []*ledger.Doc
+	for _, d := range placed {
+		if err := dirErr[dirOf[d]]; err != nil {
+			r.hold(ctx, local(err, "cannot flush the outbox folder"))
+			r.retryPublishLater(ctx, d)
+			continue
+		}
 		if !d.SettledAt.IsZero() {
 			r.a.Observer.Stage(r.f.Name, "settle_to_publish", r.a.Now().Sub(d.SettledAt))
 		}
@@ -61,28 +86,54 @@ func (r *runner) retryPublishLater(ctx context.Context, d *ledger.Doc) {
 	}()
 }
 
+// flushParallel is how many signed files flushSigned flushes at once.
+const flushParallel = 8
+
+// flushSigned fsyncs the signed files of docs, a few at a time, and returns
+// each one's error: concurrent flushes share the file system's journal
+// commits, where one after another each pays for its own.
+func (r *runner) flushSigned(docs []*ledger.Doc) []error {
+	errs := make([]error, len(docs))
+	sem := make(chan struct{}, flushParallel)
+	var wg sync.WaitGroup
+	for i, d := range docs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs[i] = syncFile(r.out(d))
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
 // publish places d's signed artefact in the outbox under a name that
-// follows the collision policy. It is idempotent: when the recorded output
-// already holds our bytes it only confirms. On success d.Output is set.
-func (r *runner) publish(ctx context.Context, d *ledger.Doc) error {
+// follows the collision policy, and returns the outbox folder, which the
+// caller must flush before recording the publication. flushErr is the
+// result of flushing the signed file (flushSigned). It is idempotent: when
+// the recorded output already holds our bytes it only confirms. On success
+// d.Output is set.
+func (r *runner) publish(ctx context.Context, d *ledger.Doc, flushErr error) (string, error) {
 	signed := r.out(d)
 	if d.Output != "" && exists(d.Output) {
 		if sum, _, err := hashFile(d.Output); err == nil && sum == d.OutputSHA {
 			os.Remove(signed)
-			return nil
+			return filepath.Dir(d.Output), nil
 		}
 	}
 	if !exists(signed) {
-		return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeSigningError,
+		return "", &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeSigningError,
 			Message: "signed output vanished from the claim area"}
 	}
 	dir := filepath.Join(r.f.Outbox, rel2dir(d.Rel))
 	if err := os.MkdirAll(dir, dirPerm); err != nil {
-		return local(err, "cannot create the outbox folder "+dir)
+		return "", local(err, "cannot create the outbox folder "+dir)
 	}
 	name := signer.OutputName(filepath.Base(filepath.FromSlash(d.Rel)), signer.Type(d.SigType))
-	if err := syncFile(signed); err != nil {
-		return local(err, "cannot flush the signed file")
+	if flushErr != nil {
+		return "", local(flushErr, "cannot flush the signed file")
 	}
 	os.Chmod(signed, filePerm)
 	cades := signer.Type(d.SigType) == signer.TypeCAdES
@@ -96,7 +147,7 @@ func (r *runner) publish(ctx context.Context, d *ledger.Doc) error {
 		if taken {
 			switch r.f.OnCollision {
 			case CollisionFail:
-				return signagent.DocError(signagent.CodeCollision, "the outbox already holds "+filepath.Base(target),
+				return "", signagent.DocError(signagent.CodeCollision, "the outbox already holds "+filepath.Base(target),
 					"remove or rename the existing output, then `signagent retry`, or set on_collision = \"suffix\"")
 			case CollisionOverwrite:
 				os.Remove(target)
@@ -110,7 +161,7 @@ func (r *runner) publish(ctx context.Context, d *ledger.Doc) error {
 		// Record the chosen name first, so a crash after placing the file
 		// is recognised by reconcile (same name, same digest).
 		if err := r.a.Ledger.Apply(ctx, ledger.Update{ID: d.ID, BatchID: d.BatchID, Output: target}); err != nil {
-			return err
+			return "", err
 		}
 		d.Output = target
 		if cades {
@@ -120,7 +171,7 @@ func (r *runner) publish(ctx context.Context, d *ledger.Doc) error {
 				if errors.Is(err, fs.ErrExist) {
 					continue
 				}
-				return local(err, "cannot write to the outbox")
+				return "", local(err, "cannot write to the outbox")
 			}
 		}
 		err := placeNew(signed, target)
@@ -128,12 +179,9 @@ func (r *runner) publish(ctx context.Context, d *ledger.Doc) error {
 			continue // lost a race for this name: take the next
 		}
 		if err != nil {
-			return local(err, "cannot write to the outbox")
+			return "", local(err, "cannot write to the outbox")
 		}
-		if err := syncDir(dir); err != nil {
-			return local(err, "cannot flush the outbox folder")
-		}
-		return nil
+		return dir, nil
 	}
 }
 
