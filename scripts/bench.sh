@@ -47,6 +47,8 @@ failed=""
 want() { case ",$only," in *",$1,"*) return 0 ;; esac; return 1; }
 section() { printf '\n=== %s\n' "$*"; }
 note() { printf '%s\n' "$*" >>"$summary"; }
+# benchline: one `go test -bench` result per line as "name: value unit, ...".
+benchline() { awk '{ printf "%s:", $1; for (i = 3; i < NF; i += 2) printf " %s %s%s", $(i), $(i+1), (i+2 < NF ? "," : ""); print "" }'; }
 # run NAME CMD...: runs a section's command with its output shown and kept.
 run() {
 	local name=$1
@@ -73,15 +75,14 @@ echo "go $(go env GOVERSION), $(nproc) CPUs, $(uname -sm); load average $(cut -d
 if want pades; then
 	section "signer/pades: BenchmarkSign (median corpus PDF) vs BenchmarkCryptoFloor (SHA-256 + one RSA-2048 signature)"
 	if run pades go test -run '^$' -bench . -benchmem -benchtime "$benchtime" ./signer/pades; then
-		note "[pades] $(grep -h '^Benchmark' "$work/pades.out" | awk '{printf "%s %s ns/op %s B/op %s allocs/op; ", $1, $3, $5, $7}')"
+		grep -h '^Benchmark' "$work/pades.out" | benchline | sed 's/^/[pades] /' >>"$summary"
 	fi
 fi
 
 if want module; then
 	section "bench/ module: signagent vs pdfsign rc1 over the corpus"
 	if run module sh -c "cd bench && go test -run '^\$' -bench . -benchmem -benchtime '$benchtime'"; then
-		while read -r line; do note "[module] $line"; done < <(grep -h '^Benchmark' "$work/module.out" |
-			awk '{ m=""; for (i=3;i<=NF;i++) if ($(i)=="ns/doc") m=" ("$(i-1)" ns/doc)"; printf "%-40s %12s ns/op %10s B/op%s\n", $1, $3, $5, m }')
+		grep -h '^Benchmark' "$work/module.out" | benchline | sed 's/^/[module] /' >>"$summary"
 	fi
 fi
 
