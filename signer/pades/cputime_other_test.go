@@ -1,8 +1,8 @@
 //go:build !unix
 
-package pades_test
+package pades
 
 import "time"
 
-// cpuTime is not measured on this platform; the cpu-ns metrics read 0.
-func cpuTime() time.Duration { return 0 }
+// CPUTime is not measured on this platform; the cpu-ns metrics read 0.
+func CPUTime() time.Duration { return 0 }

@@ -17,20 +17,39 @@ type xent struct {
 	idx int   // index in the object stream (typ 2)
 }
 
-// pdf is a lazily read PDF: its cross-reference and latest trailer.
+// pdf is a lazily read PDF: its cross-reference sections and latest
+// trailer. Entries are decoded only when an object is looked up.
 type pdf struct {
 	r         io.ReaderAt
 	size      int64
 	startxref int64
-	xref      map[int64]xent
-	trailer   value // the latest trailer dictionary
-	xrefIsStm bool  // the latest cross-reference section is a stream
+	secs      []*xsec // cross-reference sections, newest first
+	trailer   value   // the latest trailer dictionary
+	xrefIsStm bool    // the latest cross-reference section is a stream
 	objstms   map[int64]*objStream
 
-	// While reading a hybrid file's /XRefStm, override lets its entries
-	// replace the free entries (sectionFree) of the same section's table.
-	override    bool
-	sectionFree map[int64]bool
+	// tail is the end of the file, read once; tailAt is its offset.
+	tail   []byte
+	tailAt int64
+}
+
+// xsec is one cross-reference section: a classic table, kept as text, or a
+// stream, kept decoded.
+type xsec struct {
+	b      []byte // the table text, or the stream's decoded rows
+	stream bool
+	w      [3]int // field widths of a stream's rows
+	subs   []xsub
+	// stm is the cross-reference stream (/XRefStm) completing a hybrid
+	// file's table: its entries win over the table's free ones.
+	stm *xsec
+}
+
+// xsub is a run of count entries numbered from start.
+type xsub struct {
+	start, count int64
+	at           int    // offset in b of the first entry (a table), or its row (a stream)
+	ents         []xent // a table's entries decoded up front when not in the standard layout
 }
 
 type objStream struct {
@@ -44,6 +63,7 @@ const (
 	maxWindow     = 32 << 20 // largest object text we read
 	maxDecoded    = 64 << 20 // largest decoded xref or object stream
 	maxXrefChains = 10000
+	tailSize      = 8192 // how much of the end of the file open reads
 )
 
 var errCorrupt = errors.New("corrupt")
@@ -54,20 +74,18 @@ func corruptf(format string, a ...any) error {
 
 // open reads the cross-reference chain of the PDF in r.
 func open(r io.ReaderAt, size int64) (*pdf, error) {
-	d := &pdf{r: r, size: size, xref: map[int64]xent{}, objstms: map[int64]*objStream{}, sectionFree: map[int64]bool{}}
-	tail := int64(8192)
-	if tail > size {
-		tail = size
-	}
-	buf := make([]byte, tail)
-	if _, err := r.ReadAt(buf, size-tail); err != nil && err != io.EOF {
+	d := &pdf{r: r, size: size}
+	tail := min(int64(tailSize), size)
+	d.tail = make([]byte, tail)
+	d.tailAt = size - tail
+	if _, err := r.ReadAt(d.tail, d.tailAt); err != nil && err != io.EOF {
 		return nil, err
 	}
-	i := bytes.LastIndex(buf, []byte("startxref"))
+	i := bytes.LastIndex(d.tail, []byte("startxref"))
 	if i < 0 {
 		return nil, corruptf("no startxref (the file is truncated)")
 	}
-	l := &lexer{b: buf, p: i + len("startxref")}
+	l := &lexer{b: d.tail, p: i + len("startxref")}
 	off, ok := l.uint()
 	if !ok || off <= 0 || off >= size {
 		return nil, corruptf("bad startxref offset")
@@ -80,25 +98,21 @@ func open(r io.ReaderAt, size int64) (*pdf, error) {
 			return nil, corruptf("cross-reference chain loops")
 		}
 		seen[off] = true
-		trailer, isStm, err := d.readSection(off)
+		sec, trailer, err := d.readSection(off)
 		if err != nil {
 			return nil, err
 		}
 		if first {
-			d.trailer, d.xrefIsStm, first = trailer, isStm, false
+			d.trailer, d.xrefIsStm, first = trailer, sec.stream, false
 		}
 		if xs, ok := trailer.get("XRefStm"); ok && xs.k == kInt && !seen[xs.num] {
-			// A hybrid file: the stream completes this section's table, and
-			// its entries win over the table's free ones.
+			// A hybrid file: the stream completes this section's table.
 			seen[xs.num] = true
-			d.override = true
-			_, _, err := d.readSection(xs.num)
-			d.override = false
-			if err != nil {
+			if sec.stm, _, err = d.readSection(xs.num); err != nil {
 				return nil, err
 			}
 		}
-		d.sectionFree = map[int64]bool{}
+		d.secs = append(d.secs, sec)
 		off = 0
 		if p, ok := trailer.get("Prev"); ok && p.k == kInt {
 			off = p.num
@@ -110,18 +124,127 @@ func open(r io.ReaderAt, size int64) (*pdf, error) {
 	return d, nil
 }
 
-// add records an entry unless a newer section already did.
-func (d *pdf) add(num int64, e xent) {
-	if _, ok := d.xref[num]; !ok || (d.override && d.sectionFree[num]) {
-		d.xref[num] = e
-		if e.typ == 0 && !d.override {
-			d.sectionFree[num] = true
+// entry returns the cross-reference entry of object num in force: the one
+// of the newest section listing it.
+func (d *pdf) entry(num int64) (xent, bool, error) {
+	for _, s := range d.secs {
+		e, ok, err := s.find(num)
+		if err != nil {
+			return xent{}, false, err
+		}
+		if s.stm != nil && (!ok || e.typ == 0) {
+			e2, ok2, err := s.stm.find(num)
+			if err != nil {
+				return xent{}, false, err
+			}
+			if ok2 {
+				return e2, true, nil
+			}
+		}
+		if ok {
+			return e, true, nil
 		}
 	}
+	return xent{}, false, nil
 }
 
-// window reads object text at off, growing until parse succeeds.
+// find returns the entry of num in s, if s lists it.
+func (s *xsec) find(num int64) (xent, bool, error) {
+	for _, sub := range s.subs {
+		i := num - sub.start
+		if i < 0 || i >= sub.count {
+			continue
+		}
+		switch {
+		case sub.ents != nil:
+			return sub.ents[i], true, nil
+		case s.stream:
+			e, ok := s.row(sub.at + int(i))
+			if ok {
+				return e, true, nil
+			}
+		default:
+			at := sub.at + 20*int(i)
+			e, ok := tableEntry(s.b[at : at+20])
+			if !ok {
+				return xent{}, false, corruptf("bad cross-reference entry for object %d", num)
+			}
+			return e, true, nil
+		}
+	}
+	return xent{}, false, nil
+}
+
+// row decodes row n of a cross-reference stream; rows of unknown types are
+// not entries.
+func (s *xsec) row(n int) (xent, bool) {
+	rowLen := s.w[0] + s.w[1] + s.w[2]
+	pos := n * rowLen
+	field := func(n int, def int64) int64 {
+		if n == 0 {
+			return def
+		}
+		var v int64
+		for _, c := range s.b[pos : pos+n] {
+			v = v<<8 | int64(c)
+		}
+		pos += n
+		return v
+	}
+	t := field(s.w[0], 1)
+	a := field(s.w[1], 0)
+	b := field(s.w[2], 0)
+	switch t {
+	case 0:
+		return xent{typ: 0}, true
+	case 1:
+		return xent{typ: 1, off: a, gen: int(b)}, true
+	case 2:
+		return xent{typ: 2, stm: a, idx: int(b)}, true
+	}
+	return xent{}, false
+}
+
+// tableEntry decodes a standard 20-byte table entry
+// "oooooooooo ggggg n\r\n" (the end of line may also be " \n", " \r").
+func tableEntry(b []byte) (xent, bool) {
+	if len(b) != 20 || b[10] != ' ' || b[16] != ' ' || !isEOLPad(b[18]) || (b[19] != '\n' && b[19] != '\r') {
+		return xent{}, false
+	}
+	var off, gen int64
+	for _, c := range b[:10] {
+		if c < '0' || c > '9' {
+			return xent{}, false
+		}
+		off = off*10 + int64(c-'0')
+	}
+	for _, c := range b[11:16] {
+		if c < '0' || c > '9' {
+			return xent{}, false
+		}
+		gen = gen*10 + int64(c-'0')
+	}
+	switch b[17] {
+	case 'n':
+		return xent{typ: 1, off: off, gen: int(gen)}, true
+	case 'f':
+		return xent{typ: 0, gen: int(gen)}, true
+	}
+	return xent{}, false
+}
+
+func isEOLPad(c byte) bool { return c == ' ' || c == '\r' || c == '\n' }
+
+// window reads object text at off, growing until parse succeeds. Text in
+// the tail open read is not read again.
 func (d *pdf) window(off int64, parse func(b []byte) error) error {
+	if off >= d.tailAt {
+		err := parse(d.tail[off-d.tailAt:])
+		if errors.Is(err, errEOF) {
+			return corruptf("object at offset %d runs past the end of the file", off)
+		}
+		return err
+	}
 	n := int64(4096)
 	for {
 		if n > d.size-off {
@@ -142,23 +265,20 @@ func (d *pdf) window(off int64, parse func(b []byte) error) error {
 	}
 }
 
-// readSection reads the cross-reference section at off and returns its
-// trailer (for a stream, the stream dictionary).
-func (d *pdf) readSection(off int64) (value, bool, error) {
+// readSection reads the cross-reference section at off and returns it with
+// its trailer (for a stream, the stream dictionary).
+func (d *pdf) readSection(off int64) (*xsec, value, error) {
 	var trailer value
-	var isStm bool
+	sec := &xsec{}
 	err := d.window(off, func(b []byte) error {
 		l := &lexer{b: b}
 		l.skipWS()
 		if !bytes.HasPrefix(b[l.p:], []byte("xref")) {
-			isStm = true
+			sec.stream = true
 			return nil
 		}
 		l.p += 4
-		var ents []struct {
-			num int64
-			e   xent
-		}
+		sec.b, sec.subs = b, sec.subs[:0]
 		for {
 			l.skipWS()
 			if l.p >= len(b) {
@@ -174,7 +294,7 @@ func (d *pdf) readSection(off int64) (value, bool, error) {
 					return corruptf("trailer is not a dictionary")
 				}
 				trailer = t
-				break
+				return nil
 			}
 			start, ok1 := l.uint()
 			count, ok2 := l.uint()
@@ -184,6 +304,18 @@ func (d *pdf) readSection(off int64) (value, bool, error) {
 				}
 				return corruptf("bad cross-reference subsection at %d", off)
 			}
+			if count > maxWindow/20 {
+				return corruptf("cross-reference subsection at %d too long", off)
+			}
+			l.skipWS()
+			sub := xsub{start: start, count: count, at: l.p}
+			if end := l.p + 20*int(count); count == 0 || end <= len(b) && standardEntries(b[l.p:end]) {
+				l.p = end
+				sec.subs = append(sec.subs, sub)
+				continue
+			}
+			// Not the standard layout (or not all read yet): tokenize.
+			sub.ents = make([]xent, 0, min(count, int64(len(b)/16)))
 			for i := int64(0); i < count; i++ {
 				o, ok1 := l.uint()
 				g, ok2 := l.uint()
@@ -198,42 +330,39 @@ func (d *pdf) readSection(off int64) (value, bool, error) {
 				if kw == "f" {
 					e = xent{typ: 0, gen: int(g)}
 				}
-				ents = append(ents, struct {
-					num int64
-					e   xent
-				}{start + i, e})
+				sub.ents = append(sub.ents, e)
 			}
+			sec.subs = append(sec.subs, sub)
 		}
-		for _, x := range ents {
-			d.add(x.num, x.e)
-		}
-		return nil
 	})
-	if err != nil || !isStm {
-		return trailer, false, err
+	if err != nil || !sec.stream {
+		return sec, trailer, err
 	}
 	// A cross-reference stream.
 	_, _, dict, data, err := d.readObjectAt(off)
 	if err != nil {
-		return value{}, false, err
+		return nil, value{}, err
 	}
 	if dict.name("Type") != "XRef" {
-		return value{}, false, corruptf("startxref does not point to a cross-reference section")
+		return nil, value{}, corruptf("startxref does not point to a cross-reference section")
 	}
 	raw, err := d.decode(dict, data)
 	if err != nil {
-		return value{}, false, corruptf("cross-reference stream: %v", err)
+		return nil, value{}, corruptf("cross-reference stream: %v", err)
 	}
 	wv, _ := dict.get("W")
 	if wv.k != kArray || len(wv.arr) != 3 {
-		return value{}, false, corruptf("cross-reference stream without /W")
+		return nil, value{}, corruptf("cross-reference stream without /W")
 	}
-	var w [3]int
 	for i, x := range wv.arr {
 		if x.k != kInt || x.num < 0 || x.num > 8 {
-			return value{}, false, corruptf("bad /W")
+			return nil, value{}, corruptf("bad /W")
 		}
-		w[i] = int(x.num)
+		sec.w[i] = int(x.num)
+	}
+	rowLen := int64(sec.w[0] + sec.w[1] + sec.w[2])
+	if rowLen == 0 {
+		return nil, value{}, corruptf("bad /W")
 	}
 	var index []int64
 	if iv, ok := dict.get("Index"); ok && iv.k == kArray {
@@ -244,42 +373,33 @@ func (d *pdf) readSection(off int64) (value, bool, error) {
 		sz, _ := dict.get("Size")
 		index = []int64{0, sz.num}
 	}
-	rowLen := w[0] + w[1] + w[2]
-	if rowLen == 0 {
-		return value{}, false, corruptf("bad /W")
-	}
-	pos := 0
-	field := func(n int, def int64) int64 {
-		if n == 0 {
-			return def
-		}
-		var v int64
-		for i := 0; i < n; i++ {
-			v = v<<8 | int64(raw[pos+i])
-		}
-		pos += n
-		return v
-	}
+	rows := int64(0)
 	for i := 0; i+1 < len(index); i += 2 {
-		for j := int64(0); j < index[i+1]; j++ {
-			if pos+rowLen > len(raw) {
-				return value{}, false, corruptf("cross-reference stream too short")
-			}
-			t := field(w[0], 1)
-			a := field(w[1], 0)
-			b := field(w[2], 0)
-			num := index[i] + j
-			switch t {
-			case 0:
-				d.add(num, xent{typ: 0})
-			case 1:
-				d.add(num, xent{typ: 1, off: a, gen: int(b)})
-			case 2:
-				d.add(num, xent{typ: 2, stm: a, idx: int(b)})
-			}
+		if index[i] < 0 || index[i+1] < 0 || (rows+index[i+1])*rowLen > int64(len(raw)) {
+			return nil, value{}, corruptf("cross-reference stream too short")
+		}
+		sec.subs = append(sec.subs, xsub{start: index[i], count: index[i+1], at: int(rows)})
+		rows += index[i+1]
+	}
+	sec.b = raw
+	return sec, dict, nil
+}
+
+// standardEntries reports whether b holds only standard 20-byte entries;
+// the first and last are checked in full, the others by their end of line.
+func standardEntries(b []byte) bool {
+	if _, ok := tableEntry(b[:20]); !ok {
+		return false
+	}
+	if _, ok := tableEntry(b[len(b)-20:]); !ok {
+		return false
+	}
+	for i := 39; i < len(b); i += 20 {
+		if b[i] != '\n' && b[i] != '\r' {
+			return false
 		}
 	}
-	return dict, true, nil
+	return true
 }
 
 // readObjectAt parses "N G obj value" at off. For a stream it also returns
@@ -383,7 +503,10 @@ func (d *pdf) resolve(v value) (value, error) {
 
 // object returns object num's value (a missing or free object is null).
 func (d *pdf) object(num int64) (value, error) {
-	e, ok := d.xref[num]
+	e, ok, err := d.entry(num)
+	if err != nil {
+		return value{}, err
+	}
 	if !ok || e.typ == 0 {
 		return value{k: kNull}, nil
 	}
@@ -420,7 +543,10 @@ func (d *pdf) objStream(num int64) (*objStream, error) {
 	if s, ok := d.objstms[num]; ok {
 		return s, nil
 	}
-	e, ok := d.xref[num]
+	e, ok, err := d.entry(num)
+	if err != nil {
+		return nil, err
+	}
 	if !ok || e.typ != 1 {
 		return nil, corruptf("object stream %d missing", num)
 	}
@@ -448,16 +574,11 @@ func (d *pdf) objStream(num int64) (*objStream, error) {
 		s.nums = append(s.nums, n)
 		s.offs = append(s.offs, o)
 	}
+	if d.objstms == nil {
+		d.objstms = map[int64]*objStream{}
+	}
 	d.objstms[num] = s
 	return s, nil
-}
-
-// genOf returns the generation number object num currently has.
-func (d *pdf) genOf(num int64) int {
-	if e, ok := d.xref[num]; ok && e.typ == 1 {
-		return e.gen
-	}
-	return 0
 }
 
 // sizeValue is the trailer's /Size, at least one more than any object number.
@@ -466,9 +587,16 @@ func (d *pdf) sizeValue() int64 {
 	if s, ok := d.trailer.get("Size"); ok && s.k == kInt {
 		sz = s.num
 	}
-	for n := range d.xref {
-		if n+1 > sz {
-			sz = n + 1
+	for _, s := range d.secs {
+		for _, x := range []*xsec{s, s.stm} {
+			if x == nil {
+				continue
+			}
+			for _, sub := range x.subs {
+				if sub.count > 0 {
+					sz = max(sz, sub.start+sub.count)
+				}
+			}
 		}
 	}
 	return sz

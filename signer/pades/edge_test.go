@@ -206,6 +206,7 @@ func TestRefused(t *testing.T) {
 		{"bad-startxref", write("bad.pdf", []byte("%PDF-1.4\n1 0 obj\n<<>>\nendobj\nstartxref\n999999\n%%EOF\n")), 0, signagent.CodeCorruptPDF, ""},
 		{"xref-points-nowhere", write("nowhere.pdf", []byte("%PDF-1.4\n1 0 obj\n<<>>\nendobj\nstartxref\n9\n%%EOF\n")), 0, signagent.CodeCorruptPDF, ""},
 		{"too-large", corpus[0], 1000, signagent.CodeTooLarge, ""},
+		{"bad-xref-entry", write("badentry.pdf", badEntry(t)), 0, signagent.CodeCorruptPDF, ""},
 		{"aes256", filepath.Join(dir, "aes.pdf"), 0, signagent.CodeEncryptedPDF, "qpdf"},
 		{"rc4-128", filepath.Join(dir, "rc4.pdf"), 0, signagent.CodeEncryptedPDF, "qpdf"},
 	}
@@ -285,4 +286,44 @@ func TestSignOverStaleOutput(t *testing.T) {
 		}
 	}
 	checkSigned(t, in, fresh, 1, false)
+}
+
+// badEntry is a generated PDF whose cross-reference entry for the catalog
+// (the first in use) is damaged.
+func badEntry(t *testing.T) []byte {
+	b := buildPDF(pdfSpec{version: "1.7"})
+	x := bytes.LastIndex(b, []byte("\nxref\n"))
+	i := bytes.Index(b[x:], []byte(" 00000 n \n"))
+	if x < 0 || i < 0 {
+		t.Fatal("no cross-reference entry in the generated PDF")
+	}
+	b[x+i+7] = 'x'
+	return b
+}
+
+// TestXrefLayouts signs PDFs whose classic cross-reference tables are laid
+// out in the other standard ways, in a non-standard one (19-byte entries),
+// and long enough to lie beyond the end of the file read first.
+func TestXrefLayouts(t *testing.T) {
+	cases := []struct {
+		name string
+		spec pdfSpec
+	}{
+		{"crlf", pdfSpec{version: "1.4", eol: "\r\n"}},
+		{"space-cr", pdfSpec{version: "1.4", eol: " \r"}},
+		{"19-byte-entries", pdfSpec{version: "1.4", eol: "\n", form: true}},
+		{"long-table", pdfSpec{version: "1.7", filler: 1500, form: true}},
+		{"long-table-updated", pdfSpec{version: "1.7", filler: 1500, update: true}},
+		{"long-19-byte-entries", pdfSpec{version: "1.7", filler: 1500, eol: "\n", update: true}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			in := writeGen(t, c.name+".pdf", c.spec)
+			out := signAndCheck(t, in, pades.Options{}, 1)
+			if cat, err := pades.CatalogOf(out); err != nil || !strings.Contains(cat, "/AcroForm") {
+				t.Errorf("catalog = %s, %v", cat, err)
+			}
+		})
+	}
 }

@@ -11,10 +11,12 @@ import (
 // pdfSpec describes a small generated PDF.
 type pdfSpec struct {
 	version string
-	form    bool // AcroForm with a text field, /DR /DA /NeedAppearances
-	afRef   bool // the AcroForm as an indirect object
-	hybrid  bool // an object stream reached through /XRefStm
-	update  bool // an incremental update already appended
+	form    bool   // AcroForm with a text field, /DR /DA /NeedAppearances
+	afRef   bool   // the AcroForm as an indirect object
+	hybrid  bool   // an object stream reached through /XRefStm
+	update  bool   // an incremental update already appended
+	eol     string // end of cross-reference table entries, " \n" when empty
+	filler  int    // extra objects, to make the cross-reference table long
 }
 
 // buildPDF writes a two-page PDF: page 1 with text, page 2 with an
@@ -47,6 +49,14 @@ func buildPDF(s pdfSpec) []byte {
 	n := 0
 	for k := range objs {
 		n = max(n, k)
+	}
+	for i := 1; i <= s.filler; i++ {
+		objs[n+i] = fmt.Sprintf("(filler %d)", i)
+	}
+	n += s.filler
+	eol := s.eol
+	if eol == "" {
+		eol = " \n"
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%%PDF-%s\n%%\xe2\xe3\xcf\xd3\n", s.version)
@@ -85,7 +95,7 @@ func buildPDF(s pdfSpec) []byte {
 		size = xs + 1
 	}
 	xref := b.Len()
-	b.WriteString("xref\n0 1\n0000000000 65535 f \n")
+	b.WriteString("xref\n0 1\n0000000000 65535 f" + eol)
 	for i := 1; i < size; {
 		if _, ok := off[i]; !ok || objs[i] == "" {
 			i++
@@ -97,7 +107,7 @@ func buildPDF(s pdfSpec) []byte {
 		}
 		fmt.Fprintf(&b, "%d %d\n", i, j-i)
 		for k := i; k < j; k++ {
-			fmt.Fprintf(&b, "%010d 00000 n \n", off[k])
+			fmt.Fprintf(&b, "%010d 00000 n%s", off[k], eol)
 		}
 		i = j
 	}

@@ -122,12 +122,7 @@ func buildUpdate(d *pdf, signer *x509.Certificate, o Options, reserve int) (*upd
 	u := &update{base: d.size}
 	var b bytes.Buffer
 	b.Grow(2*reserve + 4096)
-	last := byte(0)
-	var lb [1]byte
-	if _, err := d.r.ReadAt(lb[:], d.size-1); err == nil {
-		last = lb[0]
-	}
-	if last != '\n' && last != '\r' {
+	if last := d.tail[len(d.tail)-1]; last != '\n' && last != '\r' {
 		b.WriteByte('\n')
 	}
 	var objs []newObj
@@ -410,6 +405,8 @@ func appendRaw(vals []value, extra string) string {
 	return b.String()
 }
 
+var literalEscaper = strings.NewReplacer(`\`, `\\`, `(`, `\(`, `)`, `\)`)
+
 // pdfString encodes s as a PDF text string.
 func pdfString(s string) string {
 	ascii := true
@@ -420,8 +417,7 @@ func pdfString(s string) string {
 		}
 	}
 	if ascii {
-		r := strings.NewReplacer(`\`, `\\`, `(`, `\(`, `)`, `\)`)
-		return "(" + r.Replace(s) + ")"
+		return "(" + literalEscaper.Replace(s) + ")"
 	}
 	var b strings.Builder
 	b.WriteString("<FEFF")
