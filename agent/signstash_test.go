@@ -456,30 +456,41 @@ func TestSignStashAsyncCluster(t *testing.T) {
 // and the fault is shown to have fired.
 func TestSignStashFaultsSurvived(t *testing.T) {
 	cases := []struct {
-		name   string
-		mode   string
-		faults sim.Faults
-		lost   bool // operations may be forgotten: re-signing before delivery is allowed
-		fired  func(e *simEnv) bool
+		name      string
+		mode      string
+		faults    sim.Faults
+		lost      bool // operations may be forgotten: re-signing before delivery is allowed
+		fired     func(e *simEnv) bool
+		instances int
 	}{
 		{"5xx/async", signstash.ModeAsync, sim.Faults{FailRate: 0.3}, false,
-			func(e *simEnv) bool { return e.wire.status(500) > 0 }},
+			func(e *simEnv) bool { return e.wire.status(500) > 0 }, 0},
 		{"5xx/sync", signstash.ModeSync, sim.Faults{FailRate: 0.3}, false,
-			func(e *simEnv) bool { return e.wire.status(500) > 0 }},
+			func(e *simEnv) bool { return e.wire.status(500) > 0 }, 0},
 		{"429/async", signstash.ModeAsync, sim.Faults{ThrottleRate: 0.25, RetryAfter: sim.Duration(time.Second)}, false,
-			func(e *simEnv) bool { return e.wire.status(429) > 0 }},
+			func(e *simEnv) bool { return e.wire.status(429) > 0 }, 0},
 		{"reset/async", signstash.ModeAsync, sim.Faults{ResetRate: 0.3}, false,
-			func(e *simEnv) bool { e.wire.mu.Lock(); defer e.wire.mu.Unlock(); return e.wire.noAnswer > 0 }},
+			func(e *simEnv) bool { e.wire.mu.Lock(); defer e.wire.mu.Unlock(); return e.wire.noAnswer > 0 }, 0},
 		{"reset/sync", signstash.ModeSync, sim.Faults{ResetRate: 0.3}, false,
-			func(e *simEnv) bool { e.wire.mu.Lock(); defer e.wire.mu.Unlock(); return e.wire.noAnswer > 0 }},
+			func(e *simEnv) bool { e.wire.mu.Lock(); defer e.wire.mu.Unlock(); return e.wire.noAnswer > 0 }, 0},
 		{"latency/async", signstash.ModeAsync, sim.Faults{Latency: sim.Duration(150 * time.Millisecond)}, false,
-			func(e *simEnv) bool { return true }},
+			func(e *simEnv) bool { return true }, 0},
 		{"restart-after/async", signstash.ModeAsync, sim.Faults{RestartAfter: 6}, true,
-			func(e *simEnv) bool { return e.cluster.Instances[0].Stats().Restarts > 0 && e.wire.status(404) > 0 }},
+			func(e *simEnv) bool { return e.cluster.Instances[0].Stats().Restarts > 0 && e.wire.status(404) > 0 }, 0},
+		// Three instances that each forget: a lost operation is declared
+		// absent only after every instance denies it.
+		{"restart-after/async/3-instances", signstash.ModeAsync, sim.Faults{RestartAfter: 3}, true,
+			func(e *simEnv) bool {
+				n := 0
+				for _, s := range e.cluster.Instances {
+					n += s.Stats().Restarts
+				}
+				return n > 0 && e.wire.status(404) > 0
+			}, 3},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newSimEnv(t, simOpts{faults: c.faults, seed: 11, client: func(cf *signstash.Config) { cf.Mode = c.mode },
+			e := newSimEnv(t, simOpts{instances: c.instances, faults: c.faults, seed: 11, client: func(cf *signstash.Config) { cf.Mode = c.mode },
 				folder: func(f *agent.Folder) { f.MaxFiles = 3 }})
 			docs := uniquePDFs(t, 12)
 			e.start()
@@ -495,7 +506,7 @@ func TestSignStashFaultsSurvived(t *testing.T) {
 			if !c.fired(e) {
 				t.Errorf("the fault never fired: nothing was tested (%s)", e.wire)
 			}
-			if c.name == "restart-after/async" && !strings.Contains(e.logs.String(), "resubmitting") {
+			if strings.HasPrefix(c.name, "restart-after/") && !strings.Contains(e.logs.String(), "resubmitting") {
 				t.Error("no batch was resubmitted after its operation was forgotten")
 			}
 		})
@@ -594,6 +605,38 @@ func TestSignStashTokenExpiry(t *testing.T) {
 				t.Errorf("the expired token was never rejected and renewed: %s", e.wire)
 			}
 		})
+	}
+}
+
+// TestSignStashShortTokenLifetime gives access tokens a one-second life:
+// the client renews the token before it expires, between batches.
+func TestSignStashShortTokenLifetime(t *testing.T) {
+	e := newSimEnv(t, simOpts{tokenLife: time.Second, client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync }})
+	all := uniquePDFs(t, 4)
+	first, second := map[string][]byte{}, map[string][]byte{}
+	for name, data := range all {
+		if len(first) < 2 {
+			first[name] = data
+		} else {
+			second[name] = data
+		}
+	}
+	e.start()
+	e.dropAll(first)
+	e.settled(first)
+	time.Sleep(1100 * time.Millisecond) // the first token is now expired
+	e.dropAll(second)
+	e.settled(second)
+	published, failed := e.accounted(all)
+	if len(failed) > 0 {
+		t.Errorf("failed: %v", failed)
+	}
+	e.onceEach(published, nil, false)
+	e.wire.mu.Lock()
+	tokens := e.wire.tokens
+	e.wire.mu.Unlock()
+	if tokens < 2 {
+		t.Errorf("the token was never renewed: %s", e.wire)
 	}
 }
 
