@@ -110,6 +110,8 @@ type simOpts struct {
 	client    func(*signstash.Config)
 	folder    func(*agent.Folder)
 	tokenLife time.Duration
+	// gate, when set, holds every signature at the emulator until closed.
+	gate chan struct{}
 }
 
 func newSimEnv(t *testing.T, o simOpts) *simEnv {
@@ -128,6 +130,13 @@ func newSimEnv(t *testing.T, o simOpts) *simEnv {
 	cfg := sim.Config{
 		Clients: map[string]sim.Client{simAlias: {Secret: simSecret}},
 		Sign: func(ctx context.Context, in, out, name string, t signer.Type, so signer.Options) error {
+			if o.gate != nil {
+				select {
+				case <-o.gate:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
 			so.Type = t
 			_, err := local.SignFile(ctx, in, out, name, so)
 			return err
@@ -467,7 +476,7 @@ func TestSignStashFaultsSurvived(t *testing.T) {
 			func(e *simEnv) bool { return e.wire.status(500) > 0 }, 0},
 		{"5xx/sync", signstash.ModeSync, sim.Faults{FailRate: 0.3}, false,
 			func(e *simEnv) bool { return e.wire.status(500) > 0 }, 0},
-		{"429/async", signstash.ModeAsync, sim.Faults{ThrottleRate: 0.25, RetryAfter: sim.Duration(time.Second)}, false,
+		{"429/async", signstash.ModeAsync, sim.Faults{ThrottleRate: 0.15, RetryAfter: sim.Duration(time.Second)}, false,
 			func(e *simEnv) bool { return e.wire.status(429) > 0 }, 0},
 		{"reset/async", signstash.ModeAsync, sim.Faults{ResetRate: 0.3}, false,
 			func(e *simEnv) bool { e.wire.mu.Lock(); defer e.wire.mu.Unlock(); return e.wire.noAnswer > 0 }, 0},
@@ -801,4 +810,57 @@ func TestSignStashCertificateNotProvisioned(t *testing.T) {
 		t.Errorf("%d published, failed %v", len(published), failed)
 	}
 	e.onceEach(published, nil, false)
+}
+
+// TestSignStashResumeAfterRestart stops the agent while its async
+// operations are pending at three instances, then starts a new agent on the
+// same ledger: it polls each operation at the instance that holds it (from
+// the ledger), publishes every document once and sends nothing again.
+func TestSignStashResumeAfterRestart(t *testing.T) {
+	gate := make(chan struct{})
+	opened := false
+	open := func() {
+		if !opened {
+			opened = true
+			close(gate)
+		}
+	}
+	t.Cleanup(open)
+	e := newSimEnv(t, simOpts{instances: 3, gate: gate, client: func(c *signstash.Config) { c.Mode = signstash.ModeAsync }})
+	docs := uniquePDFs(t, 8)
+	e.start()
+	e.dropAll(docs)
+	ctx := context.Background()
+	var inflight []signagent.Operation
+	e.waitFor("two operations in flight", func() bool {
+		st, err := e.a.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inflight = st.Folders[0].InFlight
+		return len(inflight) == 2
+	})
+	e.stop()
+	if got := files(e.outbox); len(got) != 0 {
+		t.Fatalf("published before the service signed: %v", got)
+	}
+	e.wire.mu.Lock()
+	sends := e.wire.sends
+	e.wire.mu.Unlock()
+	open()
+	e.start()
+	e.settled(docs)
+	published, failed := e.accounted(docs)
+	if len(failed) > 0 || len(published) != len(docs) {
+		t.Errorf("%d published, failed %v", len(published), failed)
+	}
+	e.onceEach(published, nil, false)
+	e.wire.mu.Lock()
+	defer e.wire.mu.Unlock()
+	if e.wire.sends != sends {
+		t.Errorf("%d sends after the restart; the pending operations should have been followed, not sent again", e.wire.sends-sends)
+	}
+	if e.wire.statuses[http.StatusNotFound] != 0 {
+		t.Errorf("%d calls answered 404: an operation was followed at the wrong instance", e.wire.statuses[http.StatusNotFound])
+	}
 }
