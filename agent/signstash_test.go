@@ -480,6 +480,10 @@ func TestSignStashFaultsSurvived(t *testing.T) {
 			func(e *simEnv) bool { return e.wire.status(429) > 0 }, 0},
 		{"reset/async", signstash.ModeAsync, sim.Faults{ResetRate: 0.3}, false,
 			func(e *simEnv) bool { e.wire.mu.Lock(); defer e.wire.mu.Unlock(); return e.wire.noAnswer > 0 }, 0},
+		// The register call is processed, then its connection reset: the
+		// look-up must find the operation at whichever instance took it.
+		{"reset/async/3-instances", signstash.ModeAsync, sim.Faults{ResetRate: 0.3}, false,
+			func(e *simEnv) bool { e.wire.mu.Lock(); defer e.wire.mu.Unlock(); return e.wire.noAnswer > 0 }, 3},
 		{"reset/sync", signstash.ModeSync, sim.Faults{ResetRate: 0.3}, false,
 			func(e *simEnv) bool { e.wire.mu.Lock(); defer e.wire.mu.Unlock(); return e.wire.noAnswer > 0 }, 0},
 		{"latency/async", signstash.ModeAsync, sim.Faults{Latency: sim.Duration(150 * time.Millisecond)}, false,
