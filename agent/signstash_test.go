@@ -826,7 +826,8 @@ func TestSignStashResumeAfterRestart(t *testing.T) {
 		}
 	}
 	t.Cleanup(open)
-	e := newSimEnv(t, simOpts{instances: 3, gate: gate, client: func(c *signstash.Config) { c.Mode = signstash.ModeAsync }})
+	e := newSimEnv(t, simOpts{instances: 3, gate: gate, client: func(c *signstash.Config) { c.Mode = signstash.ModeAsync },
+		folder: func(f *agent.Folder) { f.MaxWait = time.Hour }}) // two full batches of 4, both in flight
 	docs := uniquePDFs(t, 8)
 	e.start()
 	e.dropAll(docs)
