@@ -63,7 +63,7 @@ const (
 	maxWindow     = 32 << 20 // largest object text we read
 	maxDecoded    = 64 << 20 // largest decoded xref or object stream
 	maxXrefChains = 10000
-	tailSize      = 8192 // how much of the end of the file open reads
+	tailSize      = 16 << 10 // how much of the end of the file open reads
 )
 
 var errCorrupt = errors.New("corrupt")
