@@ -64,6 +64,7 @@ const (
 	maxDecoded    = 64 << 20 // largest decoded xref or object stream
 	maxXrefChains = 10000
 	tailSize      = 16 << 10 // how much of the end of the file open reads
+	maxObjNum     = 1 << 40  // far above any real object number
 )
 
 var errCorrupt = errors.New("corrupt")
@@ -105,6 +106,7 @@ func open(r io.ReaderAt, size int64) (*pdf, error) {
 		if first {
 			d.trailer, d.xrefIsStm, first = trailer, sec.stream, false
 		}
+		d.secs = append(d.secs, sec)
 		if xs, ok := trailer.get("XRefStm"); ok && xs.k == kInt && !seen[xs.num] {
 			// A hybrid file: the stream completes this section's table.
 			seen[xs.num] = true
@@ -112,7 +114,6 @@ func open(r io.ReaderAt, size int64) (*pdf, error) {
 				return nil, err
 			}
 		}
-		d.secs = append(d.secs, sec)
 		off = 0
 		if p, ok := trailer.get("Prev"); ok && p.k == kInt {
 			off = p.num
@@ -238,6 +239,9 @@ func isEOLPad(c byte) bool { return c == ' ' || c == '\r' || c == '\n' }
 // window reads object text at off, growing until parse succeeds. Text in
 // the tail open read is not read again.
 func (d *pdf) window(off int64, parse func(b []byte) error) error {
+	if off < 0 || off >= d.size {
+		return corruptf("offset %d outside the file", off)
+	}
 	if off >= d.tailAt {
 		err := parse(d.tail[off-d.tailAt:])
 		if errors.Is(err, errEOF) {
@@ -304,7 +308,7 @@ func (d *pdf) readSection(off int64) (*xsec, value, error) {
 				}
 				return corruptf("bad cross-reference subsection at %d", off)
 			}
-			if count > maxWindow/20 {
+			if count > maxWindow/20 || start > maxObjNum {
 				return corruptf("cross-reference subsection at %d too long", off)
 			}
 			l.skipWS()
@@ -375,7 +379,8 @@ func (d *pdf) readSection(off int64) (*xsec, value, error) {
 	}
 	rows := int64(0)
 	for i := 0; i+1 < len(index); i += 2 {
-		if index[i] < 0 || index[i+1] < 0 || (rows+index[i+1])*rowLen > int64(len(raw)) {
+		if index[i] < 0 || index[i] > maxObjNum || index[i+1] < 0 || index[i+1] > int64(len(raw)) ||
+			(rows+index[i+1])*rowLen > int64(len(raw)) {
 			return nil, value{}, corruptf("cross-reference stream too short")
 		}
 		sec.subs = append(sec.subs, xsub{start: index[i], count: index[i+1], at: int(rows)})

@@ -108,7 +108,7 @@ func (l *lexer) value() (value, error) { return l.valueDepth(0) }
 
 func (l *lexer) valueDepth(depth int) (value, error) {
 	if depth > maxDepth {
-		return value{}, errors.New("objects nested too deeply")
+		return value{}, corruptf("objects nested too deeply")
 	}
 	l.skipWS()
 	if l.p >= len(l.b) {
@@ -142,14 +142,14 @@ func (l *lexer) valueDepth(depth int) (value, error) {
 				return value{}, err
 			}
 			if key.k != kName {
-				return value{}, fmt.Errorf("dictionary key is not a name at %d", ks)
+				return value{}, corruptf("dictionary key is not a name at %d", ks)
 			}
 			val, err := l.valueDepth(depth + 1)
 			if err != nil {
 				return value{}, err
 			}
 			if val.k == kKeyword {
-				return value{}, fmt.Errorf("unexpected %q in dictionary", val.str)
+				return value{}, corruptf("unexpected %q in dictionary", val.str)
 			}
 			v.dict = append(v.dict, entry{key: key.str, rawKey: key.raw, val: val})
 		}
@@ -177,7 +177,7 @@ func (l *lexer) valueDepth(depth int) (value, error) {
 				return value{}, err
 			}
 			if x.k == kKeyword {
-				return value{}, fmt.Errorf("unexpected %q in array", x.str)
+				return value{}, corruptf("unexpected %q in array", x.str)
 			}
 			v.arr = append(v.arr, x)
 		}
@@ -196,7 +196,7 @@ func (l *lexer) valueDepth(depth int) (value, error) {
 		n, err := strconv.ParseInt(tok, 10, 64)
 		if err != nil {
 			if _, ferr := strconv.ParseFloat(tok, 64); ferr != nil && l.p < len(l.b) {
-				return value{}, fmt.Errorf("bad number %q", tok)
+				return value{}, corruptf("bad number %q", tok)
 			}
 			v = value{k: kReal}
 			break
@@ -214,7 +214,7 @@ func (l *lexer) valueDepth(depth int) (value, error) {
 		}
 		l.p = save
 	case c == ')' || c == '>' || c == ']' || c == '{' || c == '}':
-		return value{}, fmt.Errorf("unexpected %q at %d", c, l.p)
+		return value{}, corruptf("unexpected %q at %d", c, l.p)
 	default:
 		w := l.keyword()
 		switch w {
