@@ -211,8 +211,8 @@ type runner struct {
 	resume []*ledger.Batch
 	// pending holds documents found claimed by reconcile.
 	pending []*ledger.Doc
-	// held is true while the folder's queue is held.
-	held atomic.Bool
+	// heldBy is the Kind+1 of the problem holding the folder, 0 when it flows.
+	heldBy atomic.Int32
 }
 
 func (a *Agent) newRunner(f *Folder) (*runner, error) {

@@ -468,3 +468,35 @@ func TestAwkwardNames(t *testing.T) {
 		t.Errorf("outputs %q, want %q", got, names)
 	}
 }
+
+// TestOutboxVanishesAndComesBack: an unmounted outbox share holds the
+// folder (nothing bounces to error/, nothing is created on the local disk
+// in its place) and publication resumes when it is back.
+func TestOutboxVanishesAndComesBack(t *testing.T) {
+	pdf, err := os.ReadFile(corpusFiles(t, ".pdf")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, nil)
+	e.start()
+	e.waitFor("agent started", func() bool { return strings.Contains(e.logs.String(), "agent started") })
+	away := e.outbox + ".unmounted"
+	must(t, os.Rename(e.outbox, away))
+	e.drop("inv.pdf", pdf)
+	e.waitFor("folder held", func() bool {
+		st, err := e.a.Status(context.Background())
+		return err == nil && st.Folders[0].Held != ""
+	})
+	if exists(e.outbox) {
+		t.Fatal("the agent created the missing outbox")
+	}
+	if got := files(e.errDir); len(got) != 0 {
+		t.Fatalf("document bounced to error/: %v", got)
+	}
+	must(t, os.Rename(away, e.outbox))
+	e.waitFor("published after the outbox came back", func() bool { return exists(filepath.Join(e.outbox, "inv.pdf")) })
+	e.waitFor("hold released", func() bool {
+		st, err := e.a.Status(context.Background())
+		return err == nil && st.Folders[0].Held == ""
+	})
+}

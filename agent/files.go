@@ -170,3 +170,19 @@ func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
 }
+
+// mkdirUnder creates sub (relative) under root and returns the joined path.
+// root itself must exist: a missing outbox, error or archive folder is
+// usually an unmounted share, and creating it would write to the local disk
+// underneath the mount point.
+func mkdirUnder(root, sub string) (string, error) {
+	dir := filepath.Join(root, sub)
+	fi, err := os.Stat(root)
+	if err != nil {
+		return dir, err
+	}
+	if !fi.IsDir() {
+		return dir, fmt.Errorf("%s is not a folder", root)
+	}
+	return dir, os.MkdirAll(dir, dirPerm)
+}

@@ -126,7 +126,7 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool, fr
 			r.a.Observer.Stage(r.f.Name, stage, time.Since(start))
 		}
 		if err == nil {
-			r.release(ctx)
+			r.release(ctx, signagent.KindConfig)
 			fails = newBackoff()
 			if !op.Done {
 				wait := op.PollAfter
@@ -292,7 +292,7 @@ func (r *runner) gaveUp(docs []*ledger.Doc) bool {
 
 // hold records that the folder waits on a configuration or local problem.
 func (r *runner) hold(ctx context.Context, err error) {
-	r.held.Store(true)
+	r.heldBy.Store(int32(signagent.KindOf(err)) + 1)
 	reason := err.Error()
 	if h := signagent.HintOf(err); h != "" {
 		reason += " (hint: " + h + ")"
@@ -304,9 +304,11 @@ func (r *runner) hold(ctx context.Context, err error) {
 		"code", signagent.CodeOf(err), "err", err, "retry_in", r.a.HoldRetry)
 }
 
-// release clears a hold after a successful backend call.
-func (r *runner) release(ctx context.Context) {
-	if !r.held.Swap(false) {
+// release clears a hold of the given kind once the step that failed has
+// worked: a backend call clears an account hold, a publication a local one
+// (outbox, disk); neither clears the other's.
+func (r *runner) release(ctx context.Context, kind signagent.Kind) {
+	if !r.heldBy.CompareAndSwap(int32(kind)+1, 0) {
 		return
 	}
 	r.log.Info("folder released")

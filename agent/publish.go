@@ -17,57 +17,71 @@ import (
 )
 
 // publishAll publishes signed documents: flush the signed files, choose
-// each output name and record it, place the file, flush each outbox folder
-// once, record published, then archive the originals.
+// every output name and record them in one transaction, place the files,
+// flush each outbox folder once, record published, then archive the
+// originals.
 func (r *runner) publishAll(ctx context.Context, docs []*ledger.Doc) {
 	flushed := r.flushSigned(docs)
-	var placed []*ledger.Doc
-	dirOf := map[*ledger.Doc]string{}
+	var chosen []*ledger.Doc
+	var outputs []ledger.Update
+	confirmed := map[*ledger.Doc]bool{}
 	for i, d := range docs {
-		start := time.Now()
-		dir, err := r.publish(ctx, d, flushed[i])
+		ok, err := r.choose(d, flushed[i])
 		if err != nil {
-			if signagent.KindOf(err) == signagent.KindDocument {
-				r.fail(ctx, d, "", err)
-				continue
-			}
-			// Outbox missing or unwritable: hold; the signed file waits in
-			// the claim area and reconcile (or the next attempt) publishes it.
-			r.hold(ctx, err)
-			r.retryPublishLater(ctx, d)
+			r.publishFailed(ctx, d, err)
 			continue
 		}
+		if ok {
+			confirmed[d] = true // a crash came after placing it: only confirm
+		} else {
+			// Record the chosen name before placing the file, so that after
+			// a crash reconcile recognises it (same name, same digest).
+			outputs = append(outputs, ledger.Update{ID: d.ID, BatchID: d.BatchID, Output: d.Output})
+		}
+		chosen = append(chosen, d)
+	}
+	if err := r.a.Ledger.Apply(ctx, outputs...); err != nil {
+		r.log.Error("cannot record output names; reconcile will publish", "err", err)
+		return
+	}
+	var placed []*ledger.Doc
+	dirs := map[string]error{}
+	for _, d := range chosen {
+		start := time.Now()
+		if !confirmed[d] {
+			if err := r.place(ctx, d); err != nil {
+				r.publishFailed(ctx, d, err)
+				continue
+			}
+		}
 		r.a.Observer.Stage(r.f.Name, "publish", time.Since(start))
+		dirs[filepath.Dir(d.Output)] = nil
 		placed = append(placed, d)
-		dirOf[d] = dir
 	}
 	// One flush per outbox folder makes every placement in it durable
 	// before any of them is recorded as published.
-	dirErr := map[string]error{}
-	for _, d := range placed {
-		if dir := dirOf[d]; dir != "" {
-			if _, ok := dirErr[dir]; !ok {
-				dirErr[dir] = syncDir(dir)
-			}
-		}
+	for dir := range dirs {
+		dirs[dir] = syncDir(dir)
 	}
 	var published []ledger.Update
 	var done []*ledger.Doc
 	for _, d := range placed {
-		if err := dirErr[dirOf[d]]; err != nil {
-			r.hold(ctx, local(err, "cannot flush the outbox folder"))
-			r.retryPublishLater(ctx, d)
+		if err := dirs[filepath.Dir(d.Output)]; err != nil {
+			r.publishFailed(ctx, d, local(err, "cannot flush the outbox folder"))
 			continue
 		}
 		if !d.SettledAt.IsZero() {
 			r.a.Observer.Stage(r.f.Name, "settle_to_publish", r.a.Now().Sub(d.SettledAt))
 		}
-		published = append(published, ledger.Update{ID: d.ID, State: signagent.StatePublished, Output: d.Output})
+		published = append(published, ledger.Update{ID: d.ID, BatchID: d.BatchID, State: signagent.StatePublished, Output: d.Output})
 		done = append(done, d)
 	}
 	if err := r.a.Ledger.Apply(ctx, published...); err != nil {
 		r.log.Error("cannot record publication; reconcile will confirm it", "err", err)
 		return
+	}
+	if len(done) > 0 {
+		r.release(ctx, signagent.KindLocal)
 	}
 	for _, d := range done {
 		d.State = signagent.StatePublished
@@ -75,6 +89,18 @@ func (r *runner) publishAll(ctx context.Context, docs []*ledger.Doc) {
 		r.log.Info("published", "doc", d.ID, "file", d.Rel, "output", d.Output)
 	}
 	r.cleanup(ctx, done)
+}
+
+// publishFailed sends a document error to error/; anything else (outbox
+// missing or unwritable) holds the folder while the signed file waits in
+// the claim area for the next attempt (or reconcile).
+func (r *runner) publishFailed(ctx context.Context, d *ledger.Doc, err error) {
+	if signagent.KindOf(err) == signagent.KindDocument {
+		r.fail(ctx, d, "", err)
+		return
+	}
+	r.hold(ctx, err)
+	r.retryPublishLater(ctx, d)
 }
 
 // retryPublishLater tries a held publication again after HoldRetry.
@@ -109,79 +135,87 @@ func (r *runner) flushSigned(docs []*ledger.Doc) []error {
 	return errs
 }
 
-// publish places d's signed artefact in the outbox under a name that
-// follows the collision policy, and returns the outbox folder, which the
-// caller must flush before recording the publication. flushErr is the
-// result of flushing the signed file (flushSigned). It is idempotent: when
-// the recorded output already holds our bytes it only confirms. On success
-// d.Output is set.
-func (r *runner) publish(ctx context.Context, d *ledger.Doc, flushErr error) (string, error) {
+// choose picks d's output name under the collision policy and sets
+// d.Output. It reports true when the recorded output already holds our
+// bytes (a crash came after placing it), so only the record is missing.
+func (r *runner) choose(d *ledger.Doc, flushErr error) (bool, error) {
 	signed := r.out(d)
 	if d.Output != "" && exists(d.Output) {
 		if sum, _, err := hashFile(d.Output); err == nil && sum == d.OutputSHA {
 			os.Remove(signed)
-			return filepath.Dir(d.Output), nil
+			return true, nil
 		}
 	}
 	if !exists(signed) {
-		return "", &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeSigningError,
+		return false, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeSigningError,
 			Message: "signed output vanished from the claim area"}
 	}
-	dir := filepath.Join(r.f.Outbox, rel2dir(d.Rel))
-	if err := os.MkdirAll(dir, dirPerm); err != nil {
-		return "", local(err, "cannot create the outbox folder "+dir)
+	if flushErr != nil {
+		return false, local(flushErr, "cannot flush the signed file")
+	}
+	dir, err := mkdirUnder(r.f.Outbox, rel2dir(d.Rel))
+	if err != nil {
+		return false, local(err, "cannot create the outbox folder "+dir)
 	}
 	name := signer.OutputName(filepath.Base(filepath.FromSlash(d.Rel)), signer.Type(d.SigType))
-	if flushErr != nil {
-		return "", local(flushErr, "cannot flush the signed file")
-	}
-	os.Chmod(signed, filePerm)
-	cades := signer.Type(d.SigType) == signer.TypeCAdES
 	for i := 0; ; i++ {
 		target := filepath.Join(dir, candidate(name, i))
-		var content string
-		if cades {
-			content = target[:len(target)-len(".p7s")]
+		if !exists(target) && !(r.cades(d) && exists(contentOf(target))) {
+			d.Output = target
+			return false, nil
 		}
-		taken := exists(target) || (cades && exists(content))
-		if taken {
-			switch r.f.OnCollision {
-			case CollisionFail:
-				return "", signagent.DocError(signagent.CodeCollision, "the outbox already holds "+filepath.Base(target),
-					"remove or rename the existing output, then `signagent retry`, or set on_collision = \"suffix\"")
-			case CollisionOverwrite:
-				os.Remove(target)
-				if cades {
-					os.Remove(content)
-				}
-			default:
-				continue
+		switch r.f.OnCollision {
+		case CollisionFail:
+			return false, signagent.DocError(signagent.CodeCollision, "the outbox already holds "+filepath.Base(target),
+				"remove or rename the existing output, then `signagent retry`, or set on_collision = \"suffix\"")
+		case CollisionOverwrite:
+			d.Output = target
+			return false, nil
+		}
+	}
+}
+
+func (r *runner) cades(d *ledger.Doc) bool { return signer.Type(d.SigType) == signer.TypeCAdES }
+
+// contentOf is the name of the content published beside a .p7s.
+func contentOf(p7s string) string { return p7s[:len(p7s)-len(".p7s")] }
+
+// place puts d's signed artefact at d.Output without ever replacing a file
+// it does not own; when it loses a race for the name it takes the next one
+// and records it first.
+func (r *runner) place(ctx context.Context, d *ledger.Doc) error {
+	signed := r.out(d)
+	os.Chmod(signed, filePerm)
+	for {
+		target := d.Output
+		if r.f.OnCollision == CollisionOverwrite {
+			os.Remove(target)
+			if r.cades(d) {
+				os.Remove(contentOf(target))
 			}
 		}
-		// Record the chosen name first, so a crash after placing the file
-		// is recognised by reconcile (same name, same digest).
-		if err := r.a.Ledger.Apply(ctx, ledger.Update{ID: d.ID, BatchID: d.BatchID, Output: target}); err != nil {
-			return "", err
-		}
-		d.Output = target
-		if cades {
+		err := error(nil)
+		if r.cades(d) {
 			// A detached signature is useless without its content: publish
 			// a copy of the original beside it, under the matching name.
-			if err := copyFileNew(r.abs(d.Claim), content); err != nil {
-				if errors.Is(err, fs.ErrExist) {
-					continue
-				}
-				return "", local(err, "cannot write to the outbox")
+			err = copyFileNew(r.abs(d.Claim), contentOf(target))
+		}
+		if err == nil {
+			err = placeNew(signed, target)
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			if err != nil {
+				return local(err, "cannot write to the outbox")
 			}
+			return nil
 		}
-		err := placeNew(signed, target)
-		if errors.Is(err, fs.ErrExist) {
-			continue // lost a race for this name: take the next
+		// Someone took the name between choose and place: choose again.
+		if _, err := r.choose(d, nil); err != nil {
+			return err
 		}
-		if err != nil {
-			return "", local(err, "cannot write to the outbox")
+		if err := r.a.Ledger.Apply(ctx, ledger.Update{ID: d.ID, BatchID: d.BatchID, Output: d.Output}); err != nil {
+			return err
 		}
-		return dir, nil
 	}
 }
 
@@ -208,8 +242,8 @@ func (r *runner) cleanup(ctx context.Context, docs []*ledger.Doc) {
 					continue
 				}
 			} else {
-				dir := filepath.Join(r.f.Archive, r.a.Now().Format("2006/01/02"), rel2dir(d.Rel))
-				if err := os.MkdirAll(dir, dirPerm); err != nil {
+				dir, err := mkdirUnder(r.f.Archive, filepath.Join(r.a.Now().Format("2006/01/02"), rel2dir(d.Rel)))
+				if err != nil {
 					r.log.Warn("cannot archive original", "doc", d.ID, "err", err)
 					continue
 				}
@@ -252,9 +286,9 @@ func (r *runner) fail(ctx context.Context, d *ledger.Doc, batchRef string, cause
 			msg += ": " + se.Err.Error()
 		}
 	}
-	dir := filepath.Join(r.f.Error, rel2dir(d.Rel))
 	if d.State != signagent.StateFailed || d.Output == "" {
-		if err := os.MkdirAll(dir, dirPerm); err != nil {
+		dir, err := mkdirUnder(r.f.Error, rel2dir(d.Rel))
+		if err != nil {
 			r.hold(ctx, local(err, "cannot create the error folder"))
 			return
 		}
