@@ -211,6 +211,9 @@ type runner struct {
 	resume []*ledger.Batch
 	// pending holds documents found claimed by reconcile.
 	pending []*ledger.Doc
+	// claimed lists documents renamed into the claim area whose claim is
+	// not yet recorded; only the watcher's callback (claim) uses it.
+	claimed []int64
 	// heldBy is the Kind+1 of the problem holding the folder, 0 when it flows.
 	heldBy atomic.Int32
 }
@@ -405,10 +408,11 @@ func (r *runner) claim(ctx context.Context, f watcher.File) {
 	}
 	now := r.a.Now()
 	d := &ledger.Doc{Folder: r.f.Name, Rel: f.Rel, Size: f.Size, ModTime: f.ModTime, SHA256: sum, SettledAt: now}
-	if err := r.a.Ledger.AddSeen(ctx, d); err != nil {
+	if err := r.a.Ledger.AddSeen(ctx, d, r.claimed...); err != nil {
 		r.log.Error("cannot record document", "file", f.Rel, "err", err)
 		return
 	}
+	r.claimed = r.claimed[:0]
 	if err := os.Rename(f.Path, r.abs(d.Claim)); err != nil {
 		// Vanished, or another agent won the rename: drop it quietly.
 		if err := r.a.Ledger.Delete(context.WithoutCancel(ctx), d.ID); err != nil {
@@ -419,10 +423,7 @@ func (r *runner) claim(ctx context.Context, f watcher.File) {
 		}
 		return
 	}
-	if err := r.a.Ledger.Apply(context.WithoutCancel(ctx), ledger.Update{ID: d.ID, State: signagent.StateClaimed}); err != nil {
-		r.log.Error("cannot record claim; reconcile will finish it", "file", f.Rel, "err", err)
-		return
-	}
+	r.claimed = append(r.claimed, d.ID) // recorded with the next arrival
 	d.State = signagent.StateClaimed
 	r.a.Observer.Transition(r.f.Name, signagent.StateClaimed)
 	r.log.Info("claimed", "doc", d.ID, "file", f.Rel, "size", f.Size)

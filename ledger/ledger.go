@@ -38,7 +38,7 @@ type DB struct {
 
 	// Hot statements, prepared once: database/sql keeps one prepared copy
 	// per connection, so transactions reuse them instead of re-preparing.
-	insertDoc, setClaim, applyDoc *sql.Stmt
+	insertDoc, setClaim, markClaimed, applyDoc *sql.Stmt
 }
 
 // Open opens (creating if needed) the ledger at path and applies pending
@@ -86,6 +86,7 @@ func (db *DB) prepare() error {
 	db.insertDoc = prep(`INSERT INTO documents(folder, rel, size, mtime, sha256, state, claim,
 			first_seen, settled_at, updated_at) VALUES (?,?,?,?,?,?,'',?,?,?)`)
 	db.setClaim = prep(`UPDATE documents SET claim = ? WHERE id = ?`)
+	db.markClaimed = prep(`UPDATE documents SET state = ?, updated_at = ? WHERE id = ? AND state = ?`)
 	db.applyDoc = prep(`UPDATE documents SET
 			state = coalesce(nullif(?, ''), state),
 			batch_id = nullif(?, 0),
@@ -256,10 +257,22 @@ func scanDoc(row interface{ Scan(...any) error }) (*Doc, error) {
 const ClaimDir = ".signagent"
 
 // AddSeen records a ready file before it is claimed, and assigns its ID and
-// claim path (unique to this ledger's instance).
-func (db *DB) AddSeen(ctx context.Context, d *Doc) error {
+// claim path (unique to this ledger's instance). In the same transaction it
+// moves the documents listed in claimed from seen to claimed (their claim
+// renames are done): the claim of one document is recorded with the next
+// one's arrival instead of costing a transaction of its own. A document left
+// seen with its claim file present counts as claimed anyway (reconcile).
+func (db *DB) AddSeen(ctx context.Context, d *Doc, claimed ...int64) error {
 	now := db.now()
 	return db.tx(ctx, func(tx *sql.Tx) error {
+		if len(claimed) > 0 {
+			st := tx.StmtContext(ctx, db.markClaimed)
+			for _, id := range claimed {
+				if _, err := st.ExecContext(ctx, signagent.StateClaimed, now, id, signagent.StateSeen); err != nil {
+					return fmt.Errorf("ledger: claim document %d: %w", id, err)
+				}
+			}
+		}
 		res, err := tx.StmtContext(ctx, db.insertDoc).ExecContext(ctx,
 			d.Folder, d.Rel, d.Size, nanos(d.ModTime), d.SHA256, signagent.StateSeen, now, nanos(d.SettledAt), now)
 		if err != nil {
