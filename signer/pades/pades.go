@@ -44,10 +44,16 @@ type Options struct {
 const headerWindow = 1024
 
 // Sign writes to out the PDF read from in with one more signature, an
-// approval signature (no DocMDP) in PAdES baseline form. out is truncated
-// and written from its start; in is read from its start and not modified.
-// The caller owns both files and closes them. On error out's content is
-// meaningless (SignFile removes it).
+// approval signature (no DocMDP) in PAdES baseline form. out is written
+// from its start and cut to the signed document's length (earlier content
+// is overwritten, never left behind); in is read from its start and not
+// modified. The caller owns both files and closes them. On error out's
+// content is meaningless (SignFile removes it).
+//
+// The document is copied to out (in the kernel where the platform allows),
+// the update appended, and the signed ranges hashed by reading out back
+// through one pooled 256 KiB buffer: memory use does not grow with the
+// document.
 //
 // Document problems are *signagent.Error of kind KindDocument with codes
 // EMPTY_FILE, TOO_LARGE, NOT_A_PDF, ENCRYPTED_PDF or CORRUPT_PDF. Key and
