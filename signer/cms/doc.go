@@ -10,6 +10,11 @@
 // value is timestamped (RFC 3161) and the token added as the unsigned
 // attribute signature-time-stamp, which turns B-B into B-T.
 //
+// The SignedData is encoded directly in DER. What depends only on the
+// signer certificate (its identifier and the signing-certificate-v2
+// attribute) is encoded once and kept for the last few certificates used,
+// so signing a stream of documents with one key costs one signature each.
+//
 // VerifyDigest checks the mathematics of such a signature, not trust: the
 // caller decides which certificates it trusts.
 package cms
