@@ -500,3 +500,53 @@ func TestOutboxVanishesAndComesBack(t *testing.T) {
 		return err == nil && st.Folders[0].Held == ""
 	})
 }
+
+// TestAlreadySignedTooLargeAndSymlink covers the remaining bad-input kinds
+// of DESIGN §8: an already signed PDF gets a second signature (the first
+// stays valid), a file over max_size fails with TOO_LARGE, and a symlink to
+// a PDF is signed like the file.
+func TestAlreadySignedTooLargeAndSymlink(t *testing.T) {
+	pdfs := corpusFiles(t, ".pdf")
+	small, err := os.ReadFile(pdfs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, nil)
+	signedOnce := filepath.Join(t.TempDir(), "signed.pdf")
+	if _, err := e.local.SignFile(context.Background(), pdfs[0], signedOnce, "x.pdf", signer.Options{Type: signer.TypeAuto}); err != nil {
+		t.Fatal(err)
+	}
+	twice, _ := os.ReadFile(signedOnce)
+	limited, err := signer.NewLocal(signer.LocalConfig{Name: "local", Certificate: "dev", DataDir: sharedDataDir(t),
+		MaxSize: int64(len(twice)) + 4096, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.folder.Backend = limited
+	big := append(append([]byte{}, twice...), bytes.Repeat([]byte("% padding to exceed max_size\n"), 1000)...)
+	target := filepath.Join(t.TempDir(), "elsewhere.pdf")
+	os.WriteFile(target, append(append([]byte{}, small...), []byte("\n% linked\n")...), 0o644)
+
+	e.start()
+	e.drop("again.pdf", twice)
+	e.drop("big.pdf", big)
+	if err := os.Symlink(target, filepath.Join(e.inbox, "link.pdf")); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("outcomes", func() bool { return len(files(e.outbox)) == 2 && len(files(e.errDir)) == 2 })
+	vs, err := signer.VerifyFile(context.Background(), filepath.Join(e.outbox, "again.pdf"))
+	if err != nil || len(vs) != 2 || !vs[0].Valid || !vs[1].Valid {
+		t.Errorf("already signed PDF: want two valid signatures, got %v %+v", err, vs)
+	}
+	if have("pdfsig") {
+		if out := pdfsig(t, filepath.Join(e.outbox, "again.pdf")); strings.Count(out, "Signature is Valid.") != 2 {
+			t.Errorf("pdfsig on the twice-signed PDF:\n%s", out)
+		}
+	}
+	if ef := e.errorFile("big.pdf"); ef.Code != signagent.CodeTooLarge {
+		t.Errorf("big.pdf: %s %s", ef.Code, ef.Message)
+	}
+	if vs, err := signer.VerifyFile(context.Background(), filepath.Join(e.outbox, "link.pdf")); err != nil || len(vs) != 1 || !vs[0].Valid {
+		t.Errorf("symlinked PDF: %v %+v", err, vs)
+	}
+}
