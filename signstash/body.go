@@ -1,6 +1,7 @@
 package signstash
 
 import (
+	"bufio"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -91,7 +92,16 @@ func signatureInfo(d signer.Doc) wire.SignatureInfo {
 func stream(parts []part, n int64) bodyFunc {
 	return func() (io.ReadCloser, int64, error) {
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(writeParts(pw, parts)) }()
+		go func() {
+			// The base64 encoder writes 1 KB at a time; each pipe write is a
+			// hand-off to the transport, so gather them into large writes.
+			bw := bufio.NewWriterSize(pw, 64<<10)
+			err := writeParts(bw, parts)
+			if err == nil {
+				err = bw.Flush()
+			}
+			pw.CloseWithError(err)
+		}()
 		return pr, n, nil
 	}
 }
