@@ -10,6 +10,7 @@
 #   peer      poppler's pdfsig, one process per file (needs pdfsig, certutil, pk12util)
 #   pipeline  agent end to end vs the bare signer, settle-to-publish latency
 #   backlog   real binary with a backlog of small PDFs at start-up
+#   signstash agent through signstash-sim: async 2,500 x 200 KB and 25 x 20 MB, 1 x 50 vs 50 x 1
 #
 # Knobs (environment):
 #   BENCH_CORPUS          PDFs to sign            (default ../shared/corpus beside the repo)
@@ -22,6 +23,8 @@
 #   BENCH_BACKLOG         backlog documents       (100000)
 #   BENCH_BACKLOG_SETTLE  backlog folder settle   (2s, the product default)
 #   BENCH_BACKLOG_DRAIN   1: wait until the backlog is published (long)
+#   BENCH_SIGNSTASH_SMALL documents of ~200 KB in one async request (2500)
+#   BENCH_SIGNSTASH_LARGE documents of 20 MB in one async request   (25)
 #   BENCH_KEEP            1: keep the work directory
 set -uo pipefail
 
@@ -32,7 +35,7 @@ export PATH="$(go env GOPATH)/bin:$PATH"
 
 corpus=${BENCH_CORPUS:-$root/../shared/corpus}
 benchtime=${BENCH_BENCHTIME:-1s}
-only=${BENCH_ONLY:-pades,module,bigsign,peer,pipeline,backlog}
+only=${BENCH_ONLY:-pades,module,bigsign,peer,pipeline,backlog,signstash}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/signagent-bench.XXXXXX")
 if [ "${BENCH_KEEP:-0}" = 1 ]; then
@@ -64,6 +67,7 @@ run() {
 section "build"
 start=$(date +%s)
 go build -trimpath -o bin/signagent ./cmd/signagent &&
+	go build -trimpath -o bin/signstash-sim ./cmd/signstash-sim &&
 	go build -o "$work/pipeline" ./internal/bench/pipeline &&
 	go build -o "$work/backlog" ./internal/bench/backlog || {
 	echo "bench.sh: build failed" >&2
@@ -128,6 +132,14 @@ if want backlog; then
 	if run backlog "$work/backlog" -bin bin/signagent -files "${BENCH_BACKLOG:-100000}" \
 		-settle "${BENCH_BACKLOG_SETTLE:-2s}" -workers "${BENCH_WORKERS:-0}" -drain="$drain" -dir "$work/backlog.d"; then
 		grep -h '^RESULT' "$work/backlog.out" | sed 's/^RESULT /[backlog] /' >>"$summary"
+	fi
+fi
+
+if want signstash; then
+	section "signstash: agent through signstash-sim (async ${BENCH_SIGNSTASH_SMALL:-2500} x 200 KB, ${BENCH_SIGNSTASH_LARGE:-25} x 20 MB; 1 x 50 vs 50 x 1)"
+	if run signstash go run ./internal/bench/signstash -agent bin/signagent -sim bin/signstash-sim \
+		-small "${BENCH_SIGNSTASH_SMALL:-2500}" -large "${BENCH_SIGNSTASH_LARGE:-25}"; then
+		grep -h '^RESULT' "$work/signstash.out" | sed 's/^RESULT /[signstash] /' >>"$summary"
 	fi
 fi
 

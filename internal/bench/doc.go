@@ -2,6 +2,7 @@
 //
 //	go run ./internal/bench/pipeline   agent end to end vs the bare signer, latency
 //	go run ./internal/bench/backlog    100,000 files at start-up, real binary
+//	go run ./internal/bench/signstash  the agent through signstash-sim: peak RSS, CPU shares, 1 x 50 vs 50 x 1
 //
 // Every figure is printed by the programs; nothing here asserts a time.
 // Shared helpers (workload files, percentiles, /proc readings) are in
