@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/ledger"
@@ -131,7 +132,7 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool, fr
 			if !op.Done {
 				wait := op.PollAfter
 				if wait <= 0 {
-					wait = bo.next()
+					wait = bo.NextBackOff()
 				}
 				if !sleep(ctx, wait) {
 					return
@@ -168,7 +169,7 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool, fr
 				r.a.Ledger.FinishBatch(ctx, lb.ID)
 				return
 			}
-			wait := fails.next()
+			wait := fails.NextBackOff()
 			var se *signagent.Error
 			if errors.As(err, &se) && se.RetryAfter > wait {
 				wait = se.RetryAfter
@@ -270,7 +271,7 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 		r.log.Error("cannot finish batch", "batch", lb.ID, "err", err)
 	}
 	if len(retry) > 0 {
-		wait := newBackoff().next()
+		wait := newBackoff().NextBackOff()
 		if holdErr != nil {
 			r.hold(ctx, holdErr)
 			wait = r.a.HoldRetry
@@ -317,16 +318,14 @@ func (r *runner) release(ctx context.Context, kind signagent.Kind) {
 	}
 }
 
-// backoff is exponential with full jitter, capped.
-type backoff struct{ n int }
-
-func newBackoff() *backoff { return &backoff{} }
-
-func (b *backoff) next() time.Duration {
-	base := 500 * time.Millisecond << min(b.n, 10)
-	b.n++
-	d := min(base, 5*time.Minute)
-	return d/2 + rand.N(d/2+1)
+// newBackoff returns the agent's retry schedule: exponential from 500 ms,
+// doubling, ±50 % jitter, capped at 5 minutes.
+func newBackoff() *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.Multiplier = 2
+	b.MaxInterval = 5 * time.Minute
+	b.Reset()
+	return b
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
