@@ -99,18 +99,25 @@ func verifyPDF(path string) ([]Verification, error) {
 		signer, dev := describe(s.Signer)
 		v := Verification{File: path, Type: TypePAdES, Index: i, Signer: signer, Time: s.Time,
 			Timestamped: s.Timestamped, Err: s.Err}
+		kind := ""
+		if s.DocTimestamp {
+			kind = "document timestamp"
+		}
 		switch {
 		case s.Err != nil:
-			v.Detail = s.Err.Error()
+			v.Detail = joinDetail(kind, s.Err.Error())
 		case !s.CoversWholeDocument && i == len(sigs)-1:
-			v.Err = errors.New("the file was changed after its last signature")
-			v.Detail = v.Err.Error()
+			// The signed revision is intact; bytes were appended after it.
+			// That is how validation data (PAdES B-LT) is added, and also
+			// how a later change would be: say so rather than hide it.
+			v.Valid = true
+			v.Detail = joinDetail(kind, "valid for its revision; the file was extended after it by an incremental update (validation data or a later change)", dev)
 		case !s.CoversWholeDocument:
 			v.Valid = true
-			v.Detail = joinDetail("valid for its revision; later signatures follow", dev)
+			v.Detail = joinDetail(kind, "valid for its revision; later signatures follow", dev)
 		default:
 			v.Valid = true
-			v.Detail = joinDetail(dev)
+			v.Detail = joinDetail(kind, dev)
 		}
 		out[i] = v
 	}

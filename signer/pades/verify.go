@@ -1,6 +1,7 @@
 package pades
 
 import (
+	"bytes"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+
+	"github.com/digitorus/pkcs7"
+	"github.com/digitorus/timestamp"
 
 	"github.com/signagent/signagent/signer/cms"
 )
@@ -23,6 +27,9 @@ type Signature struct {
 	Signer *x509.Certificate
 	// Timestamped reports a valid signature timestamp token (B-T).
 	Timestamped bool
+	// DocTimestamp reports a document timestamp (/ETSI.RFC3161, PAdES
+	// B-LTA) rather than a signature; Signer is then the TSA.
+	DocTimestamp bool
 	// CoversWholeDocument reports that the signed ranges reach the end of
 	// the file, i.e. nothing was appended after this signature.
 	CoversWholeDocument bool
@@ -174,6 +181,9 @@ func (d *pdf) verifySig(sd value) (Signature, int64) {
 	der := []byte(decodeHex(gap[1 : len(gap)-1]))
 	switch s.SubFilter {
 	case "ETSI.CAdES.detached", "adbe.pkcs7.detached":
+	case "ETSI.RFC3161":
+		s.Err = verifyDocTimestamp(&s, der, d.r, br, d.dssCerts())
+		return s, signed
 	default:
 		s.Err = fmt.Errorf("signature format /%s not supported", s.SubFilter)
 		return s, signed
@@ -259,4 +269,93 @@ func parseDate(s string) (time.Time, error) {
 		t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.FixedZone("", off))
 	}
 	return t, nil
+}
+
+// verifyDocTimestamp checks a PAdES document timestamp (/ETSI.RFC3161): the
+// /Contents is an RFC 3161 token whose message imprint is the digest of the
+// signed byte ranges, signed by the TSA.
+func verifyDocTimestamp(s *Signature, der []byte, r io.ReaderAt, br [4]int64, dss []*x509.Certificate) error {
+	s.DocTimestamp, s.Timestamped = true, true
+	ts, err := timestamp.Parse(der)
+	if err != nil {
+		return fmt.Errorf("document timestamp: %w", err)
+	}
+	s.Time = ts.Time
+	if len(ts.Certificates) > 0 {
+		s.Signer = ts.Certificates[0]
+	}
+	if !ts.AddTSACertificate {
+		// B-LTA keeps the TSA certificate in the document security store
+		// rather than in the token: check the token's signature with it.
+		p7, err := pkcs7.Parse(der)
+		if err != nil {
+			return fmt.Errorf("document timestamp: %w", err)
+		}
+		if len(dss) == 0 {
+			return errors.New("document timestamp carries no TSA certificate, and the document has no /DSS certificates: its signature cannot be checked")
+		}
+		p7.Certificates = dss
+		if err := p7.Verify(); err != nil {
+			return fmt.Errorf("document timestamp: %w", err)
+		}
+		if signer := p7.GetOnlySigner(); signer != nil {
+			s.Signer = signer
+		}
+	}
+	if !ts.HashAlgorithm.Available() {
+		return fmt.Errorf("document timestamp: digest %v unavailable", ts.HashAlgorithm)
+	}
+	h := ts.HashAlgorithm.New()
+	if _, err := io.Copy(h, io.NewSectionReader(r, 0, br[1])); err != nil {
+		return err
+	}
+	if _, err := io.Copy(h, io.NewSectionReader(r, br[2], br[3])); err != nil {
+		return err
+	}
+	if !bytes.Equal(h.Sum(nil), ts.HashedMessage) {
+		return errors.New("document timestamp does not match the document: the signed bytes were changed")
+	}
+	return nil
+}
+
+// dssCerts returns the certificates of the document security store
+// (catalog /DSS /Certs), where PAdES B-LT/B-LTA keep validation material;
+// nil when there is none or it cannot be read.
+func (d *pdf) dssCerts() []*x509.Certificate {
+	root, _ := d.trailer.get("Root")
+	cat, err := d.resolve(root)
+	if err != nil {
+		return nil
+	}
+	dv, _ := cat.get("DSS")
+	dss, err := d.resolve(dv)
+	if err != nil {
+		return nil
+	}
+	refs, err := d.arrayOf(dss, "Certs")
+	if err != nil {
+		return nil
+	}
+	var out []*x509.Certificate
+	for _, ref := range refs {
+		if ref.k != kRef {
+			continue
+		}
+		e, ok, err := d.entry(ref.num)
+		if err != nil || !ok || e.typ != 1 {
+			continue
+		}
+		_, _, dict, data, err := d.readObjectAt(e.off)
+		if err != nil {
+			continue
+		}
+		raw, err := d.decode(dict, data)
+		if err != nil {
+			continue
+		}
+		if c, err := x509.ParseCertificate(raw); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
 }
