@@ -31,6 +31,15 @@ type pdf struct {
 	// tail is the end of the file, read once; tailAt is its offset.
 	tail   []byte
 	tailAt int64
+	// wins are the last pieces of text read elsewhere, reused when an
+	// object lies inside one.
+	wins []textWindow
+}
+
+// textWindow is a piece of the file: b read at offset at.
+type textWindow struct {
+	at int64
+	b  []byte
 }
 
 // xsec is one cross-reference section: a classic table, kept as text, or a
@@ -65,6 +74,7 @@ const (
 	maxXrefChains = 10000
 	tailSize      = 16 << 10 // how much of the end of the file open reads
 	maxObjNum     = 1 << 40  // far above any real object number
+	maxWins       = 8        // pieces of text kept for reuse
 )
 
 var errCorrupt = errors.New("corrupt")
@@ -249,6 +259,15 @@ func (d *pdf) window(off int64, parse func(b []byte) error) error {
 		}
 		return err
 	}
+	// Objects often lie close together: try the text already read.
+	for _, w := range d.wins {
+		if off >= w.at && off < w.at+int64(len(w.b)) {
+			if err := parse(w.b[off-w.at:]); !errors.Is(err, errEOF) {
+				return err
+			}
+			break
+		}
+	}
 	n := int64(4096)
 	for {
 		if n > d.size-off {
@@ -258,6 +277,10 @@ func (d *pdf) window(off int64, parse func(b []byte) error) error {
 		if _, err := d.r.ReadAt(buf, off); err != nil && err != io.EOF {
 			return err
 		}
+		if len(d.wins) == maxWins {
+			d.wins = append(d.wins[:0], d.wins[1:]...)
+		}
+		d.wins = append(d.wins, textWindow{at: off, b: buf})
 		err := parse(buf)
 		if !errors.Is(err, errEOF) {
 			return err
