@@ -25,7 +25,7 @@ import (
 	"github.com/signagent/signagent/watcher"
 )
 
-const corpus = "../../shared/corpus"
+const corpus = "../testdata/corpus"
 
 // env is one agent over temp folders with the real local signer.
 type env struct {

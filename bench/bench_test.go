@@ -23,7 +23,7 @@ import (
 
 // corpus is the shared e-invoice corpus; override with SIGNAGENT_CORPUS is
 // deliberately not offered: the benchmark figures are about this corpus.
-const corpus = "../../shared/corpus"
+const corpus = "../testdata/corpus"
 
 func corpusFiles(b *testing.B) []string {
 	var files []string

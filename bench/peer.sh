@@ -4,7 +4,7 @@
 # Needs: pdfsig (poppler-utils), certutil + pk12util (libnss3-tools), openssl.
 # Usage: bench/peer.sh [corpus-dir]
 set -eu
-corpus=$(cd "${1:-$(dirname "$0")/../../shared/corpus}" && pwd)
+corpus=$(cd "${1:-$(dirname "$0")/../testdata/corpus}" && pwd)
 for t in pdfsig certutil pk12util openssl; do
 	command -v "$t" >/dev/null || { echo "peer.sh: $t not installed" >&2; exit 1; }
 done

@@ -13,7 +13,7 @@
 #   signstash agent through signstash-sim: async 2,500 x 200 KB and 25 x 20 MB, 1 x 50 vs 50 x 1
 #
 # Knobs (environment):
-#   BENCH_CORPUS          PDFs to sign            (default ../shared/corpus beside the repo)
+#   BENCH_CORPUS          PDFs to sign            (default testdata/corpus)
 #   BENCH_BENCHTIME       go test -benchtime      (1s)
 #   BENCH_BIGSIGN_MB      size of the large PDF   (100)
 #   BENCH_DOCS            pipeline documents      (1000)
@@ -33,7 +33,7 @@ cd "$root"
 export CGO_ENABLED=0
 export PATH="$(go env GOPATH)/bin:$PATH"
 
-corpus=${BENCH_CORPUS:-$root/../shared/corpus}
+corpus=${BENCH_CORPUS:-$root/testdata/corpus}
 benchtime=${BENCH_BENCHTIME:-1s}
 only=${BENCH_ONLY:-pades,module,bigsign,peer,pipeline,backlog,signstash}
 

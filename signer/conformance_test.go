@@ -18,7 +18,7 @@ func TestLocalConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const corpus = "/work/shared/corpus"
+	const corpus = "../testdata/corpus"
 	if _, err := os.Stat(corpus); err != nil {
 		t.Skipf("corpus of real invoices not found: %v", err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/signagent/signagent/signer/internal/testpki"
 )
 
-const corpus = "/work/shared/corpus"
+const corpus = "../testdata/corpus"
 
 func corpusFile(t *testing.T, rel string) string {
 	t.Helper()

@@ -86,14 +86,14 @@ func (e *env) batch(ref string, n int, srcs ...string) *signer.Batch {
 func corpusPDFs(t *testing.T, n int) []string {
 	t.Helper()
 	var out []string
-	filepath.WalkDir("../../shared/corpus", func(p string, d os.DirEntry, err error) error {
+	filepath.WalkDir("../testdata/corpus", func(p string, d os.DirEntry, err error) error {
 		if err == nil && strings.HasSuffix(p, ".pdf") && strings.Contains(p, "/correct/") && len(out) < n {
 			out = append(out, p)
 		}
 		return nil
 	})
 	if len(out) == 0 {
-		t.Skip("no PDF in ../../shared/corpus")
+		t.Skip("no PDF in ../testdata/corpus")
 	}
 	return out
 }

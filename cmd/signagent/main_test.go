@@ -21,7 +21,7 @@ import (
 	"github.com/signagent/signagent/signstash/sim"
 )
 
-const corpus = "../../../shared/corpus"
+const corpus = "../../testdata/corpus"
 
 func corpusPDF(t *testing.T) []byte {
 	t.Helper()

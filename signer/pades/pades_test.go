@@ -18,7 +18,7 @@ import (
 	"github.com/signagent/signagent/signer/pades"
 )
 
-const corpusDir = "/work/shared/corpus"
+const corpusDir = "../../testdata/corpus"
 
 var (
 	pkiOnce sync.Once

@@ -15,7 +15,7 @@ import (
 // objects the update needs, and building the update, for every corpus PDF.
 func BenchmarkPrepare(b *testing.B) {
 	var files []*os.File
-	filepath.WalkDir("/work/shared/corpus", func(p string, d os.DirEntry, err error) error {
+	filepath.WalkDir("../../testdata/corpus", func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(strings.ToLower(p), ".pdf") {
 			if f, err := os.Open(p); err == nil {
 				files = append(files, f)

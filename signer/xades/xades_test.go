@@ -27,7 +27,7 @@ import (
 	"github.com/signagent/signagent"
 )
 
-const corpus = "/work/shared/corpus"
+const corpus = "../../testdata/corpus"
 
 type pki struct {
 	key    crypto.Signer

@@ -16,7 +16,7 @@ import (
 	"github.com/signagent/signagent/signer"
 )
 
-const corpus = "../../../../shared/corpus"
+const corpus = "../../../testdata/corpus"
 
 // TestTinyPDF: the generated PDF has about the asked size, parses, and
 // signs into a valid signature once made unique.

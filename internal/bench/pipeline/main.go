@@ -58,7 +58,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.corpus, "corpus", "../shared/corpus", "directory of source PDFs")
+	flag.StringVar(&o.corpus, "corpus", "testdata/corpus", "directory of source PDFs")
 	flag.IntVar(&o.docs, "docs", 1000, "documents per throughput run")
 	flag.IntVar(&o.maxKB, "max-kb", 400, "use corpus PDFs of at most this many kB (0: all)")
 	flag.IntVar(&o.workers, "workers", 0, "signer workers, for both the bare signer and the agent (0: one per CPU)")
