@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -36,21 +35,26 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	cfg, err := config.Load(*cfgPath)
-	if err != nil {
-		var ps *config.Problems
-		if !errors.As(err, &ps) {
-			return err
-		}
-		// Show what static and filesystem checks find, all at once.
-		return err
+	if cfg == nil {
+		return err // the file cannot be read or is not TOML
 	}
+	// Check reports the decoding problems too, plus what the file system
+	// says: every problem at once, each with its hint.
 	problems := cfg.Check()
 	errs := 0
 	for _, p := range problems {
 		fmt.Fprintln(e.stdout, p.String())
+		if p.Hint != "" {
+			fmt.Fprintln(e.stdout, "  hint: "+p.Hint)
+		}
 		if !p.Warning {
 			errs++
 		}
+	}
+	if err != nil {
+		// The backends of a configuration that does not decode are not
+		// worth contacting.
+		return usageError{msg: fmt.Sprintf("%d problem(s) found", max(errs, 1))}
 	}
 	log := newLogger(cfg, io.Discard)
 	for _, b := range sortedBackends(cfg) {

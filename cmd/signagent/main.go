@@ -108,9 +108,7 @@ func exitCode(stderr io.Writer, err error) int {
 	var ie invalidError
 	switch {
 	case errors.As(err, &ps):
-		for _, p := range *ps {
-			fmt.Fprintln(stderr, "signagent: "+p.String())
-		}
+		printProblems(stderr, *ps)
 		return exitUsage
 	case errors.As(err, &ue):
 		if ue.msg != "" {
@@ -126,4 +124,14 @@ func exitCode(stderr io.Writer, err error) int {
 		fmt.Fprintln(stderr, "hint: "+h)
 	}
 	return exitFailure
+}
+
+// printProblems prints configuration problems, each with its hint.
+func printProblems(w io.Writer, ps config.Problems) {
+	for _, p := range ps {
+		fmt.Fprintln(w, "signagent: "+p.String())
+		if p.Hint != "" {
+			fmt.Fprintln(w, "  hint: "+p.Hint)
+		}
+	}
 }

@@ -182,11 +182,14 @@ func TestBadConfigExitCode(t *testing.T) {
 	cfg := filepath.Join(dir, "bad.toml")
 	os.WriteFile(cfg, []byte("data_dir = \"x\"\n\n[[folders]]\nname = \"a\"\nsettle = \"soon\"\nbogus = 1\n"), 0o600)
 	for _, cmd := range []string{"run", "check", "status"} {
-		code, _, stderr := runCmd(t, nil, cmd, "--config", cfg)
+		code, stdout, stderr := runCmd(t, nil, cmd, "--config", cfg)
 		if code != exitUsage {
 			t.Errorf("%s: exit %d, want %d\n%s", cmd, code, exitUsage, stderr)
 		}
-		for _, want := range []string{"folders[0].settle", "bad.toml:5", "bogus", "bad.toml:6"} {
+		if cmd == "check" {
+			stderr = stdout + stderr // check reports on stdout
+		}
+		for _, want := range []string{"folders[0].settle", "bad.toml:5", "bogus", "bad.toml:6", "hint: "} {
 			if !strings.Contains(stderr, want) {
 				t.Errorf("%s: stderr lacks %q:\n%s", cmd, want, stderr)
 			}
