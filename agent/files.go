@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // Permissions of what the agent writes: not world-readable (DESIGN §8).
@@ -26,12 +27,18 @@ func hashFile(path string) (string, int64, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	buf := hashBufs.Get().(*[]byte)
+	defer hashBufs.Put(buf)
+	// CopyBuffer through a plain reader: *os.File's WriteTo would read in
+	// 32 KiB pieces; a document is usually one read.
+	n, err := io.CopyBuffer(h, struct{ io.Reader }{f}, *buf)
 	if err != nil {
 		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
+
+var hashBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // syncDir makes a rename or link in dir durable. Not every platform can
 // fsync a directory (Windows); that is not an error there.

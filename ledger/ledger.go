@@ -38,7 +38,7 @@ type DB struct {
 
 	// Hot statements, prepared once: database/sql keeps one prepared copy
 	// per connection, so transactions reuse them instead of re-preparing.
-	insertDoc, setClaim, markClaimed, applyDoc *sql.Stmt
+	insertDoc, setClaim, markClaimed, applyDoc, duplicate *sql.Stmt
 }
 
 // Open opens (creating if needed) the ledger at path and applies pending
@@ -86,6 +86,8 @@ func (db *DB) prepare() error {
 	db.insertDoc = prep(`INSERT INTO documents(folder, rel, size, mtime, sha256, state, claim,
 			first_seen, settled_at, updated_at) VALUES (?,?,?,?,?,?,'',?,?,?)`)
 	db.setClaim = prep(`UPDATE documents SET claim = ? WHERE id = ?`)
+	db.duplicate = prep(`SELECT ` + docColumns + ` FROM documents
+		WHERE folder = ? AND sha256 = ? AND id <> ? AND state NOT IN (?, ?) ORDER BY id LIMIT 1`)
 	db.markClaimed = prep(`UPDATE documents SET state = ?, updated_at = ? WHERE id = ? AND state = ?`)
 	db.applyDoc = prep(`UPDATE documents SET
 			state = coalesce(nullif(?, ''), state),
@@ -382,9 +384,7 @@ func (db *DB) BatchDocs(ctx context.Context, batchID int64) ([]*Doc, error) {
 // Duplicate returns a document of folder other than id with the same
 // content that is published or on its way there, or nil.
 func (db *DB) Duplicate(ctx context.Context, folder, sha string, id int64) (*Doc, error) {
-	d, err := scanDoc(db.db.QueryRowContext(ctx, `SELECT `+docColumns+` FROM documents
-		WHERE folder = ? AND sha256 = ? AND id <> ? AND state NOT IN (?, ?) ORDER BY id LIMIT 1`,
-		folder, sha, id, signagent.StateFailed, signagent.StateSeen))
+	d, err := scanDoc(db.duplicate.QueryRowContext(ctx, folder, sha, id, signagent.StateFailed, signagent.StateSeen))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
