@@ -150,7 +150,9 @@ func (l *loop) work() bool {
 		if e == nil || l.now()-e.seen < settle {
 			break
 		}
-		l.look(l.pend.pop())
+		if e := l.pend.pop(); l.pend.current(e) {
+			l.look(e)
+		}
 		if l.ctx.Err() != nil {
 			return false
 		}
@@ -224,7 +226,16 @@ func (l *loop) consider(rel, name string, d fs.DirEntry, limit int) {
 			return // a scan finds the file through its marker
 		}
 	}
-	if Ignored(name) || !l.w.pats.match(rel) || l.pend.has(rel) || l.pend.len() >= limit {
+	if Ignored(name) || !l.w.pats.match(rel) {
+		return
+	}
+	if e := l.pend.get(rel); e != nil {
+		if d == nil {
+			l.refresh(e) // an event: the file changed now, not at its next look
+		}
+		return
+	}
+	if l.pend.len() >= limit {
 		return
 	}
 	if l.cfg.DoneMarker && marker == "" {
@@ -512,4 +523,26 @@ func (l *loop) dirAppeared(rel, name string) {
 	}
 	l.addWatch(l.abs(rel))
 	l.scanDir(rel)
+}
+
+// refresh takes an event-driven look at a pending file: when it changed
+// since its last look, the settle period restarts now, so a file is ready
+// one Settle after its last write rather than up to two.
+func (l *loop) refresh(e *entry) {
+	fi, isDir, err := statFile(l.abs(e.rel))
+	if err != nil || isDir {
+		return // its due look drops it
+	}
+	size, mtime := fi.Size(), fi.ModTime().UnixNano()
+	if size == e.size && mtime == e.mtime {
+		return
+	}
+	now := l.now()
+	n := *e
+	if size == 0 && e.size != 0 {
+		n.emptySince = now
+	}
+	n.size, n.mtime, n.seen = size, mtime, now
+	l.pend.drop(e)
+	l.pend.push(&n)
 }

@@ -34,6 +34,13 @@ func (p *pending) has(rel string) bool {
 	return ok
 }
 
+// get returns the pending entry for rel, or nil.
+func (p *pending) get(rel string) *entry { return p.byRel[rel] }
+
+// current reports whether e is still the pending entry of its path (an
+// entry replaced by a newer observation stays in the queue until popped).
+func (p *pending) current(e *entry) bool { return p.byRel[e.rel] == e }
+
 // push adds e at the back. e must not be in the set already, or must have
 // just been popped.
 func (p *pending) push(e *entry) {
