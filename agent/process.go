@@ -259,14 +259,12 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 			retry = append(retry, d)
 		}
 	}
-	if err := r.a.Ledger.Apply(ctx, ups...); err != nil {
-		r.log.Error("cannot record signed documents; reconcile will redo them", "batch", lb.ID, "err", err)
-		return
-	}
 	for range signed {
 		r.a.Observer.Transition(r.f.Name, signagent.StateSigned)
 	}
-	r.publishAll(ctx, signed)
+	// The signed states and requeues are recorded with the output names,
+	// in one transaction.
+	r.publishAll(ctx, signed, ups...)
 	if err := r.a.Ledger.FinishBatch(ctx, lb.ID); err != nil {
 		r.log.Error("cannot finish batch", "batch", lb.ID, "err", err)
 	}

@@ -17,18 +17,27 @@ import (
 )
 
 // publishAll publishes signed documents: flush the signed files, choose
-// every output name and record them in one transaction, place the files,
-// flush each outbox folder once, record published, then archive the
-// originals.
-func (r *runner) publishAll(ctx context.Context, docs []*ledger.Doc) {
+// every output name and record them (with pre, the batch's own state
+// changes) in one transaction, place the files, flush each outbox folder
+// once, archive the originals, then record published in one transaction.
+//
+// Archiving before recording publication is safe: a document left signed
+// with its output in place and its original archived is confirmed by
+// reconcile from the output's digest.
+func (r *runner) publishAll(ctx context.Context, docs []*ledger.Doc, pre ...ledger.Update) {
 	flushed := r.flushSigned(docs)
 	var chosen []*ledger.Doc
-	var outputs []ledger.Update
+	outputs := pre
 	confirmed := map[*ledger.Doc]bool{}
+	type failure struct {
+		d   *ledger.Doc
+		err error
+	}
+	var failed []failure
 	for i, d := range docs {
 		ok, err := r.choose(d, flushed[i])
 		if err != nil {
-			r.publishFailed(ctx, d, err)
+			failed = append(failed, failure{d, err}) // after pre is recorded
 			continue
 		}
 		if ok {
@@ -41,8 +50,11 @@ func (r *runner) publishAll(ctx context.Context, docs []*ledger.Doc) {
 		chosen = append(chosen, d)
 	}
 	if err := r.a.Ledger.Apply(ctx, outputs...); err != nil {
-		r.log.Error("cannot record output names; reconcile will publish", "err", err)
+		r.log.Error("cannot record signed documents and output names; reconcile will redo them", "err", err)
 		return
+	}
+	for _, f := range failed {
+		r.publishFailed(ctx, f.d, f.err)
 	}
 	var placed []*ledger.Doc
 	dirs := map[string]error{}
@@ -73,7 +85,8 @@ func (r *runner) publishAll(ctx context.Context, docs []*ledger.Doc) {
 		if !d.SettledAt.IsZero() {
 			r.a.Observer.Stage(r.f.Name, "settle_to_publish", r.a.Now().Sub(d.SettledAt))
 		}
-		published = append(published, ledger.Update{ID: d.ID, BatchID: d.BatchID, State: signagent.StatePublished, Output: d.Output})
+		published = append(published, ledger.Update{ID: d.ID, BatchID: d.BatchID, State: signagent.StatePublished,
+			Output: d.Output, Cleaned: r.archive(d)})
 		done = append(done, d)
 	}
 	if err := r.a.Ledger.Apply(ctx, published...); err != nil {
@@ -88,7 +101,6 @@ func (r *runner) publishAll(ctx context.Context, docs []*ledger.Doc) {
 		r.a.Observer.Transition(r.f.Name, signagent.StatePublished)
 		r.log.Info("published", "doc", d.ID, "file", d.Rel, "output", d.Output)
 	}
-	r.cleanup(ctx, done)
 }
 
 // publishFailed sends a document error to error/; anything else (outbox
@@ -233,31 +245,41 @@ func local(err error, msg string) error {
 func (r *runner) cleanup(ctx context.Context, docs []*ledger.Doc) {
 	var ups []ledger.Update
 	for _, d := range docs {
-		os.Remove(r.out(d))
-		claim := r.abs(d.Claim)
-		if exists(claim) {
-			if r.f.Archive == "" {
-				if err := os.Remove(claim); err != nil {
-					r.log.Warn("cannot delete original", "doc", d.ID, "err", err)
-					continue
-				}
-			} else {
-				dir, err := mkdirUnder(r.f.Archive, filepath.Join(r.a.Now().Format("2006/01/02"), rel2dir(d.Rel)))
-				if err != nil {
-					r.log.Warn("cannot archive original", "doc", d.ID, "err", err)
-					continue
-				}
-				if err := placeNew(claim, freePath(dir, filepath.Base(filepath.FromSlash(d.Rel)))); err != nil {
-					r.log.Warn("cannot archive original", "doc", d.ID, "err", err)
-					continue
-				}
-			}
+		if r.archive(d) {
+			ups = append(ups, ledger.Update{ID: d.ID, BatchID: d.BatchID, Cleaned: true})
 		}
-		ups = append(ups, ledger.Update{ID: d.ID, BatchID: d.BatchID, Cleaned: true})
 	}
 	if err := r.a.Ledger.Apply(ctx, ups...); err != nil {
 		r.log.Error("cannot record cleanup", "err", err)
 	}
+}
+
+// archive moves a published document's original to the dated archive (or
+// deletes it when there is none) and removes the signed temp file. It
+// reports whether the original is gone from the claim area; when not, the
+// document stays unfinished and reconcile archives it later.
+func (r *runner) archive(d *ledger.Doc) bool {
+	os.Remove(r.out(d))
+	claim := r.abs(d.Claim)
+	if !exists(claim) {
+		return true
+	}
+	if r.f.Archive == "" {
+		if err := os.Remove(claim); err != nil {
+			r.log.Warn("cannot delete original", "doc", d.ID, "err", err)
+			return false
+		}
+		return true
+	}
+	dir, err := mkdirUnder(r.f.Archive, filepath.Join(r.a.Now().Format("2006/01/02"), rel2dir(d.Rel)))
+	if err == nil {
+		err = placeNew(claim, freePath(dir, filepath.Base(filepath.FromSlash(d.Rel))))
+	}
+	if err != nil {
+		r.log.Warn("cannot archive original", "doc", d.ID, "err", err)
+		return false
+	}
+	return true
 }
 
 // ErrorFile is the JSON written beside a failed original in error/.

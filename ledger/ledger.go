@@ -38,7 +38,7 @@ type DB struct {
 
 	// Hot statements, prepared once: database/sql keeps one prepared copy
 	// per connection, so transactions reuse them instead of re-preparing.
-	insertDoc, setClaim, markClaimed, applyDoc, duplicate *sql.Stmt
+	insertDoc, markClaimed, applyDoc, duplicate *sql.Stmt
 }
 
 // Open opens (creating if needed) the ledger at path and applies pending
@@ -83,9 +83,8 @@ func (db *DB) prepare() error {
 		st, err = db.db.Prepare(q)
 		return st
 	}
-	db.insertDoc = prep(`INSERT INTO documents(folder, rel, size, mtime, sha256, state, claim,
-			first_seen, settled_at, updated_at) VALUES (?,?,?,?,?,?,'',?,?,?)`)
-	db.setClaim = prep(`UPDATE documents SET claim = ? WHERE id = ?`)
+	db.insertDoc = prep(`INSERT INTO documents(folder, rel, size, mtime, sha256, state,
+			first_seen, settled_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)`)
 	db.duplicate = prep(`SELECT ` + docColumns + ` FROM documents
 		WHERE folder = ? AND sha256 = ? AND id <> ? AND state NOT IN (?, ?) ORDER BY id LIMIT 1`)
 	db.markClaimed = prep(`UPDATE documents SET state = ?, updated_at = ? WHERE id = ? AND state = ?`)
@@ -235,15 +234,15 @@ type Doc struct {
 	Cleaned     bool
 }
 
-const docColumns = `id, folder, rel, size, mtime, sha256, state, claim, coalesce(batch_id, 0), attempts,
+const docColumns = `id, folder, rel, size, mtime, sha256, state, coalesce(batch_id, 0), attempts,
 	error_code, error_message, sig_type, output, output_sha256, first_seen, settled_at, first_try,
 	next_attempt, updated_at, cleaned`
 
-func scanDoc(row interface{ Scan(...any) error }) (*Doc, error) {
+func (db *DB) scanDoc(row interface{ Scan(...any) error }) (*Doc, error) {
 	var d Doc
 	var mtime, first, settled, firstTry, next, updated int64
 	var state, code string
-	err := row.Scan(&d.ID, &d.Folder, &d.Rel, &d.Size, &mtime, &d.SHA256, &state, &d.Claim, &d.BatchID,
+	err := row.Scan(&d.ID, &d.Folder, &d.Rel, &d.Size, &mtime, &d.SHA256, &state, &d.BatchID,
 		&d.Attempts, &code, &d.ErrMessage, &d.SigType, &d.Output, &d.OutputSHA, &first, &settled, &firstTry,
 		&next, &updated, &d.Cleaned)
 	if err != nil {
@@ -252,7 +251,15 @@ func scanDoc(row interface{ Scan(...any) error }) (*Doc, error) {
 	d.ModTime, d.FirstSeen, d.SettledAt = fromNanos(mtime), fromNanos(first), fromNanos(settled)
 	d.FirstTry, d.NextAttempt, d.UpdatedAt = fromNanos(firstTry), fromNanos(next), fromNanos(updated)
 	d.State, d.ErrCode = signagent.State(state), signagent.Code(code)
+	d.Claim = db.claimPath(d.ID, d.Rel)
 	return &d, nil
+}
+
+// claimPath is where document id waits in the inbox while in flight:
+// unique to this ledger's instance, so agents sharing an inbox never
+// collide, and keeping the original extension.
+func (db *DB) claimPath(id int64, rel string) string {
+	return fmt.Sprintf("%s/%s-%d%s", ClaimDir, db.instance, id, strings.ToLower(filepath.Ext(rel)))
 }
 
 // ClaimDir is the agent-owned claim area inside every inbox.
@@ -283,16 +290,15 @@ func (db *DB) AddSeen(ctx context.Context, d *Doc, claimed ...int64) error {
 		if d.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		d.Claim = fmt.Sprintf("%s/%s-%d%s", ClaimDir, db.instance, d.ID, strings.ToLower(filepath.Ext(d.Rel)))
+		d.Claim = db.claimPath(d.ID, d.Rel)
 		d.State, d.FirstSeen, d.UpdatedAt = signagent.StateSeen, fromNanos(now), fromNanos(now)
-		_, err = tx.StmtContext(ctx, db.setClaim).ExecContext(ctx, d.Claim, d.ID)
-		return err
+		return nil
 	})
 }
 
 // Get returns one document.
 func (db *DB) Get(ctx context.Context, id int64) (*Doc, error) {
-	return scanDoc(db.db.QueryRowContext(ctx, `SELECT `+docColumns+` FROM documents WHERE id = ?`, id))
+	return db.scanDoc(db.db.QueryRowContext(ctx, `SELECT `+docColumns+` FROM documents WHERE id = ?`, id))
 }
 
 // Delete forgets a document that was never claimed (its file vanished or
@@ -352,7 +358,7 @@ func (db *DB) Unfinished(ctx context.Context, folder string, fn func(*Doc) error
 	}
 	defer rows.Close()
 	for rows.Next() {
-		d, err := scanDoc(rows)
+		d, err := db.scanDoc(rows)
 		if err != nil {
 			return fmt.Errorf("ledger: %w", err)
 		}
@@ -372,7 +378,7 @@ func (db *DB) BatchDocs(ctx context.Context, batchID int64) ([]*Doc, error) {
 	defer rows.Close()
 	var out []*Doc
 	for rows.Next() {
-		d, err := scanDoc(rows)
+		d, err := db.scanDoc(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -384,7 +390,7 @@ func (db *DB) BatchDocs(ctx context.Context, batchID int64) ([]*Doc, error) {
 // Duplicate returns a document of folder other than id with the same
 // content that is published or on its way there, or nil.
 func (db *DB) Duplicate(ctx context.Context, folder, sha string, id int64) (*Doc, error) {
-	d, err := scanDoc(db.duplicate.QueryRowContext(ctx, folder, sha, id, signagent.StateFailed, signagent.StateSeen))
+	d, err := db.scanDoc(db.duplicate.QueryRowContext(ctx, folder, sha, id, signagent.StateFailed, signagent.StateSeen))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

@@ -432,8 +432,16 @@ func TestCrashLoopExactlyOnce(t *testing.T) {
 	}
 	for r := range rounds {
 		drop(perRound) // some arrive while the agent is down
+		before := len(listFiles(l.outbox))
 		cmd := start()
-		time.Sleep(time.Duration(250+(r*397)%1100) * time.Millisecond)
+		// Kill while documents are in flight: right after the first new
+		// publication of the round (more batches are still on their way),
+		// plus a varying delay so the kill lands at different steps.
+		deadline := time.Now().Add(60 * time.Second)
+		for len(listFiles(l.outbox)) == before && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(r*7) * time.Millisecond)
 		cmd.Process.Kill() // SIGKILL: no chance to clean up
 		cmd.Wait()
 	}

@@ -1,5 +1,7 @@
 -- Documents and batches of the pipeline. States are stable text (see
 -- signagent.State). Times are Unix nanoseconds. No document bytes, ever.
+-- A document's claim path is derived from the ledger instance and its id
+-- (ledger.DB.claimPath), so it is not stored.
 CREATE TABLE meta (
 	key   TEXT PRIMARY KEY,
 	value TEXT NOT NULL
@@ -29,7 +31,6 @@ CREATE TABLE documents (
 	mtime         INTEGER NOT NULL,
 	sha256        TEXT    NOT NULL,
 	state         TEXT    NOT NULL,
-	claim         TEXT    NOT NULL,             -- path relative to the inbox while in flight
 	batch_id      INTEGER REFERENCES batches(id),
 	attempts      INTEGER NOT NULL DEFAULT 0,
 	error_code    TEXT    NOT NULL DEFAULT '',
