@@ -273,7 +273,11 @@ func (r *runner) archive(d *ledger.Doc) bool {
 	}
 	dir, err := mkdirUnder(r.f.Archive, filepath.Join(r.a.Now().Format("2006/01/02"), rel2dir(d.Rel)))
 	if err == nil {
-		err = placeNew(claim, freePath(dir, filepath.Base(filepath.FromSlash(d.Rel))))
+		// A rename, not link-then-remove: a crash must not leave the
+		// original both here and in the archive (it would be archived
+		// twice). Only the agent writes the archive, so the free name stays
+		// free.
+		err = os.Rename(claim, freePath(dir, filepath.Base(filepath.FromSlash(d.Rel))))
 	}
 	if err != nil {
 		r.log.Warn("cannot archive original", "doc", d.ID, "err", err)

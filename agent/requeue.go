@@ -29,7 +29,9 @@ func Requeue(ctx context.Context, db *ledger.DB, folder, errorDir, inbox, path s
 		return "", err
 	}
 	dst := freePath(dir, filepath.Base(rel))
-	if err := placeNew(path, dst); err != nil {
+	// A rename: a crash leaves the document in error/ or in the inbox,
+	// never in both.
+	if err := os.Rename(path, dst); err != nil {
 		return "", err
 	}
 	os.Remove(path + ".error.json")
