@@ -73,7 +73,7 @@ func TestRenderSystemdUnitGolden(t *testing.T) {
 	}
 	golden(t, "signagent.service.golden", unit, filepath.Join("..", "etc", "signagent.service"))
 
-	// The directives the brief depends on, checked one by one so a golden
+	// The directives the service depends on, checked one by one so a golden
 	// update cannot silently drop them.
 	for _, want := range []string{
 		"After=network-online.target remote-fs.target\n",
