@@ -308,13 +308,10 @@ func TestCorpusEndToEnd(t *testing.T) {
 	if n := len(files(e.archive)); n != len(want) {
 		t.Errorf("archive has %d originals, want %d", n, len(want))
 	}
-	st, err := e.a.Status(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := st.Folders[0].Counts[signagent.StatePublished]; got != len(want) {
-		t.Errorf("ledger: %d published, want %d", got, len(want))
-	}
+	e.waitFor("every output recorded as published", func() bool {
+		st, err := e.a.Status(context.Background())
+		return err == nil && st.Folders[0].Counts[signagent.StatePublished] == len(want)
+	})
 }
 
 func TestBadInputsGetErrorFiles(t *testing.T) {

@@ -83,8 +83,12 @@ func (db *DB) prepare() error {
 		st, err = db.db.Prepare(q)
 		return st
 	}
+	// A document whose content failed before (and was requeued by `retry`,
+	// or dropped again) continues that document's attempt count.
 	db.insertDoc = prep(`INSERT INTO documents(folder, rel, size, mtime, sha256, state,
-			first_seen, settled_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)`)
+			first_seen, settled_at, updated_at, attempts) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,
+			coalesce((SELECT max(attempts) FROM documents WHERE folder = ?1 AND sha256 = ?5 AND state = 'failed'), 0))
+			RETURNING id, attempts`)
 	db.duplicate = prep(`SELECT ` + docColumns + ` FROM documents
 		WHERE folder = ? AND sha256 = ? AND id <> ? AND state NOT IN (?, ?) ORDER BY id LIMIT 1`)
 	db.markClaimed = prep(`UPDATE documents SET state = ?, updated_at = ? WHERE id = ? AND state = ?`)
@@ -282,13 +286,11 @@ func (db *DB) AddSeen(ctx context.Context, d *Doc, claimed ...int64) error {
 				}
 			}
 		}
-		res, err := tx.StmtContext(ctx, db.insertDoc).ExecContext(ctx,
-			d.Folder, d.Rel, d.Size, nanos(d.ModTime), d.SHA256, signagent.StateSeen, now, nanos(d.SettledAt), now)
+		err := tx.StmtContext(ctx, db.insertDoc).QueryRowContext(ctx,
+			d.Folder, d.Rel, d.Size, nanos(d.ModTime), d.SHA256, signagent.StateSeen, now, nanos(d.SettledAt), now,
+		).Scan(&d.ID, &d.Attempts)
 		if err != nil {
 			return fmt.Errorf("ledger: add %s: %w", d.Rel, err)
-		}
-		if d.ID, err = res.LastInsertId(); err != nil {
-			return err
 		}
 		d.Claim = db.claimPath(d.ID, d.Rel)
 		d.State, d.FirstSeen, d.UpdatedAt = signagent.StateSeen, fromNanos(now), fromNanos(now)

@@ -172,6 +172,27 @@ func TestDocumentLifecycleAndStatus(t *testing.T) {
 	must(t, db.Ping(ctx))
 }
 
+func TestSameContentContinuesAttempts(t *testing.T) {
+	db, _ := openTest(t)
+	ctx := context.Background()
+	first := &Doc{Folder: "f", Rel: "a.pdf", Size: 1, SHA256: "same"}
+	must(t, db.AddSeen(ctx, first))
+	must(t, db.Apply(ctx, Update{ID: first.ID, State: signagent.StateFailed, ErrCode: signagent.CodeGaveUp, Attempts: 3}))
+	again := &Doc{Folder: "f", Rel: "a.pdf", Size: 1, SHA256: "same"}
+	must(t, db.AddSeen(ctx, again))
+	other := &Doc{Folder: "g", Rel: "a.pdf", Size: 1, SHA256: "same"}
+	must(t, db.AddSeen(ctx, other))
+	if again.Attempts != 3 {
+		t.Errorf("AddSeen reports %d attempts, want 3", again.Attempts)
+	}
+	if got, _ := db.Get(ctx, again.ID); got.Attempts != 3 {
+		t.Errorf("requeued document starts at %d attempts, want 3", got.Attempts)
+	}
+	if got, _ := db.Get(ctx, other.ID); got.Attempts != 0 {
+		t.Errorf("another folder's document inherits %d attempts", got.Attempts)
+	}
+}
+
 func TestDeleteOnlyForgetsUnclaimed(t *testing.T) {
 	db, _ := openTest(t)
 	ctx := context.Background()

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/config"
 	"github.com/signagent/signagent/signstash/sim"
 )
 
@@ -262,6 +263,16 @@ func TestRunStatusMetricsHealth(t *testing.T) {
 		os.WriteFile(filepath.Join(l.inbox, fmt.Sprintf("inv-%d.pdf", i)), uniquePDF(base, fmt.Sprint(i)), 0o644)
 	}
 	waitFor(t, "3 published", func() bool { return len(listFiles(l.outbox)) == 3 })
+	// Outputs land just before their publication is recorded.
+	waitFor(t, "3 recorded as published", func() bool {
+		resp, err := http.Get("http://" + addr + "/status")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var st signagent.Status
+		return json.NewDecoder(resp.Body).Decode(&st) == nil && st.Folders[0].Counts[signagent.StatePublished] == 3
+	})
 
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + addr + path)
@@ -329,12 +340,22 @@ func TestRetryMovesFailedDocumentToSigned(t *testing.T) {
 	if left := listFiles(l.errDir); len(left) != 0 {
 		t.Errorf("error/ still holds %v", left)
 	}
-	code, out, _ = runCmd(t, nil, "status", "--config", l.cfg, "--json")
-	var st signagent.Status
-	json.Unmarshal([]byte(out), &st)
-	if code != 0 || st.Folders[0].Counts[signagent.StatePublished] != 1 {
-		t.Errorf("status after retry: %s", out)
+	// The ledger notes the requeue.
+	db, err := openLedger(mustLoad(t, l.cfg))
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer db.Close()
+	lst, _ := db.Status(context.Background(), []string{"invoices"})
+	if f := lst.Folders[0].Failures; len(f) != 1 || !strings.HasPrefix(f[0].Message, "requeued by retry") {
+		t.Errorf("the failure is not noted as requeued: %+v", f)
+	}
+	// The file lands in the outbox just before its publication is recorded.
+	waitFor(t, "status: 1 published", func() bool {
+		code, out, _ := runCmd(t, nil, "status", "--config", l.cfg, "--json")
+		var st signagent.Status
+		return code == 0 && json.Unmarshal([]byte(out), &st) == nil && st.Folders[0].Counts[signagent.StatePublished] == 1
+	})
 }
 
 // TestLogsNeverLeakSecretsOrContent runs the agent against the Sign'Stash
@@ -530,4 +551,13 @@ func TestRunRefusesFoldersOnDifferentVolumes(t *testing.T) {
 	if code != exitUsage || !strings.Contains(stderr, "different volume") || !strings.Contains(stderr, "folders[0].outbox") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}
+}
+
+func mustLoad(t *testing.T, path string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
