@@ -250,6 +250,19 @@ func (e *simEnv) settled(names map[string][]byte) {
 		ents, _ := os.ReadDir(filepath.Join(e.inbox, ledger.ClaimDir))
 		return len(ents) == 0
 	})
+	// Originals are archived just before their publication is recorded.
+	e.waitFor("ledger settled", func() bool {
+		st, err := e.a.Status(context.Background())
+		if err != nil {
+			return false
+		}
+		for state, n := range st.Folders[0].Counts {
+			if !state.Terminal() && n > 0 {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // accounted checks every document ended exactly once: one signed output in
