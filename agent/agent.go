@@ -449,7 +449,7 @@ func (r *runner) admit(ctx context.Context, d *ledger.Doc) {
 		}
 		r.fail(context.WithoutCancel(ctx), d, "", signagent.DocError(signagent.CodeDuplicate,
 			fmt.Sprintf("the same content was already signed (document %d, %s)", dup.ID, where),
-			"nothing to do: the signed copy is in the outbox; use `signagent retry` to sign it again on purpose"))
+			"nothing to do: this content is already signed; the signed copy is in the outbox"))
 		return
 	}
 	r.enqueue(ctx, d)
