@@ -32,23 +32,33 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if len(cfg.Folders) == 0 {
 		return usageError{msg: *cfgPath + ": no [[folders]] configured; nothing to watch\nhint: start from config.example.toml"}
 	}
-	if err := checkLayout(cfg); err != nil {
+	warnings, err := checkLayout(cfg)
+	if err != nil {
 		return err
 	}
+	var log *slog.Logger
 	if !installer.Interactive() {
-		log := newServiceLogger(cfg, e)
+		log = newServiceLogger(cfg, e)
+	} else {
+		log = newLogger(cfg, e.stderr)
+	}
+	for _, w := range warnings {
+		log.Warn(w.Message, "key", w.Key, "line", w.Line, "hint", w.Hint)
+	}
+	if !installer.Interactive() {
 		return installer.RunService(serviceName, func(ctx context.Context) error {
 			return runAgent(ctx, cfg, e, log)
 		}, stopBudget, log)
 	}
-	return runAgent(ctx, cfg, e, newLogger(cfg, e.stderr))
+	return runAgent(ctx, cfg, e, log)
 }
 
 // checkLayout creates missing folders, then refuses to start on any layout
 // problem config.Check finds (folders on different volumes, unwritable
 // folders, unreadable secrets): claims and publication are atomic renames
 // only within one volume.
-func checkLayout(cfg *config.Config) error {
+// It returns the warnings for the log.
+func checkLayout(cfg *config.Config) (warnings config.Problems, err error) {
 	for _, f := range cfg.Folders {
 		for _, d := range []string{f.Inbox, f.Outbox, f.Error, f.Archive} {
 			if d != "" {
@@ -58,14 +68,16 @@ func checkLayout(cfg *config.Config) error {
 	}
 	var ps config.Problems
 	for _, p := range cfg.Check() {
-		if !p.Warning {
+		if p.Warning {
+			warnings = append(warnings, p)
+		} else {
 			ps = append(ps, p)
 		}
 	}
 	if len(ps) > 0 {
-		return &ps
+		return warnings, &ps
 	}
-	return nil
+	return warnings, nil
 }
 
 // runAgent runs the agent and its monitor until ctx is done.
