@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -469,7 +470,7 @@ func TestCrashLoopExactlyOnce(t *testing.T) {
 	cmd := start()
 	waitFor(t, "every document published", func() bool { return len(listFiles(l.outbox)) >= n })
 	time.Sleep(500 * time.Millisecond) // let a possible duplicate show up
-	cmd.Process.Signal(os.Interrupt)
+	cmd.Process.Signal(syscall.SIGTERM) // what systemd and the SCM wrapper send
 	errc := make(chan error, 1)
 	go func() { errc <- cmd.Wait() }()
 	select {
@@ -479,7 +480,7 @@ func TestCrashLoopExactlyOnce(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
-		t.Error("no exit after SIGINT")
+		t.Error("no exit after SIGTERM")
 	}
 	// The kills must have interrupted real work, or this test proves nothing.
 	interrupted := 0
