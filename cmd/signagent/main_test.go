@@ -469,7 +469,7 @@ func TestCrashLoopExactlyOnce(t *testing.T) {
 	}
 	cmd := start()
 	waitFor(t, "every document published", func() bool { return len(listFiles(l.outbox)) >= n })
-	time.Sleep(500 * time.Millisecond) // let a possible duplicate show up
+	time.Sleep(500 * time.Millisecond)  // let a possible duplicate show up
 	cmd.Process.Signal(syscall.SIGTERM) // what systemd and the SCM wrapper send
 	errc := make(chan error, 1)
 	go func() { errc <- cmd.Wait() }()
