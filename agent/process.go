@@ -242,22 +242,23 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 		switch signagent.KindOf(err) {
 		case signagent.KindDocument:
 			r.fail(ctx, d, lb.Ref, err)
-		default:
+			continue
+		case signagent.KindConfig, signagent.KindLocal:
 			// An account or local problem holds the folder: its documents
 			// wait however long it lasts. Only transient failures give up.
-			if k := signagent.KindOf(err); k == signagent.KindConfig || k == signagent.KindLocal {
-				holdErr = err
-			} else if r.gaveUp([]*ledger.Doc{d}) {
+			holdErr = err
+		default:
+			if r.gaveUp([]*ledger.Doc{d}) {
 				r.fail(ctx, d, lb.Ref, &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeGaveUp,
 					Message: fmt.Sprintf("still failing after %s: %v", r.f.GiveUpAfter, err)})
 				continue
 			}
-			r.log.Warn("document not signed; will retry", "doc", d.ID, "err", err)
-			d.State, d.Attempts = signagent.StateClaimed, d.Attempts+1
-			os.Remove(r.out(d))
-			ups = append(ups, ledger.Update{ID: d.ID, State: signagent.StateClaimed, Attempts: d.Attempts})
-			retry = append(retry, d)
 		}
+		r.log.Warn("document not signed; will retry", "doc", d.ID, "err", err)
+		d.State, d.Attempts = signagent.StateClaimed, d.Attempts+1
+		os.Remove(r.out(d))
+		ups = append(ups, ledger.Update{ID: d.ID, State: signagent.StateClaimed, Attempts: d.Attempts})
+		retry = append(retry, d)
 	}
 	for range signed {
 		r.a.Observer.Transition(r.f.Name, signagent.StateSigned)

@@ -231,12 +231,10 @@ func (r *runner) place(ctx context.Context, d *ledger.Doc) error {
 	}
 }
 
+// local wraps a file-system failure of the outbox, error or archive folder:
+// whatever the cause, it holds the folder rather than failing the document.
 func local(err error, msg string) error {
-	kind := signagent.KindOf(err)
-	if kind != signagent.KindLocal {
-		kind = signagent.KindLocal
-	}
-	return &signagent.Error{Kind: kind, Code: signagent.CodeLocal, Message: msg,
+	return &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal, Message: msg,
 		Hint: "check that the folder exists, is mounted and writable by the service account", Err: err}
 }
 

@@ -40,17 +40,9 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	}
 	// Check reports the decoding problems too, plus what the file system
 	// says: every problem at once, each with its hint.
-	problems := cfg.Check()
-	errs := 0
-	for _, p := range problems {
-		fmt.Fprintln(e.stdout, p.String())
-		if p.Hint != "" {
-			fmt.Fprintln(e.stdout, "  hint: "+p.Hint)
-		}
-		if !p.Warning {
-			errs++
-		}
-	}
+	problems := config.Problems(cfg.Check())
+	printProblems(e.stdout, "", problems)
+	errs := len(problems.Errors())
 	if err != nil {
 		// The backends of a configuration that does not decode are not
 		// worth contacting.

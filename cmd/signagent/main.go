@@ -108,7 +108,7 @@ func exitCode(stderr io.Writer, err error) int {
 	var ie invalidError
 	switch {
 	case errors.As(err, &ps):
-		printProblems(stderr, *ps)
+		printProblems(stderr, "signagent: ", *ps)
 		return exitUsage
 	case errors.As(err, &ue):
 		if ue.msg != "" {
@@ -127,9 +127,9 @@ func exitCode(stderr io.Writer, err error) int {
 }
 
 // printProblems prints configuration problems, each with its hint.
-func printProblems(w io.Writer, ps config.Problems) {
+func printProblems(w io.Writer, prefix string, ps config.Problems) {
 	for _, p := range ps {
-		fmt.Fprintln(w, "signagent: "+p.String())
+		fmt.Fprintln(w, prefix+p.String())
 		if p.Hint != "" {
 			fmt.Fprintln(w, "  hint: "+p.Hint)
 		}

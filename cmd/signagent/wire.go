@@ -27,17 +27,9 @@ func configFlag(fs *flag.FlagSet) *string {
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return usageError{}
-		}
-		return usageError{}
+		return usageError{} // the flag package has printed why (or the help)
 	}
 	return nil
-}
-
-// loadConfig reads and validates the configuration.
-func loadConfig(path string) (*config.Config, error) {
-	return config.Load(path)
 }
 
 // newLogger builds the process logger from the configuration.
