@@ -94,6 +94,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		runners = append(runners, r)
 	}
+	// Delayed retries (requeues, held publications) end with the work
+	// context; the ledger already says where each of their documents stands.
+	defer func() {
+		stopWork()
+		for _, r := range runners {
+			r.later.Wait()
+		}
+	}()
 	a.mu.Lock()
 	a.runners = map[string]*runner{}
 	for _, r := range runners {
@@ -211,6 +219,9 @@ type runner struct {
 	resume []*ledger.Batch
 	// pending holds documents found claimed by reconcile.
 	pending []*ledger.Doc
+	// later tracks the delayed retries (requeueLater, retryPublishLater),
+	// which Run waits for after cancelling the work context.
+	later sync.WaitGroup
 	// claimed lists documents renamed into the claim area whose claim is
 	// not yet recorded; only the watcher's callback (claim) uses it.
 	claimed []int64
@@ -376,7 +387,7 @@ func (r *runner) enqueue(ctx context.Context, d *ledger.Doc) {
 
 // requeueLater puts documents back to the batcher after a delay.
 func (r *runner) requeueLater(ctx context.Context, docs []*ledger.Doc, delay time.Duration) {
-	go func() {
+	r.later.Go(func() {
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
@@ -385,7 +396,7 @@ func (r *runner) requeueLater(ctx context.Context, docs []*ledger.Doc, delay tim
 		for _, d := range docs {
 			r.enqueue(ctx, d)
 		}
-	}()
+	})
 }
 
 // claim is the watcher's callback: record the ready file, then rename it

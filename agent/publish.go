@@ -117,11 +117,11 @@ func (r *runner) publishFailed(ctx context.Context, d *ledger.Doc, err error) {
 
 // retryPublishLater tries a held publication again after HoldRetry.
 func (r *runner) retryPublishLater(ctx context.Context, d *ledger.Doc) {
-	go func() {
+	r.later.Go(func() {
 		if sleep(ctx, r.a.HoldRetry) {
 			r.publishAll(ctx, []*ledger.Doc{d})
 		}
-	}()
+	})
 }
 
 // flushParallel is how many signed files flushSigned flushes at once.
