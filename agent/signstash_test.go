@@ -587,14 +587,7 @@ func TestSignStashTokenExpiry(t *testing.T) {
 			e := newSimEnv(t, simOpts{tokenLife: time.Hour, faults: sim.Faults{ExpiredTokenAs409: as409},
 				client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync }})
 			all := uniquePDFs(t, 6)
-			first, second := map[string][]byte{}, map[string][]byte{}
-			for name, data := range all {
-				if len(first) < 3 {
-					first[name] = data
-				} else {
-					second[name] = data
-				}
-			}
+			first, second := halves(all)
 			e.start()
 			e.dropAll(first)
 			e.settled(first)
@@ -625,14 +618,7 @@ func TestSignStashTokenExpiry(t *testing.T) {
 func TestSignStashShortTokenLifetime(t *testing.T) {
 	e := newSimEnv(t, simOpts{tokenLife: time.Second, client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync }})
 	all := uniquePDFs(t, 4)
-	first, second := map[string][]byte{}, map[string][]byte{}
-	for name, data := range all {
-		if len(first) < 2 {
-			first[name] = data
-		} else {
-			second[name] = data
-		}
-	}
+	first, second := halves(all)
 	e.start()
 	e.dropAll(first)
 	e.settled(first)
@@ -980,4 +966,18 @@ func TestSignStashInstanceRestart(t *testing.T) {
 	if e.wire.statuses[http.StatusNotFound] == 0 {
 		t.Error("no poll was answered 404: the restart was not tested")
 	}
+}
+
+// halves splits documents into two groups of (nearly) equal size, for tests
+// that change something between two rounds of drops.
+func halves(all map[string][]byte) (first, second map[string][]byte) {
+	first, second = map[string][]byte{}, map[string][]byte{}
+	for name, data := range all {
+		if len(first) < len(all)/2 {
+			first[name] = data
+		} else {
+			second[name] = data
+		}
+	}
+	return first, second
 }
