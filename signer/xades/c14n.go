@@ -25,24 +25,48 @@ const (
 )
 
 // parse reads an XML document. Only UTF-8 (and its subset US-ASCII) and
-// ISO-8859-1 are accepted; a UTF-8 byte order mark is skipped.
+// ISO-8859-1 are accepted; a UTF-8 byte order mark is skipped. References
+// to entities of the internal DTD subset are expanded (see
+// expandEntities). Outside the single document element only white space,
+// comments, processing instructions and one document type declaration
+// before it may appear.
 func parse(data []byte) (*etree.Document, error) {
-	doc := etree.NewDocument()
-	doc.ReadSettings.CharsetReader = charsetReader
-	body := normalizeAttrSpace(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))
-	if err := doc.ReadFromBytes(body); err != nil {
+	body, err := expandEntities(data)
+	if err != nil {
 		return nil, err
 	}
-	if doc.Root() == nil {
-		return nil, fmt.Errorf("no document element")
+	return parseExpanded(body)
+}
+
+// parseExpanded is parse for a document whose entities are expanded
+// already: a reference to an entity other than the predefined ones is an
+// error.
+func parseExpanded(data []byte) (*etree.Document, error) {
+	doc := etree.NewDocument()
+	doc.ReadSettings.CharsetReader = charsetReader
+	if err := doc.ReadFromBytes(normalizeAttrSpace(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))); err != nil {
+		return nil, err
 	}
+	roots := 0
 	for _, t := range doc.Child {
-		if d, ok := t.(*etree.Directive); ok && strings.Contains(d.Data, "[") {
-			// An internal DTD subset may declare entities and default
-			// attributes that a validating reader would add; our reading
-			// would then differ from a verifier's.
-			return nil, fmt.Errorf("documents with an internal DTD subset are not supported")
+		switch t := t.(type) {
+		case *etree.Element:
+			roots++
+		case *etree.CharData:
+			if !t.IsWhitespace() {
+				return nil, fmt.Errorf("text outside the document element")
+			}
+		case *etree.Directive:
+			if roots > 0 {
+				return nil, fmt.Errorf("a declaration after the document element")
+			}
 		}
+	}
+	switch {
+	case roots == 0:
+		return nil, fmt.Errorf("no document element")
+	case roots > 1:
+		return nil, fmt.Errorf("more than one document element")
 	}
 	return doc, nil
 }
@@ -120,7 +144,8 @@ func normalizeAttrSpace(data []byte) []byte {
 }
 
 // doctypeEnd returns the offset just after the document type declaration
-// starting at i: its '>' outside brackets and quotes.
+// starting at i: its '>' outside brackets, quotes, comments and processing
+// instructions.
 func doctypeEnd(data []byte, i int) int {
 	depth, quote := 0, byte(0)
 	for j := i + 2; j < len(data); j++ {
@@ -130,6 +155,10 @@ func doctypeEnd(data []byte, i int) int {
 			if d == quote {
 				quote = 0
 			}
+		case depth > 0 && bytes.HasPrefix(data[j:], []byte("<!--")):
+			j = skipPast(data, j, "-->") - 1
+		case depth > 0 && bytes.HasPrefix(data[j:], []byte("<?")):
+			j = skipPast(data, j, "?>") - 1
 		case d == '"' || d == '\'':
 			quote = d
 		case d == '[':

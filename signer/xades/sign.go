@@ -62,7 +62,18 @@ func Sign(ctx context.Context, in io.Reader, out io.Writer, key crypto.Signer, c
 	if len(bytes.TrimSpace(data)) == 0 {
 		return signagent.DocError(signagent.CodeEmptyFile, "the document is empty", "export the document again")
 	}
-	doc, err := parse(data)
+	// A verifier such as xmlsec1 does not substitute entities before it
+	// canonicalizes: what we sign and write is the document with its
+	// entity references expanded (the same document to any reader).
+	data, err = expandEntities(data)
+	var doc *etree.Document
+	if err == nil {
+		doc, err = parseExpanded(data)
+	}
+	if u := (*unsupportedError)(nil); errors.As(err, &u) {
+		return signagent.DocError(signagent.CodeNotXML, "the XML document cannot be signed safely: "+u.Error(),
+			"remove the DTD (or the declarations named) from the document, or sign it as CAdES (.p7s)")
+	}
 	if err != nil {
 		return signagent.DocError(signagent.CodeNotXML, "the document is not well-formed XML: "+err.Error(),
 			"check that the file is a complete XML document in UTF-8, or sign it as CAdES (.p7s)")
