@@ -382,16 +382,17 @@ func (s *stringReader) escape() error {
 			return err
 		}
 		if utf16.IsSurrogate(r) {
-			// A surrogate pair is two escapes: \uD83D\uDE00.
-			if b, _ := s.r.Peek(2); len(b) == 2 && b[0] == '\\' && b[1] == 'u' {
-				s.r.Discard(2)
-				r2, err := s.hex4()
-				if err != nil {
-					return err
+			// A surrogate pair is two escapes: \uD83D\uDE00. A lone
+			// surrogate reads as U+FFFD, and an escape after it that does
+			// not complete a pair is read on its own, as encoding/json does.
+			r2 := rune(-1)
+			if b, _ := s.r.Peek(6); len(b) == 6 && b[0] == '\\' && b[1] == 'u' {
+				if v, err := strconv.ParseUint(string(b[2:]), 16, 16); err == nil {
+					r2 = rune(v)
 				}
-				r = utf16.DecodeRune(r, r2)
-			} else {
-				r = utf8.RuneError
+			}
+			if r = utf16.DecodeRune(r, r2); r != utf8.RuneError {
+				s.r.Discard(6)
 			}
 		}
 		s.rest = utf8.AppendRune(nil, r)
@@ -473,7 +474,7 @@ func (l *Lexer) value(budget *int, depth int) (any, error) {
 				}
 			}
 		case '[':
-			var a []any
+			a := []any{} // [] decodes as an empty array, not null
 			for {
 				more, err := l.More()
 				if err != nil {
