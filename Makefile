@@ -8,7 +8,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 SIM     := $(wildcard cmd/signstash-sim/main.go)
 
-.PHONY: all build test run bench cross vet clean
+.PHONY: all build test run bench cross vet clean fuzz race
 all: build
 
 build:
@@ -40,6 +40,17 @@ run: build
 
 bench: build
 	./scripts/bench.sh
+
+# Every fuzz target, one after another, for FUZZTIME each
+# (make fuzz FUZZTIME=5m). `make test` runs their seeds only.
+FUZZTIME ?= 60s
+FUZZ = ./signer/pades:FuzzRead ./signer/pades:FuzzSign ./signer/cms:FuzzVerify \
+	./signer/xades:FuzzC14N ./signstash/internal/wire:FuzzLexer ./config:FuzzLines
+fuzz:
+	@set -e; for t in $(FUZZ); do \
+		echo "fuzz: $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) $${t%%:*}; \
+	done
 
 clean:
 	rm -rf bin
