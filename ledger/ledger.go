@@ -62,6 +62,10 @@ func Open(path string) (*DB, error) {
 	// One writer at a time is all SQLite allows; a small pool serves readers.
 	sdb.SetMaxOpenConns(4)
 	db := &DB{db: sdb, path: path, Now: time.Now}
+	if err := db.checkHealth(context.Background()); err != nil {
+		sdb.Close()
+		return nil, err
+	}
 	if err := db.migrate(context.Background()); err != nil {
 		sdb.Close()
 		return nil, err
