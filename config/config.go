@@ -19,6 +19,8 @@ const (
 	DefaultLogFormat       = "text"
 	DefaultListen          = "127.0.0.1:9464"
 	DefaultLedgerRetention = 90 * 24 * time.Hour
+	DefaultBackupInterval  = 24 * time.Hour
+	DefaultBackupKeep      = 7
 
 	DefaultBackendName = "local" // the backend an empty file gets
 	DevCertificate     = "dev"   // certificate value for the self-signed development certificate
@@ -72,6 +74,13 @@ type Config struct {
 	// LedgerRetention is how long terminal ledger records are kept; default
 	// 90 days, 0 keeps them forever.
 	LedgerRetention Duration `toml:"ledger_retention"`
+	// BackupInterval is how often the agent copies the ledger into
+	// data_dir/backups while it runs (and at start, unless the newest backup
+	// is younger); default 24h, at least 1m.
+	BackupInterval Duration `toml:"backup_interval"`
+	// BackupKeep is how many ledger backups are kept, the newest; default 7,
+	// 0 takes none.
+	BackupKeep int `toml:"backup_keep"`
 
 	// Backends by name. An empty file gets one "local" backend with the
 	// development certificate.
@@ -246,6 +255,8 @@ func Default() *Config {
 		LogFormat:       DefaultLogFormat,
 		Listen:          DefaultListen,
 		LedgerRetention: Duration{DefaultLedgerRetention},
+		BackupInterval:  Duration{DefaultBackupInterval},
+		BackupKeep:      DefaultBackupKeep,
 		Backends: map[string]*Backend{
 			DefaultBackendName: defaultBackend(DefaultBackendName, TypeLocal),
 		},

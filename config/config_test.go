@@ -174,7 +174,8 @@ func TestEmptyFileIsDefault(t *testing.T) {
 	want := Default()
 	want.DataDir = filepath.Join(dir, "data")
 	if c.DataDir != want.DataDir || c.LogLevel != "info" || c.LogFormat != "text" ||
-		c.Listen != "127.0.0.1:9464" || c.LedgerRetention.Duration != 90*24*time.Hour {
+		c.Listen != "127.0.0.1:9464" || c.LedgerRetention.Duration != 90*24*time.Hour ||
+		c.BackupInterval.Duration != 24*time.Hour || c.BackupKeep != 7 {
 		t.Errorf("empty file = %+v, want %+v", c, want)
 	}
 	if !reflect.DeepEqual(c.Backends, want.Backends) {
@@ -236,6 +237,8 @@ log_level = "debug"
 log_format = "json"
 listen = "off"
 ledger_retention = "0s"
+backup_interval = "6h"
+backup_keep = 0
 
 [backends.hsm]
 type = "local"
@@ -265,7 +268,8 @@ give_up_after = "2d"
 archive_retention = "365d"
 signature = { type = "pades", reason = "Invoice", location = "Lisboa", name = "ACME", timestamp = true, visible = { page = 2, x = 10, y = 20.5, width = 200, height = 50 } }
 `, filepath.Join(dir, "config.toml"))
-	if c.DataDir != filepath.Join(dir, "state") || c.LogLevel != "debug" || c.LogFormat != "json" || c.Listen != "off" || c.LedgerRetention.Duration != 0 {
+	if c.DataDir != filepath.Join(dir, "state") || c.LogLevel != "debug" || c.LogFormat != "json" || c.Listen != "off" || c.LedgerRetention.Duration != 0 ||
+		c.BackupInterval.Duration != 6*time.Hour || c.BackupKeep != 0 {
 		t.Errorf("top = %+v", c)
 	}
 	b := c.Backends["hsm"]
@@ -322,6 +326,10 @@ backend = "ss"
 		{`listen = "localhost:99999"`, "listen", "not a host:port", true, "", 0},
 		{`ledger_retention = "soon"`, "ledger_retention", "invalid duration", true, "", 0},
 		{`ledger_retention = 90`, "ledger_retention", "must be a duration string, not an integer", true, "", 0},
+		{`backup_interval = "30s"`, "backup_interval", "at least 1m", true, "", 0},
+		{`backup_interval = "daily"`, "backup_interval", "invalid duration", true, "", 0},
+		{`backup_keep = -1`, "backup_keep", "must not be negative", true, "", 0},
+		{`backup_keep = "7"`, "backup_keep", "must be an integer, not a string", true, "", 0},
 		{`data_dir = ""`, "data_dir", "must not be empty", true, "", 0},
 		{`data_dir = 3`, "data_dir", "must be a string, not an integer", true, "", 0},
 		{`settle = "2"`, "folders[1].settle", "has no unit", false, "", 0},

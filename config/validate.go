@@ -124,6 +124,12 @@ func (v *validator) top() {
 	if c.LedgerRetention.Duration < 0 {
 		v.errorf("ledger_retention", `e.g. "90d"; "0s" keeps records forever`, "must not be negative")
 	}
+	if c.BackupInterval.Duration < time.Minute {
+		v.errorf("backup_interval", `e.g. "24h" (the default) or "6h"`, "must be at least 1m")
+	}
+	if c.BackupKeep < 0 {
+		v.errorf("backup_keep", fmt.Sprintf("default %d; 0 takes no backups", DefaultBackupKeep), "must not be negative")
+	}
 	if len(c.Backends) == 0 && len(c.decoding) == 0 {
 		v.errorf("backends", `add one, e.g. [backends.local] with type = "local"`, "no backend is configured")
 	}
