@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 )
 
@@ -20,8 +21,12 @@ type xent struct {
 // pdf is a lazily read PDF: its cross-reference sections and latest
 // trailer. Entries are decoded only when an object is looked up.
 type pdf struct {
-	r         io.ReaderAt
-	size      int64
+	r    io.ReaderAt
+	size int64
+	// base is the file offset of the %PDF- header. Offsets written in the
+	// file count from it, as qpdf and poppler read them: a file with junk
+	// before its header is otherwise read as if the junk were not there.
+	base      int64
 	startxref int64
 	secs      []*xsec // cross-reference sections, newest first
 	trailer   value   // the latest trailer dictionary
@@ -73,7 +78,7 @@ const (
 	maxDecoded    = 64 << 20 // largest decoded xref or object stream
 	maxXrefChains = 10000
 	tailSize      = 16 << 10 // how much of the end of the file open reads
-	maxObjNum     = 1 << 40  // far above any real object number
+	maxObjNum     = 8388607  // the largest object number (ISO 32000-1, annex C)
 	maxWins       = 8        // pieces of text kept for reuse
 )
 
@@ -86,20 +91,22 @@ func corruptf(format string, a ...any) error {
 // open reads the cross-reference chain of the PDF in r.
 func open(r io.ReaderAt, size int64) (*pdf, error) {
 	d := &pdf{r: r, size: size}
+	head := make([]byte, min(int64(headerWindow), size))
+	if _, err := r.ReadAt(head, 0); err != nil && err != io.EOF {
+		return nil, err
+	}
+	if i := bytes.Index(head, []byte("%PDF-")); i > 0 {
+		d.base = int64(i)
+	}
 	tail := min(int64(tailSize), size)
 	d.tail = make([]byte, tail)
 	d.tailAt = size - tail
 	if _, err := r.ReadAt(d.tail, d.tailAt); err != nil && err != io.EOF {
 		return nil, err
 	}
-	i := bytes.LastIndex(d.tail, []byte("startxref"))
-	if i < 0 {
-		return nil, corruptf("no startxref (the file is truncated)")
-	}
-	l := &lexer{b: d.tail, p: i + len("startxref")}
-	off, ok := l.uint()
-	if !ok || off <= 0 || off >= size {
-		return nil, corruptf("bad startxref offset")
+	off, err := d.findStartxref()
+	if err != nil {
+		return nil, err
 	}
 	d.startxref = off
 	seen := map[int64]bool{}
@@ -127,12 +134,59 @@ func open(r io.ReaderAt, size int64) (*pdf, error) {
 		off = 0
 		if p, ok := trailer.get("Prev"); ok && p.k == kInt {
 			off = p.num
-			if off <= 0 || off >= size {
+			if off <= 0 || off >= size-d.base {
 				return nil, corruptf("bad /Prev offset")
 			}
 		}
 	}
+	// Readers give up on object numbers beyond the limit: an update
+	// numbered after such a /Size would be invisible to them.
+	if s, ok := d.trailer.get("Size"); ok && s.k == kInt && (s.num < 0 || s.num > maxObjNum+1) {
+		return nil, corruptf("the trailer's /Size %d is beyond the limit of %d objects", s.num, maxObjNum)
+	}
 	return d, nil
+}
+
+// orphanUpdate matches what, after the last startxref, would be part of an
+// update whose own startxref is missing: objects or cross-reference data.
+var orphanUpdate = regexp.MustCompile(`[0-9]+[ \t\r\n\f\x00]+[0-9]+[ \t\r\n\f\x00]+obj|xref|trailer`)
+
+// findStartxref returns the offset given by the last startxref of the file.
+// What follows it (garbage after %%EOF, repeated %%EOF markers, however
+// long) is ignored, as careful readers ignore it, unless it looks like
+// objects or cross-reference data: that would be an update we cannot see,
+// which another reader might show, and signing on top of the revision
+// before it would drop it.
+func (d *pdf) findStartxref() (int64, error) {
+	const chunk, overlap = 64 << 10, 64
+	buf, at := d.tail, d.tailAt
+	for {
+		if i := bytes.LastIndex(buf, []byte("startxref")); i >= 0 {
+			l := &lexer{b: buf, p: i + len("startxref")}
+			off, ok := l.uint()
+			if !ok || off <= 0 || off >= d.size-d.base {
+				return 0, corruptf("bad startxref offset")
+			}
+			if orphanUpdate.Match(buf[l.p:]) {
+				return 0, corruptf("objects follow the last startxref (an update is incomplete)")
+			}
+			return off, nil
+		}
+		if orphanUpdate.Match(buf) {
+			return 0, corruptf("objects follow the last startxref (an update is incomplete)")
+		}
+		if at == 0 {
+			return 0, corruptf("no startxref (the file is truncated)")
+		}
+		// Read the piece before, overlapping this one so that a keyword
+		// across the boundary is seen whole.
+		start := max(0, at-chunk)
+		buf = make([]byte, min(at+overlap, d.size)-start)
+		if _, err := d.r.ReadAt(buf, start); err != nil && err != io.EOF {
+			return 0, err
+		}
+		at = start
+	}
 }
 
 // entry returns the cross-reference entry of object num in force: the one
@@ -246,9 +300,10 @@ func tableEntry(b []byte) (xent, bool) {
 
 func isEOLPad(c byte) bool { return c == ' ' || c == '\r' || c == '\n' }
 
-// window reads object text at off, growing until parse succeeds. Text in
-// the tail open read is not read again.
+// window reads object text at off (counted from the header), growing until
+// parse succeeds. Text in the tail open read is not read again.
 func (d *pdf) window(off int64, parse func(b []byte) error) error {
+	off += d.base
 	if off < 0 || off >= d.size {
 		return corruptf("offset %d outside the file", off)
 	}
@@ -331,7 +386,7 @@ func (d *pdf) readSection(off int64) (*xsec, value, error) {
 				}
 				return corruptf("bad cross-reference subsection at %d", off)
 			}
-			if count > maxWindow/20 || start > maxObjNum {
+			if count > maxWindow/20 || start+count-1 > maxObjNum {
 				return corruptf("cross-reference subsection at %d too long", off)
 			}
 			l.skipWS()
@@ -402,7 +457,7 @@ func (d *pdf) readSection(off int64) (*xsec, value, error) {
 	}
 	rows := int64(0)
 	for i := 0; i+1 < len(index); i += 2 {
-		if index[i] < 0 || index[i] > maxObjNum || index[i+1] < 0 || index[i+1] > int64(len(raw)) ||
+		if index[i] < 0 || index[i]+index[i+1]-1 > maxObjNum || index[i+1] < 0 || index[i+1] > int64(len(raw)) ||
 			(rows+index[i+1])*rowLen > int64(len(raw)) {
 			return nil, value{}, corruptf("cross-reference stream too short")
 		}
@@ -433,7 +488,7 @@ func standardEntries(b []byte) bool {
 // readObjectAt parses "N G obj value" at off. For a stream it also returns
 // the raw (undecoded) stream data.
 func (d *pdf) readObjectAt(off int64) (num int64, gen int, v value, data []byte, err error) {
-	if off < 0 || off >= d.size {
+	if off < 0 || off >= d.size-d.base {
 		return 0, 0, value{}, nil, corruptf("object offset %d outside the file", off)
 	}
 	var streamAt int64 = -1
@@ -464,7 +519,7 @@ func (d *pdf) readObjectAt(off int64) (num int64, gen int, v value, data []byte,
 			if l.p < len(b) && b[l.p] == '\n' {
 				l.p++
 			}
-			streamAt = off + int64(l.p)
+			streamAt = d.base + off + int64(l.p)
 		}
 		return nil
 	})

@@ -3,6 +3,7 @@ package pades
 import (
 	"bytes"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -52,11 +53,27 @@ func buildUpdate(d *pdf, signer *x509.Certificate, o Options, reserve int) (*upd
 		pageNo = o.Visible.Page
 	}
 	pageRef, page, err := d.findPage(cat, pageNo)
+	if errors.Is(err, errNoPage) {
+		// Even an invisible signature needs a page for its widget: without
+		// a first page, the page tree is broken, not the configuration.
+		if pageNo == 1 {
+			return nil, corruptf("the page tree leads to no page (the signature's widget needs one)")
+		}
+		if _, _, err := d.findPage(cat, 1); err != nil {
+			return nil, corruptf("the page tree leads to no page (the signature's widget needs one)")
+		}
+		return nil, &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeSigningError,
+			Message: fmt.Sprintf("the PDF has no page %d for the visible signature", pageNo),
+			Hint:    "set the visible signature's page to one every document has (1 is the first page)"}
+	}
 	if err != nil {
 		return nil, err
 	}
 
 	next := d.sizeValue()
+	if next+4 > maxObjNum+1 {
+		return nil, corruptf("no object numbers are left under the limit of %d (/Size %d)", maxObjNum, next)
+	}
 	sigNum, widgetNum, apNum := next, next+1, next+2
 	next += 3
 
@@ -182,7 +199,8 @@ func buildUpdate(d *pdf, signer *x509.Certificate, o Options, reserve int) (*upd
 		end()
 	}
 
-	if err := writeXref(&b, d, u.base, objs, next); err != nil {
+	// Offsets in the update count from the header, like the file's own.
+	if err := writeXref(&b, d, u.base-d.base, objs, next); err != nil {
 		return nil, err
 	}
 	u.bytes = b.Bytes()
@@ -332,10 +350,11 @@ func (d *pdf) findPage(cat value, n int) (value, value, error) {
 			break
 		}
 	}
-	return value{}, value{}, &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeSigningError,
-		Message: fmt.Sprintf("the PDF has no page %d for the visible signature", n),
-		Hint:    "set the visible signature's page to one every document has (1 is the first page)"}
+	return value{}, value{}, errNoPage
 }
+
+// errNoPage is findPage's answer when the page tree has no such page.
+var errNoPage = errors.New("no such page")
 
 // arrayOf returns the elements of v's array entry key, direct or indirect.
 func (d *pdf) arrayOf(v value, key string) ([]value, error) {
