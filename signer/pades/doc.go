@@ -15,7 +15,15 @@
 // objects that keeps each value's original bytes: dictionaries we extend are
 // copied entry by entry, untouched entries byte for byte.
 //
+// Bytes that qpdf and poppler skip are accepted and signed with the rest:
+// junk before the %PDF- header (offsets in the file then count from the
+// header, and so do the update's; the /ByteRange counts from the file's
+// first byte and covers it all), and garbage or repeated %%EOF markers
+// after the end.
+//
 // Documents that cannot be signed safely (encrypted, not a PDF, damaged or
-// truncated, empty, too large) are refused with a *signagent.Error of kind
-// KindDocument and never produce output.
+// truncated, objects after the last startxref, a page tree without a page,
+// a /Size beyond the 8,388,607 objects readers accept, empty, too large)
+// are refused with a *signagent.Error of kind KindDocument and never
+// produce output.
 package pades
