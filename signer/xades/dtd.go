@@ -127,15 +127,23 @@ func parseSubset(s []byte) (map[string][]byte, error) {
 		case bytes.HasPrefix(rest, []byte("<?")):
 			i = skipPast(s, i, "?>")
 		case bytes.HasPrefix(rest, []byte("<!ELEMENT")), bytes.HasPrefix(rest, []byte("<!NOTATION")):
-			i = declEnd(s, i)
+			if i = declEnd(s, i); i < 0 {
+				return nil, errors.New("unterminated declaration in the DTD")
+			}
 		case bytes.HasPrefix(rest, []byte("<!ATTLIST")):
 			j := declEnd(s, i)
+			if j < len("<!ATTLIST>")+i {
+				return nil, errors.New("unterminated declaration in the DTD")
+			}
 			if err := checkAttlist(s[i+len("<!ATTLIST") : j-1]); err != nil {
 				return nil, err
 			}
 			i = j
 		case bytes.HasPrefix(rest, []byte("<!ENTITY")):
 			j := declEnd(s, i)
+			if j < len("<!ENTITY>")+i {
+				return nil, errors.New("unterminated declaration in the DTD")
+			}
 			name, text, err := entityDecl(s[i+len("<!ENTITY") : j-1])
 			if err != nil {
 				return nil, err
@@ -171,6 +179,9 @@ func entityDecl(d []byte) (string, []byte, error) {
 		return "", nil, fmt.Errorf("malformed value of entity %q", name)
 	}
 	lit := v[1 : len(v)-1]
+	if bytes.IndexByte(lit, 0) >= 0 {
+		return "", nil, fmt.Errorf("entity %q holds a NUL character", name) // and a NUL marks references below
+	}
 	if bytes.IndexByte(lit, '%') >= 0 {
 		return "", nil, unsupported("parameter entity references in entity %q are not supported", name)
 	}
@@ -364,7 +375,7 @@ func (x *expander) reference(out *bytes.Buffer, s []byte, inAttr bool) (int, err
 }
 
 // declEnd returns the offset just after the markup declaration starting at
-// i: its '>' outside quotes.
+// i: its '>' outside quotes; -1 if there is none.
 func declEnd(s []byte, i int) int {
 	quote := byte(0)
 	for j := i + 2; j < len(s); j++ {
@@ -379,7 +390,7 @@ func declEnd(s []byte, i int) int {
 			return j + 1
 		}
 	}
-	return len(s)
+	return -1
 }
 
 func skipPast(data []byte, i int, end string) int {

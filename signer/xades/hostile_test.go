@@ -120,6 +120,7 @@ func TestRefusesUnsafeDTDs(t *testing.T) {
 		"escaped <":      `<!DOCTYPE a [<!ENTITY x "&#60;b/>">]><a>&x;</a>`,
 		"recursive":      `<!DOCTYPE a [<!ENTITY x "&y;"><!ENTITY y "&x;">]><a>&x;</a>`,
 		"undeclared":     `<!DOCTYPE a [<!ENTITY x "y">]><a>&z;</a>`,
+		"nul":            "<!DOCTYPE a [<!ENTITY x \"\x00\">]><a k='&x;'>&x;</a>",
 		"billion laughs": lol,
 	} {
 		t.Run(name, func(t *testing.T) {
