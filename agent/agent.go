@@ -424,7 +424,7 @@ func (r *runner) claim(ctx context.Context, f watcher.File) {
 		return
 	}
 	r.claimed = r.claimed[:0]
-	if err := os.Rename(f.Path, r.abs(d.Claim)); err != nil {
+	if err := renameDurable(f.Path, r.abs(d.Claim)); err != nil {
 		// Vanished, or another agent won the rename: drop it quietly.
 		if err := r.a.Ledger.Delete(context.WithoutCancel(ctx), d.ID); err != nil {
 			r.log.Error("cannot forget unclaimed document", "file", f.Rel, "err", err)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // Permissions of what the agent writes: not world-readable (DESIGN §8).
@@ -40,24 +41,14 @@ func hashFile(path string) (string, int64, error) {
 
 var hashBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
-// syncDir makes a rename or link in dir durable. Not every platform can
-// fsync a directory (Windows); that is not an error there.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !isUnsupported(err) {
-		return err
-	}
-	return nil
-}
-
-func isUnsupported(err error) bool {
-	var pe *fs.PathError
-	return errors.As(err, &pe) && (errors.Is(err, errors.ErrUnsupported) ||
-		strings.Contains(pe.Err.Error(), "invalid argument") || strings.Contains(pe.Err.Error(), "Access is denied"))
+// isUnsupported reports whether err is a file system's answer that it cannot
+// do what was asked at all (EINVAL, ENOTSUP, ERROR_INVALID_FUNCTION…), as
+// opposed to a failure: a directory flush or a chmod that a file system
+// does not support is no reason to hold a folder. dir says the operation
+// was on a directory handle, where Windows answers ERROR_ACCESS_DENIED.
+func isUnsupported(err error, dir bool) bool {
+	return errors.Is(err, errors.ErrUnsupported) || errors.Is(err, syscall.EINVAL) ||
+		errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EOPNOTSUPP) || unsupportedErrno(err, dir)
 }
 
 func syncFile(path string) error {
@@ -85,7 +76,7 @@ func writeFileAtomic(path string, data []byte) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Chmod(filePerm); err != nil && !isUnsupported(err) {
+	if err := tmp.Chmod(filePerm); err != nil && !isUnsupported(err, false) {
 		tmp.Close()
 		return err
 	}
@@ -96,7 +87,7 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := renameDurable(tmp.Name(), path); err != nil {
 		return err
 	}
 	return syncDir(dir)
@@ -129,23 +120,6 @@ func copyFileNew(src, dst string) error {
 		return err
 	}
 	return placeNew(tmp.Name(), dst)
-}
-
-// placeNew moves src to dst without ever replacing an existing dst: a hard
-// link fails atomically when dst exists. Where links are not supported it
-// falls back to an existence check and a rename.
-func placeNew(src, dst string) error {
-	err := os.Link(src, dst)
-	if err == nil {
-		return os.Remove(src)
-	}
-	if errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	if _, serr := os.Lstat(dst); serr == nil {
-		return fs.ErrExist
-	}
-	return os.Rename(src, dst)
 }
 
 // candidate returns the i-th name for name under the suffix policy:

@@ -275,7 +275,7 @@ func (r *runner) archive(d *ledger.Doc) bool {
 		// original both here and in the archive (it would be archived
 		// twice). Only the agent writes the archive, so the free name stays
 		// free.
-		err = os.Rename(claim, freePath(dir, filepath.Base(filepath.FromSlash(d.Rel))))
+		err = renameDurable(claim, freePath(dir, filepath.Base(filepath.FromSlash(d.Rel))))
 	}
 	if err != nil {
 		r.log.Warn("cannot archive original", "doc", d.ID, "err", err)

@@ -31,7 +31,7 @@ func Requeue(ctx context.Context, db *ledger.DB, folder, errorDir, inbox, path s
 	dst := freePath(dir, filepath.Base(rel))
 	// A rename: a crash leaves the document in error/ or in the inbox,
 	// never in both.
-	if err := os.Rename(path, dst); err != nil {
+	if err := renameDurable(path, dst); err != nil {
 		return "", err
 	}
 	os.Remove(path + ".error.json")
