@@ -28,18 +28,20 @@ import (
 const fuzzDeadline = 10 * time.Second
 
 // within runs fn and fails t if it panics or has not returned after
-// fuzzDeadline (the fuzzer then keeps the input, as for a crash).
+// fuzzDeadline (the fuzzer then keeps the input, as for a crash). fn runs
+// on another goroutine: it reports with t.Errorf, never t.Fatal.
 func within(t *testing.T, fn func()) {
 	t.Helper()
 	done := make(chan string, 1)
 	go func() {
+		msg := ""
 		defer func() {
 			if r := recover(); r != nil {
-				done <- fmt.Sprintf("panic: %v\n%s", r, debug.Stack())
+				msg = fmt.Sprintf("panic: %v\n%s", r, debug.Stack())
 			}
+			done <- msg
 		}()
 		fn()
-		done <- ""
 	}()
 	select {
 	case msg := <-done:
@@ -199,11 +201,13 @@ func FuzzSign(f *testing.F) {
 				return
 			}
 			if !bytes.HasPrefix(out, b) {
-				t.Fatalf("the input is not an unchanged prefix of the output")
+				t.Errorf("the input is not an unchanged prefix of the output")
+				return
 			}
 			sigs, err := verifyBytes(dir, out)
 			if err != nil {
-				t.Fatalf("Sign succeeded but Verify fails: %v", err)
+				t.Errorf("Sign succeeded but Verify fails: %v", err)
+				return
 			}
 			ok := false
 			for _, s := range sigs {
@@ -212,7 +216,7 @@ func FuzzSign(f *testing.F) {
 				}
 			}
 			if !ok {
-				t.Fatalf("Sign succeeded but Verify finds no valid signature covering the output: %+v", sigs)
+				t.Errorf("Sign succeeded but Verify finds no valid signature covering the output: %+v", sigs)
 			}
 		})
 	})

@@ -107,6 +107,9 @@ func buildUpdate(d *pdf, signer *x509.Certificate, o Options, reserve int) (*upd
 			names[t.str] = true
 		}
 	}
+	if err := d.readFieldTree(fields, "", 0, map[int64]bool{}); err != nil {
+		return nil, err
+	}
 	fieldName := ""
 	for n := 1; ; n++ {
 		if fieldName = "Signature" + strconv.Itoa(n); !names[fieldName] {
@@ -355,6 +358,45 @@ func (d *pdf) findPage(cat value, n int) (value, value, error) {
 
 // errNoPage is findPage's answer when the page tree has no such page.
 var errNoPage = errors.New("no such page")
+
+// readFieldTree reads the form fields as Verify does (kids, and the value
+// of signature fields): a form Verify could not read is refused before
+// signing, not found unreadable in the signed output.
+func (d *pdf) readFieldTree(fs []value, ft string, depth int, seen map[int64]bool) error {
+	if depth > 32 {
+		return nil
+	}
+	for _, fr := range fs {
+		if fr.k == kRef {
+			if seen[-fr.num-1] {
+				continue
+			}
+			seen[-fr.num-1] = true
+		}
+		fd, err := d.resolve(fr)
+		if err != nil {
+			return err
+		}
+		fft := ft
+		if n := fd.name("FT"); n != "" {
+			fft = n
+		}
+		if kids, _ := d.arrayOf(fd, "Kids"); len(kids) > 0 {
+			if err := d.readFieldTree(kids, fft, depth+1, seen); err != nil {
+				return err
+			}
+		}
+		if v, ok := fd.get("V"); ok && fft == "Sig" && !(v.k == kRef && seen[v.num]) {
+			if v.k == kRef {
+				seen[v.num] = true
+			}
+			if _, err := d.resolve(v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // arrayOf returns the elements of v's array entry key, direct or indirect.
 func (d *pdf) arrayOf(v value, key string) ([]value, error) {
