@@ -52,5 +52,11 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) $${t%%:*}; \
 	done
 
+# The packages that run goroutines, under the race detector. It needs cgo
+# for the test binaries only: the product stays CGO_ENABLED=0.
+RACE = ./agent ./watcher ./ledger ./monitor ./signstash ./signstash/sim ./signer ./cmd/signagent
+race:
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m $(RACE)
+
 clean:
 	rm -rf bin
