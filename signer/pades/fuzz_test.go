@@ -3,10 +3,14 @@ package pades
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -180,7 +184,7 @@ func FuzzRead(f *testing.F) {
 // unchanged and holds a valid signature by the key covering all of it.
 func FuzzSign(f *testing.F) {
 	addPDFSeeds(f)
-	p := testpki.New(f, true)
+	p := fuzzPKI(f)
 	dir := f.TempDir()
 	o := Options{Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Name: "Fuzz"}
 	// An input already signed once: Verify then reads a signature dictionary
@@ -220,6 +224,33 @@ func FuzzSign(f *testing.F) {
 			}
 		})
 	})
+}
+
+// fuzzPKI is a self-signed ECDSA signer, made in microseconds: every fuzz
+// worker process makes its own, and RSA key generation under the fuzzer's
+// instrumentation takes a minute.
+func fuzzPKI(f *testing.F) *testpki.PKI {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "Fuzz Signer"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return &testpki.PKI{Key: key, Chain: []*x509.Certificate{cert}}
 }
 
 // signBytes signs b through temporary files in dir and returns the output.
