@@ -86,6 +86,12 @@ const (
 	CodeTransient      Code = "TRANSIENT"
 	CodeConfig         Code = "CONFIGURATION"
 	CodeLocal          Code = "LOCAL_FAULT"
+	// CodeNotRegular: a symbolic link, FIFO, socket or device in the inbox.
+	// The entry itself (never what it points to) goes to error/.
+	CodeNotRegular Code = "NOT_A_REGULAR_FILE"
+	// CodeChanged: the document kept changing after it was claimed, so what
+	// would be signed is not what was recorded.
+	CodeChanged Code = "CHANGED_AFTER_CLAIM"
 )
 
 // Error is an error with a kind, a stable code, a message for people and an

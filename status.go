@@ -24,6 +24,9 @@ type FolderStatus struct {
 	Failures []Failure `json:"failures,omitempty"`
 	// Watching is false when the folder's watcher is down (scans go on).
 	WatchError string `json:"watch_error,omitempty"`
+	// Ignored lists inbox entries the agent leaves alone and never reads
+	// (not regular files it could not move aside), with the reason.
+	Ignored []string `json:"ignored,omitempty"`
 }
 
 // Waiting describes a document that waits.

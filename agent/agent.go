@@ -29,6 +29,7 @@ const (
 const (
 	DefaultGiveUpAfter = 24 * time.Hour
 	DefaultHoldRetry   = 2 * time.Minute
+	DefaultHoldMin     = 5 * time.Second
 	DefaultGrace       = 5 * time.Second
 	DefaultInFlight    = 2
 )
@@ -64,7 +65,10 @@ type Agent struct {
 	Logger   *slog.Logger
 	Observer signagent.Observer
 	Now      func() time.Time
-	// HoldRetry is how long a held folder waits before trying again.
+	// HoldMin and HoldRetry bound how long a held folder waits before it
+	// tries again: from HoldMin, doubling, up to HoldRetry; a change in the
+	// inbox cuts the wait short.
+	HoldMin   time.Duration
 	HoldRetry time.Duration
 	// Grace is how long running batches may finish after shutdown starts
 	// before they are abandoned (they resume after restart).
@@ -164,6 +168,10 @@ func (a *Agent) defaults() {
 	if a.HoldRetry <= 0 {
 		a.HoldRetry = DefaultHoldRetry
 	}
+	if a.HoldMin <= 0 {
+		a.HoldMin = DefaultHoldMin
+	}
+	a.HoldMin = min(a.HoldMin, a.HoldRetry)
 	if a.Grace <= 0 {
 		a.Grace = DefaultGrace
 	}
@@ -187,6 +195,7 @@ func (a *Agent) Status(ctx context.Context) (*signagent.Status, error) {
 			if err := r.w.Err(); err != nil {
 				st.Folders[i].WatchError = err.Error()
 			}
+			st.Folders[i].Ignored = r.ignoredEntries()
 		}
 	}
 	return st, nil
@@ -227,6 +236,19 @@ type runner struct {
 	claimed []int64
 	// heldBy is the Kind+1 of the problem holding the folder, 0 when it flows.
 	heldBy atomic.Int32
+	// holdTries counts the attempts since the folder was last held, for
+	// the hold's backoff (holdWait); release resets it.
+	holdTries atomic.Int32
+	// wakeMu guards wakeCh, closed (and replaced) to cut the waits of a
+	// held folder short when the inbox changes (holdSleep).
+	wakeMu   sync.Mutex
+	wakeCh   chan struct{}
+	lastWake time.Time
+
+	// ignored lists inbox entries left in place (reason by path), for
+	// the log (once) and status.
+	ignoredMu sync.Mutex
+	ignored   map[string]string
 }
 
 func (a *Agent) newRunner(f *Folder) (*runner, error) {
@@ -405,17 +427,31 @@ func (r *runner) claim(ctx context.Context, f watcher.File) {
 	if ctx.Err() != nil {
 		return
 	}
-	fi, err := os.Stat(f.Path)
-	if err != nil || fi.Size() != f.Size || !fi.ModTime().Equal(f.ModTime) {
-		return // changed or gone since the watcher looked: not settled
+	if f.Mode != 0 {
+		r.reject(ctx, f)
+		return
 	}
-	sum, n, err := hashFile(f.Path)
+	// Read through a handle that cannot follow a link, and check that it
+	// is a regular file on the inbox's own file system (not a mount of
+	// something else under a recursive inbox).
+	sum, n, fi, err := hashRegular(f.Path)
+	if errors.Is(err, errNotRegular) {
+		r.reject(ctx, f) // swapped for a link since the watcher looked
+		return
+	}
 	if err != nil {
 		r.log.Warn("cannot read ready file; will retry on the next scan", "file", f.Rel, "err", err)
 		return
 	}
-	if fi2, err := os.Stat(f.Path); err != nil || n != f.Size || fi2.Size() != f.Size || !fi2.ModTime().Equal(f.ModTime) {
-		return // written to while we read it
+	if root, err := os.Stat(r.f.Inbox); err == nil && !sameDevice(fi, root) {
+		r.ignore(f, "it is on another file system than the inbox (a mount point inside the inbox?)")
+		return
+	}
+	if n != f.Size || fi.Size() != f.Size || !fi.ModTime().Equal(f.ModTime) {
+		return // changed since the watcher looked: not settled
+	}
+	if fi2, err := os.Lstat(f.Path); err != nil || !os.SameFile(fi, fi2) || fi2.Size() != f.Size || !fi2.ModTime().Equal(f.ModTime) {
+		return // written to, or replaced, while we read it
 	}
 	now := r.a.Now()
 	d := &ledger.Doc{Folder: r.f.Name, Rel: f.Rel, Size: f.Size, ModTime: f.ModTime, SHA256: sum, SettledAt: now}
@@ -435,11 +471,19 @@ func (r *runner) claim(ctx context.Context, f watcher.File) {
 		return
 	}
 	r.claimed = append(r.claimed, d.ID) // recorded with the next arrival
+	r.wake()
 	d.State = signagent.StateClaimed
 	r.a.Observer.Transition(r.f.Name, signagent.StateClaimed)
 	r.log.Info("claimed", "doc", d.ID, "file", f.Rel, "size", f.Size)
 	if f.Marker != "" {
 		os.Remove(f.Marker)
+	}
+	if cfi, err := os.Lstat(r.abs(d.Claim)); err != nil || !os.SameFile(fi, cfi) {
+		// Another entry was swapped in between the read and the rename:
+		// what was claimed is not what was hashed. Look at it again.
+		r.log.Warn("file replaced while it was claimed; checking it again", "doc", d.ID, "file", f.Rel)
+		r.resettle(ctx, d, nil)
+		return
 	}
 	r.admit(ctx, d)
 }

@@ -122,11 +122,17 @@ func newEnv(t *testing.T, mutate func(*agent.Folder)) *env {
 	return e
 }
 
-func (e *env) start() {
+func (e *env) start() { e.startWith(nil) }
+
+// startWith starts the agent after mutate (if any) adjusts it.
+func (e *env) startWith(mutate func(*agent.Agent)) {
 	e.t.Helper()
 	e.a = &agent.Agent{Ledger: e.db, Folders: []*agent.Folder{e.folder},
 		Logger:    slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		HoldRetry: 200 * time.Millisecond, Grace: 2 * time.Second}
+	if mutate != nil {
+		mutate(e.a)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel, e.done = cancel, make(chan error, 1)
 	go func() { e.done <- e.a.Run(ctx) }()
@@ -501,7 +507,7 @@ func TestOutboxVanishesAndComesBack(t *testing.T) {
 // TestAlreadySignedTooLargeAndSymlink covers the remaining bad-input kinds
 // of DESIGN §8: an already signed PDF gets a second signature (the first
 // stays valid), a file over max_size fails with TOO_LARGE, and a symlink to
-// a PDF is signed like the file.
+// a PDF is moved to error/ as NOT_A_REGULAR_FILE, never read.
 func TestAlreadySignedTooLargeAndSymlink(t *testing.T) {
 	pdfs := corpusFiles(t, ".pdf")
 	small, err := os.ReadFile(pdfs[0])
@@ -530,7 +536,7 @@ func TestAlreadySignedTooLargeAndSymlink(t *testing.T) {
 	if err := os.Symlink(target, filepath.Join(e.inbox, "link.pdf")); err != nil {
 		t.Fatal(err)
 	}
-	e.waitFor("outcomes", func() bool { return len(files(e.outbox)) == 2 && len(files(e.errDir)) == 2 })
+	e.waitFor("outcomes", func() bool { return len(files(e.outbox)) == 1 && len(files(e.errDir)) == 4 })
 	vs, err := signer.VerifyFile(context.Background(), filepath.Join(e.outbox, "again.pdf"))
 	if err != nil || len(vs) != 2 || !vs[0].Valid || !vs[1].Valid {
 		t.Errorf("already signed PDF: want two valid signatures, got %v %+v", err, vs)
@@ -543,7 +549,8 @@ func TestAlreadySignedTooLargeAndSymlink(t *testing.T) {
 	if ef := e.errorFile("big.pdf"); ef.Code != signagent.CodeTooLarge {
 		t.Errorf("big.pdf: %s %s", ef.Code, ef.Message)
 	}
-	if vs, err := signer.VerifyFile(context.Background(), filepath.Join(e.outbox, "link.pdf")); err != nil || len(vs) != 1 || !vs[0].Valid {
-		t.Errorf("symlinked PDF: %v %+v", err, vs)
+	// A link is never read through: the link itself goes to error/.
+	if ef := e.errorFile("link.pdf"); ef.Code != signagent.CodeNotRegular {
+		t.Errorf("link.pdf: %s %s", ef.Code, ef.Message)
 	}
 }

@@ -12,6 +12,9 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"unicode/utf8"
+
+	"github.com/signagent/signagent"
 )
 
 // Permissions of what the agent writes: not world-readable (DESIGN §8).
@@ -67,7 +70,7 @@ func syncFile(path string) error {
 // fsyncs it, renames it over path and fsyncs the directory.
 func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.partial")
+	tmp, err := os.CreateTemp(dir, tempPattern)
 	if err != nil {
 		return err
 	}
@@ -93,23 +96,32 @@ func writeFileAtomic(path string, data []byte) error {
 	return syncDir(dir)
 }
 
-// copyFileNew copies src to a new file dst (which must not exist) through a
-// temp file, fsynced.
-func copyFileNew(src, dst string) error {
-	in, err := os.Open(src)
+// copyFileNew copies the regular file src to a new file dst (which must not
+// exist) through a temp file, fsynced. The copy must hash to want (hex
+// SHA-256): otherwise nothing is placed and a CHANGED_AFTER_CLAIM document
+// error is returned.
+func copyFileNew(src, dst, want string) error {
+	in, _, err := openRegular(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
 	dir := filepath.Dir(dst)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(dst)+".*.partial")
+	tmp, err := os.CreateTemp(dir, tempPattern)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, in); err != nil {
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(tmp, h), in); err != nil {
 		tmp.Close()
 		return err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		tmp.Close()
+		return signagent.DocError(signagent.CodeChanged,
+			"the document changed after its signature was made and checked; nothing was published",
+			"make the producer write under a temporary name and rename the file into the inbox when complete; then `signagent retry` it")
 	}
 	tmp.Chmod(filePerm)
 	if err := tmp.Sync(); err != nil {
@@ -121,6 +133,10 @@ func copyFileNew(src, dst string) error {
 	}
 	return placeNew(tmp.Name(), dst)
 }
+
+// tempPattern names the agent's temp files: short, so that a temp file
+// beside a document with a name of the longest length still fits.
+const tempPattern = ".signagent-*.partial"
 
 // candidate returns the i-th name for name under the suffix policy:
 // "a.pdf", "a (1).pdf", "a (2).pdf"…; for ".p7s" outputs the suffix goes
@@ -137,10 +153,47 @@ func candidate(name string, i int) string {
 	return fmt.Sprintf("%s (%d)%s%s", strings.TrimSuffix(base, e), i, e, ext)
 }
 
+// maxName is the longest file name the agent writes, in bytes: NAME_MAX on
+// Linux and most Unix file systems. Windows counts 255 UTF-16 units, which a
+// name of at most 255 UTF-8 bytes never exceeds.
+const maxName = 255
+
+// fitName returns name when it and extra more bytes fit in maxName;
+// otherwise the stem is cut (at a character boundary) and a short hash of
+// the whole name added, so distinct long names stay distinct, and the
+// extension is kept.
+func fitName(name string, extra int) string {
+	if len(name)+extra <= maxName {
+		return name
+	}
+	ext := filepath.Ext(name)
+	if len(ext) > 16 {
+		ext = ""
+	}
+	stem := name[:len(name)-len(ext)]
+	sum := sha256.Sum256([]byte(name))
+	tag := "~" + hex.EncodeToString(sum[:4])
+	keep := max(maxName-extra-len(ext)-len(tag), 1)
+	for keep > 0 && keep < len(stem) && !utf8.RuneStart(stem[keep]) {
+		keep--
+	}
+	return stem[:min(keep, len(stem))] + tag + ext
+}
+
+// fitCandidate is candidate(name, i), shortened by fitName when the suffix
+// makes it too long.
+func fitCandidate(name string, i int) string {
+	c := candidate(name, i)
+	if len(c) <= maxName {
+		return c
+	}
+	return candidate(fitName(name, len(c)-len(name)), i)
+}
+
 // freePath returns the first candidate of name in dir that does not exist.
 func freePath(dir, name string) string {
 	for i := 0; ; i++ {
-		p := filepath.Join(dir, candidate(name, i))
+		p := filepath.Join(dir, fitCandidate(name, i))
 		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
 			return p
 		}

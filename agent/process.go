@@ -155,7 +155,7 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool, fr
 			return
 		case signagent.KindConfig, signagent.KindLocal:
 			r.hold(ctx, err)
-			if !sleep(ctx, r.a.HoldRetry) {
+			if !r.holdSleep(ctx) {
 				return
 			}
 		default:
@@ -210,22 +210,40 @@ func (r *runner) recordSubmitted(ctx context.Context, lb *ledger.Batch, op *sign
 // finish handles a done operation's results: publish the signed, fail the
 // rejected, requeue the ones to retry.
 func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Doc, op *signer.Operation) {
-	results := map[string]error{}
+	results := map[string]signer.Result{}
 	for _, res := range op.Results {
-		results[res.Ref] = res.Err
+		results[res.Ref] = res
 	}
 	sb := r.signerBatch(lb, docs)
 	var signed []*ledger.Doc
 	var ups []ledger.Update
 	var retry []*ledger.Doc
 	var holdErr error
+	type changedDoc struct {
+		d   *ledger.Doc
+		err error
+	}
+	var changedDocs []changedDoc
 	for i, d := range docs {
 		if d.State.Terminal() {
 			continue
 		}
-		err, ok := results[sb.Docs[i].Ref]
+		res, ok := results[sb.Docs[i].Ref]
+		err := res.Err
 		if !ok {
 			err = &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient, Message: "the backend returned no result for this document"}
+		}
+		if err == nil {
+			t := sb.Docs[i].Opts.Type.Resolve(sb.Docs[i].Name)
+			err = r.checkOutput(d, t, results[sb.Docs[i].Ref])
+			var ce *errChanged
+			if errors.As(err, &ce) {
+				os.Remove(r.out(d))
+				d.State = signagent.StateClaimed
+				ups = append(ups, ledger.Update{ID: d.ID, State: signagent.StateClaimed})
+				changedDocs = append(changedDocs, changedDoc{d, err})
+				continue
+			}
 		}
 		if err == nil {
 			sum, _, herr := hashFile(r.out(d))
@@ -241,6 +259,15 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 		}
 		switch signagent.KindOf(err) {
 		case signagent.KindDocument:
+			if cerr := r.claimChanged(d); cerr != nil {
+				// The backend refused bytes that are not the recorded
+				// ones (a producer still writing): settle and try again.
+				os.Remove(r.out(d))
+				d.State = signagent.StateClaimed
+				ups = append(ups, ledger.Update{ID: d.ID, State: signagent.StateClaimed})
+				changedDocs = append(changedDocs, changedDoc{d, cerr})
+				continue
+			}
 			r.fail(ctx, d, lb.Ref, err)
 			continue
 		case signagent.KindConfig, signagent.KindLocal:
@@ -269,11 +296,14 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 	if err := r.a.Ledger.FinishBatch(ctx, lb.ID); err != nil {
 		r.log.Error("cannot finish batch", "batch", lb.ID, "err", err)
 	}
+	for _, c := range changedDocs {
+		r.resettle(ctx, c.d, c.err)
+	}
 	if len(retry) > 0 {
 		wait := newBackoff().NextBackOff()
 		if holdErr != nil {
 			r.hold(ctx, holdErr)
-			wait = r.a.HoldRetry
+			wait = r.holdWait()
 		}
 		r.requeueLater(ctx, retry, wait)
 	}
@@ -301,7 +331,7 @@ func (r *runner) hold(ctx context.Context, err error) {
 		r.log.Error("cannot record hold", "err", herr)
 	}
 	r.log.Error("folder held: documents wait until the problem is fixed", "kind", signagent.KindOf(err).String(),
-		"code", signagent.CodeOf(err), "err", err, "retry_in", r.a.HoldRetry)
+		"code", signagent.CodeOf(err), "err", err)
 }
 
 // release clears a hold of the given kind once the step that failed has
@@ -311,6 +341,7 @@ func (r *runner) release(ctx context.Context, kind signagent.Kind) {
 	if !r.heldBy.CompareAndSwap(int32(kind)+1, 0) {
 		return
 	}
+	r.holdTries.Store(0)
 	r.log.Info("folder released")
 	if err := r.a.Ledger.Release(ctx, r.f.Name); err != nil {
 		r.log.Error("cannot clear hold", "err", err)

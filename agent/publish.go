@@ -115,10 +115,10 @@ func (r *runner) publishFailed(ctx context.Context, d *ledger.Doc, err error) {
 	r.retryPublishLater(ctx, d)
 }
 
-// retryPublishLater tries a held publication again after HoldRetry.
+// retryPublishLater tries a held publication again after the hold's wait.
 func (r *runner) retryPublishLater(ctx context.Context, d *ledger.Doc) {
 	r.later.Go(func() {
-		if sleep(ctx, r.a.HoldRetry) {
+		if r.holdSleep(ctx) {
 			r.publishAll(ctx, []*ledger.Doc{d})
 		}
 	})
@@ -171,7 +171,7 @@ func (r *runner) choose(d *ledger.Doc, flushErr error) (bool, error) {
 	}
 	name := signer.OutputName(filepath.Base(filepath.FromSlash(d.Rel)), signer.Type(d.SigType))
 	for i := 0; ; i++ {
-		target := filepath.Join(dir, candidate(name, i))
+		target := filepath.Join(dir, fitCandidate(name, i))
 		if !exists(target) && !(r.cades(d) && exists(contentOf(target))) {
 			d.Output = target
 			return false, nil
@@ -210,12 +210,15 @@ func (r *runner) place(ctx context.Context, d *ledger.Doc) error {
 		if r.cades(d) {
 			// A detached signature is useless without its content: publish
 			// a copy of the original beside it, under the matching name.
-			err = copyFileNew(r.abs(d.Claim), contentOf(target))
+			err = copyFileNew(r.abs(d.Claim), contentOf(target), d.SHA256)
 		}
 		if err == nil {
 			err = placeNew(signed, target)
 		}
 		if !errors.Is(err, fs.ErrExist) {
+			if signagent.KindOf(err) == signagent.KindDocument {
+				return err
+			}
 			if err != nil {
 				return local(err, "cannot write to the outbox")
 			}
@@ -284,9 +287,31 @@ func (r *runner) archive(d *ledger.Doc) bool {
 	return true
 }
 
+// errorSuffix names the error file beside a failed original.
+const errorSuffix = ".error.json"
+
+// freeErrorPath returns the first free name in dir for a failed original
+// called name, such that it and its error file both fit (fitName).
+func freeErrorPath(dir, name string) string {
+	for i := 0; ; i++ {
+		c := candidate(name, i)
+		if len(c)+len(errorSuffix) > maxName {
+			c = candidate(fitName(name, len(c)-len(name)+len(errorSuffix)), i)
+		}
+		p := filepath.Join(dir, c)
+		if !exists(p) && !exists(p+errorSuffix) {
+			return p
+		}
+	}
+}
+
 // ErrorFile is the JSON written beside a failed original in error/.
 type ErrorFile struct {
+	// File is the failed original's name in error/; for a name too long
+	// to take the error file's suffix, it is the full original name and
+	// StoredAs the shortened name the original was stored under.
 	File      string         `json:"file"`
+	StoredAs  string         `json:"stored_as,omitempty"`
 	Code      signagent.Code `json:"code"`
 	Message   string         `json:"message"`
 	Hint      string         `json:"hint,omitempty"`
@@ -316,10 +341,9 @@ func (r *runner) fail(ctx context.Context, d *ledger.Doc, batchRef string, cause
 			r.hold(ctx, local(err, "cannot create the error folder"))
 			return
 		}
-		target := freePath(dir, filepath.Base(filepath.FromSlash(d.Rel)))
-		for exists(target + ".error.json") {
-			target = freePath(dir, filepath.Base(target)+"_")
-		}
+		// The original and its error file must both fit in a name: a long
+		// name is shortened (its full form stays in the error file).
+		target := freeErrorPath(dir, filepath.Base(filepath.FromSlash(d.Rel)))
 		d.State, d.ErrCode, d.ErrMessage, d.Output = signagent.StateFailed, code, msg, target
 		d.Attempts++
 		if err := r.a.Ledger.Apply(ctx, ledger.Update{ID: d.ID, BatchID: d.BatchID, State: signagent.StateFailed,
@@ -357,8 +381,11 @@ func (r *runner) writeFailure(ctx context.Context, d *ledger.Doc, batchRef, hint
 	if d.BatchID != 0 && batchRef == "" {
 		ef.Batch = fmt.Sprint(d.BatchID)
 	}
+	if name := filepath.Base(filepath.FromSlash(d.Rel)); fitName(name, len(errorSuffix)) != name {
+		ef.File, ef.StoredAs = name, filepath.Base(target)
+	}
 	b, _ := json.MarshalIndent(ef, "", "  ")
-	if err := writeFileAtomic(target+".error.json", append(b, '\n')); err != nil {
+	if err := writeFileAtomic(target+errorSuffix, append(b, '\n')); err != nil {
 		r.hold(ctx, local(err, "cannot write the error file"))
 		return
 	}

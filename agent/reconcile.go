@@ -71,7 +71,7 @@ func (r *runner) reconcile(ctx context.Context) error {
 		if !exists(claim) {
 			// The rename may not have reached the disk before a crash:
 			// claim again if the original is still where it was.
-			if fi, err := os.Stat(r.abs(d.Rel)); err == nil && fi.Size() == d.Size && fi.ModTime().Equal(d.ModTime) {
+			if fi, err := os.Lstat(r.abs(d.Rel)); err == nil && fi.Mode().IsRegular() && fi.Size() == d.Size && fi.ModTime().Equal(d.ModTime) {
 				if err := renameDurable(r.abs(d.Rel), claim); err != nil {
 					return err
 				}

@@ -91,7 +91,7 @@ func (db *DB) prepare() error {
 	// or dropped again) continues that document's attempt count.
 	db.insertDoc = prep(`INSERT INTO documents(folder, rel, size, mtime, sha256, state,
 			first_seen, settled_at, updated_at, attempts) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,
-			coalesce((SELECT max(attempts) FROM documents WHERE folder = ?1 AND sha256 = ?5 AND state = 'failed'), 0))
+			coalesce((SELECT max(attempts) FROM documents WHERE folder = ?1 AND sha256 = ?5 AND ?5 <> '' AND state = 'failed'), 0))
 			RETURNING id, attempts`)
 	db.duplicate = prep(`SELECT ` + docColumns + ` FROM documents
 		WHERE folder = ? AND sha256 = ? AND id <> ? AND state NOT IN (?, ?) ORDER BY id LIMIT 1`)
@@ -240,11 +240,14 @@ type Doc struct {
 	NextAttempt time.Time
 	UpdatedAt   time.Time
 	Cleaned     bool
+	// Changed counts the times the claimed bytes were found changed
+	// after the claim (see Rehash).
+	Changed int
 }
 
 const docColumns = `id, folder, rel, size, mtime, sha256, state, coalesce(batch_id, 0), attempts,
 	error_code, error_message, sig_type, output, output_sha256, first_seen, settled_at, first_try,
-	next_attempt, updated_at, cleaned`
+	next_attempt, updated_at, cleaned, changed`
 
 func (db *DB) scanDoc(row interface{ Scan(...any) error }) (*Doc, error) {
 	var d Doc
@@ -252,7 +255,7 @@ func (db *DB) scanDoc(row interface{ Scan(...any) error }) (*Doc, error) {
 	var state, code string
 	err := row.Scan(&d.ID, &d.Folder, &d.Rel, &d.Size, &mtime, &d.SHA256, &state, &d.BatchID,
 		&d.Attempts, &code, &d.ErrMessage, &d.SigType, &d.Output, &d.OutputSHA, &first, &settled, &firstTry,
-		&next, &updated, &d.Cleaned)
+		&next, &updated, &d.Cleaned, &d.Changed)
 	if err != nil {
 		return nil, err
 	}
@@ -305,6 +308,20 @@ func (db *DB) AddSeen(ctx context.Context, d *Doc, claimed ...int64) error {
 // Get returns one document.
 func (db *DB) Get(ctx context.Context, id int64) (*Doc, error) {
 	return db.scanDoc(db.db.QueryRowContext(ctx, `SELECT `+docColumns+` FROM documents WHERE id = ?`, id))
+}
+
+// Rehash records new content for a claimed document whose bytes changed
+// after its claim: the digest, size and modification time of what it holds
+// now, and one more change. What is signed next is checked against it.
+func (db *DB) Rehash(ctx context.Context, d *Doc) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE documents SET sha256 = ?, size = ?, mtime = ?, changed = ?,
+			updated_at = ? WHERE id = ?`, d.SHA256, d.Size, nanos(d.ModTime), d.Changed, db.now(), d.ID)
+		if err != nil {
+			return fmt.Errorf("ledger: rehash document %d: %w", d.ID, err)
+		}
+		return nil
+	})
 }
 
 // Delete forgets a document that was never claimed (its file vanished or

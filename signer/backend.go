@@ -111,6 +111,11 @@ type Operation struct {
 type Result struct {
 	Ref string
 	Err error
+	// SHA256 is the hex SHA-256 of the bytes the backend read and signed,
+	// when it knows them ("" otherwise): the agent compares it with the
+	// digest it recorded, so a file rewritten while it was read is never
+	// published under the old digest.
+	SHA256 string
 }
 
 // ErrNotFound is returned by Lookup when the backend proves it holds no

@@ -3,9 +3,12 @@ package signer
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -129,8 +132,15 @@ func (l *Local) Certificate() *x509.Certificate { return l.chain[0] }
 // is KindConfig; TSA outages are KindTransient; local I/O faults are
 // returned wrapped (KindLocal for permission and disk-full errors).
 func (l *Local) SignFile(ctx context.Context, inPath, outPath string, name string, o Options) (Type, error) {
+	return l.signFileHash(ctx, inPath, outPath, name, o, nil)
+}
+
+// signFileHash is SignFile; when sum is not nil it receives the hex SHA-256
+// of the bytes read and signed (XAdES and CAdES; for PAdES the original is
+// the output's unchanged prefix, checked by CheckOutput).
+func (l *Local) signFileHash(ctx context.Context, inPath, outPath string, name string, o Options, sum *string) (Type, error) {
 	t := o.Type.Resolve(name)
-	err := l.signFile(ctx, inPath, outPath, t, o)
+	err := l.signFile(ctx, inPath, outPath, t, o, sum)
 	if err != nil {
 		if rmErr := os.Remove(outPath); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
 			l.log.Warn("cannot remove failed output", "file", outPath, "err", rmErr)
@@ -139,7 +149,7 @@ func (l *Local) SignFile(ctx context.Context, inPath, outPath string, name strin
 	return t, err
 }
 
-func (l *Local) signFile(ctx context.Context, inPath, outPath string, t Type, o Options) error {
+func (l *Local) signFile(ctx context.Context, inPath, outPath string, t Type, o Options, sum *string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -190,11 +200,13 @@ func (l *Local) signFile(ctx context.Context, inPath, outPath string, t Type, o 
 		})
 	}
 
-	in, err := os.Open(inPath)
+	f, err := os.Open(inPath)
 	if err != nil {
 		return fmt.Errorf("open document: %w", err)
 	}
-	defer in.Close()
+	defer f.Close()
+	h := sha256.New()
+	in := io.TeeReader(f, h)
 	out, err := os.OpenFile(outPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("create output: %w", err)
@@ -216,6 +228,13 @@ func (l *Local) signFile(ctx context.Context, inPath, outPath string, t Type, o 
 	}
 	if cerr := out.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("write output: %w", cerr)
+	}
+	if err == nil && sum != nil {
+		// Whatever the format left unread still belongs to the document.
+		if _, cerr := io.Copy(h, f); cerr != nil {
+			return fmt.Errorf("read document: %w", cerr)
+		}
+		*sum = hex.EncodeToString(h.Sum(nil))
 	}
 	return err
 }
@@ -241,8 +260,9 @@ func (l *Local) Submit(ctx context.Context, b *Batch) (*Operation, error) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			d := &b.Docs[i]
-			_, err := l.SignFile(ctx, d.Path, d.Out, d.Name, d.Opts)
-			results[i] = Result{Ref: d.Ref, Err: err}
+			var sum string
+			_, err := l.signFileHash(ctx, d.Path, d.Out, d.Name, d.Opts, &sum)
+			results[i] = Result{Ref: d.Ref, Err: err, SHA256: sum}
 		}(i)
 	}
 	wg.Wait()

@@ -198,13 +198,13 @@ func (l *loop) look(e *entry) {
 		l.pend.push(e)
 		return
 	}
-	if size > 0 && heldByOther(p) {
+	if size > 0 && fi.Mode().IsRegular() && heldByOther(p) {
 		e.seen = now
 		l.pend.push(e)
 		return
 	}
 	l.pend.drop(e)
-	f := File{Path: p, Rel: e.rel, Size: size, ModTime: time.Unix(0, mtime), Marker: marker}
+	f := File{Path: p, Rel: e.rel, Size: size, ModTime: time.Unix(0, mtime), Marker: marker, Mode: fi.Mode().Type()}
 	l.ready(l.ctx, f)
 }
 
@@ -253,12 +253,12 @@ func (l *loop) consider(rel, name string, d fs.DirEntry, limit int) {
 		if isDir {
 			return
 		}
-	case d.Type()&fs.ModeSymlink != 0:
-		fi, _, err = statFile(l.abs(rel))
-	case d.Type().IsRegular():
-		fi, err = d.Info()
-	default:
+	case d.IsDir():
 		return
+	default:
+		// Links, FIFOs, sockets and devices are reported too (File.Mode):
+		// the agent moves the entry itself aside rather than leave it.
+		fi, err = d.Info()
 	}
 	if err != nil || fi == nil {
 		return
@@ -272,33 +272,16 @@ func (l *loop) consider(rel, name string, d fs.DirEntry, limit int) {
 	l.pend.push(e)
 }
 
-var errNotRegular = errors.New("not a regular file")
-
-// statFile looks at p through a symbolic link to a regular file. It reports
-// directories (never through a link) with isDir, and fails for anything
-// else.
+// statFile looks at p itself, never through a symbolic link. It reports
+// directories with isDir; anything else (a regular file, or a link, FIFO,
+// socket or device, which the agent refuses) comes back with its own
+// information.
 func statFile(p string) (fi fs.FileInfo, isDir bool, err error) {
 	fi, err = os.Lstat(p)
 	if err != nil {
 		return nil, false, err
 	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		fi, err = os.Stat(p)
-		if err != nil {
-			return nil, false, err
-		}
-		if !fi.Mode().IsRegular() {
-			return nil, false, errNotRegular
-		}
-		return fi, false, nil
-	}
-	if fi.IsDir() {
-		return fi, true, nil
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, false, errNotRegular
-	}
-	return fi, false, nil
+	return fi, fi.IsDir(), nil
 }
 
 // requestScan starts a full scan, or asks for one after the scan under way.

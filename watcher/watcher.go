@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -74,6 +75,11 @@ type File struct {
 	Size    int64     // size at the looks that found it settled
 	ModTime time.Time // modification time at those looks
 	Marker  string    // path of the done marker, "" when not in done-marker mode
+	// Mode is the entry's type, from a look that does not follow links:
+	// 0 for a regular file; otherwise a symbolic link, FIFO, socket or
+	// device (or another reparse point on Windows), which must never be
+	// read: the agent moves the entry itself to error/.
+	Mode fs.FileMode
 }
 
 // Watcher watches one inbox. Create it with New and start it with Run.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -507,17 +509,42 @@ func TestSymlinks(t *testing.T) {
 	link(dir, "loop")
 	link(filepath.Join(outside, "missing.pdf"), "dangling.pdf")
 	w, c := start(t, Config{Root: dir, Recursive: true, ScanInterval: time.Hour})
-	r := c.wait(t, "link.pdf")
-	if r.Size != int64(len("target content")) || r.Path != filepath.Join(dir, "link.pdf") {
-		t.Errorf("report %+v, want the link's path with the target's size", r.File)
+	// A link is reported as what it is, never through it: the agent moves
+	// the link itself aside and never reads its target.
+	for _, name := range []string{"link.pdf", "dangling.pdf"} {
+		r := c.wait(t, name)
+		if r.Mode&fs.ModeSymlink == 0 || r.Path != filepath.Join(dir, name) {
+			t.Errorf("report %+v, want the link itself, marked as a link", r.File)
+		}
+		if r.Size == int64(len("target content")) {
+			t.Errorf("report %+v carries the target's size: the link was followed", r.File)
+		}
 	}
 	write(t, filepath.Join(dir, "sentinel.pdf"), "s")
 	w.Rescan()
-	c.wait(t, "sentinel.pdf")
+	if r := c.wait(t, "sentinel.pdf"); r.Mode != 0 {
+		t.Errorf("regular file reported with mode %v", r.Mode)
+	}
 	for _, r := range c.all() {
-		if strings.HasPrefix(r.Rel, "dirlink/") || strings.HasPrefix(r.Rel, "loop/") || r.Rel == "dangling.pdf" {
-			t.Errorf("reported %s through a directory link or a dangling link", r.Rel)
+		if strings.HasPrefix(r.Rel, "dirlink/") || strings.HasPrefix(r.Rel, "loop/") {
+			t.Errorf("reported %s through a directory link", r.Rel)
 		}
+	}
+}
+
+// A FIFO in the inbox is reported as one (the agent must not open it: a
+// read would block until someone writes).
+func TestFIFOReported(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no FIFOs on Windows")
+	}
+	dir := t.TempDir()
+	if err := mkfifo(filepath.Join(dir, "pipe.xml")); err != nil {
+		t.Skipf("cannot make a FIFO here: %v", err)
+	}
+	_, c := start(t, Config{Root: dir, ScanInterval: time.Hour, EmptyGrace: time.Millisecond})
+	if r := c.wait(t, "pipe.xml"); r.Mode&fs.ModeNamedPipe == 0 {
+		t.Errorf("report %+v, want a named pipe", r.File)
 	}
 }
 

@@ -1,0 +1,259 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/ledger"
+	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/watcher"
+)
+
+// maxChanges is how often a claimed document may be found changed before
+// it fails as CHANGED_AFTER_CLAIM.
+const maxChanges = 3
+
+// reject moves an inbox entry that is not a regular file (a symbolic link,
+// FIFO, socket or device) to error/ as NOT_A_REGULAR_FILE: the entry itself
+// is renamed, what it points to is never opened. An entry that cannot be
+// moved is reported once and listed in status as ignored.
+func (r *runner) reject(ctx context.Context, f watcher.File) {
+	fi, err := os.Lstat(f.Path)
+	if err != nil || fi.Mode().IsRegular() {
+		return // gone, or a regular file again: the next look decides
+	}
+	d := &ledger.Doc{Folder: r.f.Name, Rel: f.Rel, Size: fi.Size(), ModTime: fi.ModTime(), SettledAt: r.a.Now()}
+	if err := r.a.Ledger.AddSeen(ctx, d, r.claimed...); err != nil {
+		r.log.Error("cannot record document", "file", f.Rel, "err", err)
+		return
+	}
+	r.claimed = r.claimed[:0]
+	if err := os.Rename(f.Path, r.abs(d.Claim)); err != nil {
+		if err := r.a.Ledger.Delete(context.WithoutCancel(ctx), d.ID); err != nil {
+			r.log.Error("cannot forget unclaimed document", "file", f.Rel, "err", err)
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			r.ignore(f, fmt.Sprintf("it is %v, not a regular file, and cannot be moved to the error folder: %v", fi.Mode().Type(), err))
+		}
+		return
+	}
+	r.claimed = append(r.claimed, d.ID)
+	d.State = signagent.StateClaimed
+	if f.Marker != "" {
+		os.Remove(f.Marker)
+	}
+	r.fail(context.WithoutCancel(ctx), d, "", notRegular(fi.Mode().Type()))
+}
+
+// ignore reports an inbox entry the agent leaves where it is, once in the
+// log, and lists it in status until the agent restarts.
+func (r *runner) ignore(f watcher.File, why string) {
+	r.ignoredMu.Lock()
+	defer r.ignoredMu.Unlock()
+	if r.ignored == nil {
+		r.ignored = map[string]string{}
+	}
+	if _, ok := r.ignored[f.Rel]; ok {
+		return
+	}
+	r.ignored[f.Rel] = why
+	r.log.Error("inbox entry ignored: it is never read; remove it or replace it by the document itself", "file", f.Rel, "why", why)
+}
+
+// ignoredEntries lists the ignored entries, sorted, for status.
+func (r *runner) ignoredEntries() []string {
+	r.ignoredMu.Lock()
+	defer r.ignoredMu.Unlock()
+	out := make([]string, 0, len(r.ignored))
+	for rel, why := range r.ignored {
+		out = append(out, rel+": "+why)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// errChanged says the bytes to be signed, or signed, are not the ones the
+// ledger recorded for the document.
+type errChanged struct{ why string }
+
+func (e *errChanged) Error() string { return "the document changed after it was claimed: " + e.why }
+
+func changed(format string, args ...any) error { return &errChanged{fmt.Sprintf(format, args...)} }
+
+// checkOutput verifies a document's signed artefact before it may be
+// published: the claimed original still holds the recorded bytes, the
+// backend (where it says) signed those bytes, and the output verifies and
+// covers the whole document (for PAdES, with the original as an unchanged
+// first revision). It returns an *errChanged when the bytes moved under the
+// agent, and a document error (SIGNING_ERROR, NOT_A_REGULAR_FILE) when the
+// output must never be published.
+func (r *runner) checkOutput(d *ledger.Doc, t signer.Type, res signer.Result) error {
+	claim := r.abs(d.Claim)
+	sum, n, _, err := hashRegular(claim)
+	switch {
+	case errors.Is(err, errNotRegular):
+		fi, _ := os.Lstat(claim)
+		var mode fs.FileMode
+		if fi != nil {
+			mode = fi.Mode().Type()
+		}
+		return notRegular(mode)
+	case err != nil:
+		return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
+			Message: "cannot read the claimed document to check its signature", Err: err}
+	case sum != d.SHA256 || n != d.Size:
+		return changed("its SHA-256 is now %s (%d bytes), %s (%d bytes) when claimed", short(sum), n, short(d.SHA256), d.Size)
+	case res.SHA256 != "" && res.SHA256 != d.SHA256:
+		return changed("the backend read bytes with SHA-256 %s, %s when claimed (written to while it was read)", short(res.SHA256), short(d.SHA256))
+	}
+	content, _, err := openRegular(claim)
+	if err != nil {
+		return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
+			Message: "cannot read the claimed document to check its signature", Err: err}
+	}
+	defer content.Close()
+	err = signer.CheckOutput(t, r.out(d), content, d.Size, d.SHA256)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, signer.ErrContentChanged):
+		return changed("%v", err)
+	default:
+		return signagent.DocError(signagent.CodeSigningError,
+			"the signed output failed its check and was not published: "+err.Error(),
+			"the document was not signed; `signagent retry` it, and report the problem if it fails again")
+	}
+}
+
+// claimChanged returns an *errChanged when the claimed original is a
+// regular file whose bytes are no longer the recorded ones, nil otherwise
+// (unchanged, or unreadable: the caller's own error then stands).
+func (r *runner) claimChanged(d *ledger.Doc) error {
+	sum, n, _, err := hashRegular(r.abs(d.Claim))
+	if err != nil || (sum == d.SHA256 && n == d.Size) {
+		return nil
+	}
+	return changed("its SHA-256 is now %s (%d bytes), %s (%d bytes) when claimed", short(sum), n, short(d.SHA256), d.Size)
+}
+
+func short(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12] + "…"
+	}
+	return sum
+}
+
+// resettle sends a claimed document whose bytes changed back to settle:
+// once its size and modification time stay put for the folder's settle
+// period, its new digest is recorded and it is admitted again (a duplicate
+// of signed content fails as DUPLICATE). After maxChanges changes it fails
+// as CHANGED_AFTER_CLAIM. cause is the change found, nil when the claim
+// itself found the file replaced.
+func (r *runner) resettle(ctx context.Context, d *ledger.Doc, cause error) {
+	d.Changed++
+	if d.Changed >= maxChanges && cause != nil {
+		r.fail(context.WithoutCancel(ctx), d, "", &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeChanged,
+			Message: fmt.Sprintf("the document changed %d times after it was claimed, so it was never signed; last: %v", d.Changed, cause),
+			Hint:    "make the producer write under a temporary name (or *.tmp) and rename the file into the inbox when complete; then `signagent retry` it"})
+		return
+	}
+	settle := r.f.Watch.Settle
+	if settle <= 0 {
+		settle = watcher.DefaultSettle
+	}
+	claim := r.abs(d.Claim)
+	r.log.Warn("document changed after its claim; waiting for it to settle before signing it", "doc", d.ID, "file", d.Rel, "changes", d.Changed, "why", cause)
+	r.later.Go(func() {
+		var last fs.FileInfo
+		for {
+			if !sleep(ctx, settle) {
+				return // still claimed: reconcile admits it after restart
+			}
+			fi, err := os.Lstat(claim)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				r.fail(context.WithoutCancel(ctx), d, "", &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeUnreadable,
+					Message: "the claimed document disappeared from " + ledger.ClaimDir,
+					Hint:    "export the document again"})
+				return
+			case err != nil:
+				r.log.Warn("cannot look at a claimed document; trying again", "doc", d.ID, "err", err)
+				continue
+			case !fi.Mode().IsRegular():
+				r.fail(context.WithoutCancel(ctx), d, "", notRegular(fi.Mode().Type()))
+				return
+			}
+			if last == nil || fi.Size() != last.Size() || !fi.ModTime().Equal(last.ModTime()) {
+				last = fi
+				continue
+			}
+			sum, n, hfi, err := hashRegular(claim)
+			if err != nil || n != fi.Size() || !hfi.ModTime().Equal(fi.ModTime()) {
+				last = nil
+				continue
+			}
+			d.SHA256, d.Size, d.ModTime = sum, n, fi.ModTime()
+			if err := r.a.Ledger.Rehash(ctx, d); err != nil {
+				r.log.Error("cannot record the changed document; it waits for a restart", "doc", d.ID, "err", err)
+				return
+			}
+			r.admit(ctx, d)
+			return
+		}
+	})
+}
+
+// holdWait is how long a held folder waits before it tries again: from
+// HoldMin, doubling with every failed attempt, up to HoldRetry.
+func (r *runner) holdWait() time.Duration {
+	n := r.holdTries.Add(1) - 1
+	w := r.a.HoldMin
+	for i := int32(0); i < n && w < r.a.HoldRetry; i++ {
+		w *= 2
+	}
+	return min(w, r.a.HoldRetry)
+}
+
+// holdSleep waits holdWait, or less when the inbox changes; it reports
+// false when ctx ends first.
+func (r *runner) holdSleep(ctx context.Context) bool {
+	r.wakeMu.Lock()
+	if r.wakeCh == nil {
+		r.wakeCh = make(chan struct{})
+	}
+	wake := r.wakeCh
+	r.wakeMu.Unlock()
+	t := time.NewTimer(r.holdWait())
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-wake:
+	case <-ctx.Done():
+		return false
+	}
+	return true
+}
+
+// wake cuts the waits of a held folder short: something arrived in the
+// inbox, so an operator may have fixed the problem. At most once per
+// HoldMin, so a burst of arrivals is not a burst of attempts.
+func (r *runner) wake() {
+	if r.heldBy.Load() == 0 {
+		return
+	}
+	r.wakeMu.Lock()
+	defer r.wakeMu.Unlock()
+	now := time.Now()
+	if r.wakeCh == nil || now.Sub(r.lastWake) < r.a.HoldMin {
+		return
+	}
+	r.lastWake = now
+	close(r.wakeCh)
+	r.wakeCh = make(chan struct{})
+}

@@ -1,0 +1,107 @@
+package signer
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/signagent/signagent/signer/cades"
+	"github.com/signagent/signagent/signer/pades"
+	"github.com/signagent/signagent/signer/xades"
+)
+
+// ErrContentChanged is returned (wrapped) by CheckOutput when the original
+// it was given does not hold the bytes the caller recorded.
+var ErrContentChanged = errors.New("the original's bytes differ from the recorded ones")
+
+// CheckOutput verifies a signed artefact of type t at out, made from an
+// original of size bytes whose SHA-256 is sum (hex), before it is
+// published. Every backend's output is checked the same way:
+//
+//   - PAdES: the PDF's signatures all verify, the last one covers the whole
+//     file, and the original is an unchanged first revision (the first size
+//     bytes of out hash to sum);
+//   - XAdES: the document carries signatures and all of them verify;
+//   - CAdES: the detached signature verifies against content, which must
+//     hash to sum (ErrContentChanged otherwise).
+//
+// content streams the original; it is read only for CAdES. A nil error
+// means the output may be published.
+func CheckOutput(t Type, out string, content io.Reader, size int64, sum string) error {
+	switch t {
+	case TypePAdES:
+		return checkPDF(out, size, sum)
+	case TypeXAdES:
+		f, err := os.Open(out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		infos, err := xades.Verify(f)
+		if err != nil {
+			return fmt.Errorf("the signed XML cannot be verified: %w", err)
+		}
+		for i, in := range infos {
+			if in.Err != nil {
+				return fmt.Errorf("XML signature %d of %d does not verify: %w", i+1, len(infos), in.Err)
+			}
+		}
+		return nil
+	case TypeCAdES:
+		sig, err := os.ReadFile(out)
+		if err != nil {
+			return err
+		}
+		h := sha256.New()
+		if _, err := cades.Verify(sig, io.TeeReader(content, h)); err != nil {
+			// Verify may stop before the end: the digest is of every byte.
+			if _, cerr := io.Copy(h, content); cerr != nil {
+				return cerr
+			}
+			if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+				return fmt.Errorf("%w: SHA-256 %s", ErrContentChanged, got)
+			}
+			return fmt.Errorf("the detached signature does not verify: %w", err)
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+			return fmt.Errorf("%w: SHA-256 %s", ErrContentChanged, got)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown signature type %q", t)
+}
+
+func checkPDF(out string, size int64, sum string) error {
+	sigs, err := pades.Verify(out)
+	if err != nil {
+		return fmt.Errorf("the signed PDF cannot be read back: %w", err)
+	}
+	if len(sigs) == 0 {
+		return errors.New("the signed PDF carries no signature a reader can find")
+	}
+	for i, s := range sigs {
+		if s.Err != nil {
+			return fmt.Errorf("PDF signature %d of %d does not verify: %w", i+1, len(sigs), s.Err)
+		}
+	}
+	if !sigs[len(sigs)-1].CoversWholeDocument {
+		return errors.New("the new PDF signature does not cover the whole file")
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(f, size))
+	if err != nil {
+		return err
+	}
+	if n != size || hex.EncodeToString(h.Sum(nil)) != sum {
+		return errors.New("the signed PDF does not keep the original document unchanged as its first revision")
+	}
+	return nil
+}
