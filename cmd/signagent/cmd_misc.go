@@ -17,6 +17,7 @@ import (
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/agent"
 	"github.com/signagent/signagent/config"
+	"github.com/signagent/signagent/internal/datadir"
 	"github.com/signagent/signagent/signer"
 	"github.com/signagent/signagent/signstash"
 )
@@ -97,7 +98,9 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openLedger(cfg)
+	// No lock: SQLite's write-ahead log lets status read while the agent
+	// writes. Never a new ledger either: only run starts one.
+	db, err := openExistingLedger(cfg)
 	if err != nil {
 		return err
 	}
@@ -353,7 +356,19 @@ func cmdRetry(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openLedger(cfg)
+	// Retry holds the data directory while no agent runs, so none starts
+	// half-way. A running agent owns the directory instead: a requeue is one
+	// ledger transaction and one rename into the inbox, which the agent is
+	// built to see while it runs.
+	lock, err := lockDataDir(ctx, cfg, "retry")
+	if le, ok := err.(*datadir.LockedError); ok && le.Command == datadir.CommandRun {
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	db, err := openExistingLedger(cfg)
 	if err != nil {
 		return err
 	}

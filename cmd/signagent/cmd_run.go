@@ -13,6 +13,8 @@ import (
 	"github.com/signagent/signagent/agent"
 	"github.com/signagent/signagent/config"
 	"github.com/signagent/signagent/installer"
+	"github.com/signagent/signagent/internal/datadir"
+	"github.com/signagent/signagent/ledger"
 	"github.com/signagent/signagent/monitor"
 )
 
@@ -22,6 +24,7 @@ const stopBudget = 10 * time.Second
 func cmdRun(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
+	newLedger := fs.Bool("new-ledger", false, "start a new ledger although the data directory was used before (recorded in the ledger)")
 	if err := parseFlags(fs, args, e.stderr); err != nil {
 		return err
 	}
@@ -36,6 +39,16 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// One agent per data directory, for as long as this process lives.
+	lock, err := lockDataDir(ctx, cfg, datadir.CommandRun)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	start, err := checkLedger(cfg, *cfgPath, *newLedger)
+	if err != nil {
+		return err
+	}
 	var log *slog.Logger
 	if !installer.Interactive() {
 		log = newServiceLogger(cfg, e)
@@ -47,10 +60,10 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	}
 	if !installer.Interactive() {
 		return installer.RunService(serviceName, func(ctx context.Context) error {
-			return runAgent(ctx, cfg, e, log)
+			return runAgent(ctx, cfg, e, log, start)
 		}, stopBudget, log)
 	}
-	return runAgent(ctx, cfg, e, log)
+	return runAgent(ctx, cfg, e, log, start)
 }
 
 // checkLayout creates missing folders, then refuses to start on any layout
@@ -81,12 +94,22 @@ func checkLayout(cfg *config.Config) (warnings config.Problems, err error) {
 }
 
 // runAgent runs the agent and its monitor until ctx is done.
-func runAgent(ctx context.Context, cfg *config.Config, e *env, log *slog.Logger) error {
+func runAgent(ctx context.Context, cfg *config.Config, e *env, log *slog.Logger, start ledgerStart) error {
 	db, err := openLedger(cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if start.kind != "" {
+		if err := db.RecordEvent(ctx, start.kind, start.detail); err != nil {
+			return err
+		}
+		if start.kind == ledger.EventNewLedger {
+			log.Warn("started a new ledger", "ledger", db.Path(), "detail", start.detail)
+		} else {
+			log.Info("created the ledger", "ledger", db.Path())
+		}
+	}
 	backends, err := newBackends(cfg, e, log)
 	if err != nil {
 		return err
@@ -119,10 +142,16 @@ func runAgent(ctx context.Context, cfg *config.Config, e *env, log *slog.Logger)
 			}
 		}()
 	}
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		maintain(ctx, cfg, a, log)
+	}()
+	go func() {
+		defer wg.Done()
+		b := &ledger.Backuper{DB: db, Dir: ledger.BackupDir(db.Path()), Interval: cfg.BackupInterval.Duration,
+			Keep: cfg.BackupKeep, Logger: log}
+		b.Run(ctx)
 	}()
 	err = a.Run(ctx)
 	installer.NotifyStopping(notify)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/signagent/signagent/config"
+	"github.com/signagent/signagent/internal/datadir"
 )
 
 // Exit codes, documented in the README.
@@ -106,7 +107,12 @@ func exitCode(stderr io.Writer, err error) int {
 	var ps *config.Problems
 	var ue usageError
 	var ie invalidError
+	var le *datadir.LockedError
 	switch {
+	case errors.As(err, &le):
+		fmt.Fprintln(stderr, "signagent: "+le.Error())
+		fmt.Fprintln(stderr, "hint: "+lockedHint(le))
+		return exitUsage
 	case errors.As(err, &ps):
 		printProblems(stderr, "signagent: ", *ps)
 		return exitUsage

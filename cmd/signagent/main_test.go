@@ -154,14 +154,14 @@ func freeAddr(t *testing.T) string {
 }
 
 // startAgent runs `signagent run` in-process until the test ends.
-func startAgent(t *testing.T, l *layout, getenv func(string) string, logs *lockedBuffer) (stop func() int) {
+func startAgent(t *testing.T, l *layout, getenv func(string) string, logs *lockedBuffer, flags ...string) (stop func() int) {
 	t.Helper()
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"run", "--config", l.cfg}, getenv, logs, logs) }()
+	go func() { done <- run(ctx, append([]string{"run", "--config", l.cfg}, flags...), getenv, logs, logs) }()
 	var once sync.Once
 	code := 0
 	stop = func() int {
@@ -323,9 +323,12 @@ func TestRunStatusMetricsHealth(t *testing.T) {
 func TestRetryMovesFailedDocumentToSigned(t *testing.T) {
 	l := newLayout(t, "")
 	writeConfig(t, l, `listen = "off"`, "[backends.local]\ntype = \"local\"\n", `on_collision = "fail"`)
-	os.WriteFile(filepath.Join(l.outbox, "inv.pdf"), []byte("someone else's file"), 0o644)
 	logs := &lockedBuffer{}
 	startAgent(t, l, nil, logs)
+	// Once the agent has its ledger: before, a file in the outbox is a sign
+	// of earlier use that keeps a first run from creating one.
+	waitFor(t, "the ledger", func() bool { return ledgerCreated(l) })
+	os.WriteFile(filepath.Join(l.outbox, "inv.pdf"), []byte("someone else's file"), 0o644)
 	os.WriteFile(filepath.Join(l.inbox, "inv.pdf"), corpusPDF(t), 0o644)
 	waitFor(t, "error file", func() bool { _, err := os.Stat(filepath.Join(l.errDir, "inv.pdf.error.json")); return err == nil })
 	os.Remove(filepath.Join(l.outbox, "inv.pdf"))
@@ -561,4 +564,11 @@ func mustLoad(t *testing.T, path string) *config.Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// ledgerCreated reports whether the agent has created and initialised its
+// ledger.
+func ledgerCreated(l *layout) bool {
+	fi, err := os.Stat(filepath.Join(l.data, "ledger.db"))
+	return err == nil && fi.Size() > 0
 }

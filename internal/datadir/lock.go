@@ -58,7 +58,10 @@ func Acquire(ctx context.Context, dir, command string, patience time.Duration) (
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	fl := flock.New(filepath.Join(dir, lockName))
+	// Readable by all: locking needs only a read-only open, so a lock file
+	// left by another account (an administrator's retry) never keeps the
+	// service account out. The data directory itself stays private.
+	fl := flock.New(filepath.Join(dir, lockName), flock.SetPermissions(0o644))
 	deadline := time.Now().Add(patience)
 	for {
 		ok, err := fl.TryLock()
@@ -78,12 +81,12 @@ func Acquire(ctx context.Context, dir, command string, patience time.Duration) (
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	// The name is a courtesy to whoever finds the lock taken: failing to
+	// write it does not give the lock up. Removing first replaces a name
+	// left, unwritable, by another account.
 	l := &Lock{fl: fl, holder: filepath.Join(dir, holderName)}
-	line := fmt.Sprintf("%d %s\n", os.Getpid(), command)
-	if err := os.WriteFile(l.holder, []byte(line), 0o600); err != nil {
-		fl.Unlock()
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
-	}
+	os.Remove(l.holder)
+	os.WriteFile(l.holder, fmt.Appendf(nil, "%d %s\n", os.Getpid(), command), 0o644)
 	return l, nil
 }
 
