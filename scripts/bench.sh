@@ -5,6 +5,7 @@
 #
 # Sections (BENCH_ONLY picks some, comma-separated; default all):
 #   pades     signer/pades in-package benchmarks (sign vs crypto floor)
+#   check     verify-before-publish: checking an output vs signing it, per type
 #   module    bench/ module: signagent vs pdfsign rc1 over the corpus
 #   bigsign   peak RSS signing one large PDF
 #   peer      poppler's pdfsig, one process per file (needs pdfsig, certutil, pk12util)
@@ -35,7 +36,7 @@ export PATH="$(go env GOPATH)/bin:$PATH"
 
 corpus=${BENCH_CORPUS:-$root/testdata/corpus}
 benchtime=${BENCH_BENCHTIME:-1s}
-only=${BENCH_ONLY:-pades,module,bigsign,peer,pipeline,backlog,signstash}
+only=${BENCH_ONLY:-pades,check,module,bigsign,peer,pipeline,backlog,signstash}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/signagent-bench.XXXXXX")
 if [ "${BENCH_KEEP:-0}" = 1 ]; then
@@ -80,6 +81,13 @@ if want pades; then
 	section "signer/pades: BenchmarkSign (median corpus PDF) vs BenchmarkCryptoFloor (SHA-256 + one RSA-2048 signature)"
 	if run pades go test -run '^$' -bench . -benchmem -benchtime "$benchtime" ./signer/pades; then
 		grep -h '^Benchmark' "$work/pades.out" | benchline | sed 's/^/[pades] /' >>"$summary"
+	fi
+fi
+
+if want check; then
+	section "signer: BenchmarkCheckOutput — the check every output passes before it is published, beside signing it"
+	if run check go test -run '^$' -bench BenchmarkCheckOutput -benchmem -benchtime "$benchtime" ./signer; then
+		grep -h '^Benchmark' "$work/check.out" | benchline | sed 's/^/[check] /' >>"$summary"
 	fi
 fi
 

@@ -1,7 +1,10 @@
 package signer
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -426,5 +429,53 @@ func TestSubmitAgainReplacesOutputs(t *testing.T) {
 		if vs, err := VerifyFile(context.Background(), check); err != nil || len(vs) != 1 || !vs[0].Valid {
 			t.Errorf("%s: VerifyFile = %+v, %v", d.Name, vs, err)
 		}
+	}
+}
+
+// BenchmarkCheckOutput measures what verifying an output before it is
+// published costs per document, beside signing that document: for each
+// type, Sign and Check run on the same input, so the ratio is read side by
+// side in one run.
+func BenchmarkCheckOutput(b *testing.B) {
+	p := testpki.New(b, false)
+	l, err := NewLocal(LocalConfig{Certificate: p.ChainPEM, KeyFile: p.KeyPEM, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	for _, c := range []struct{ name, src string }{
+		{"pades", filepath.Join(corpus, "ZUGFeRDv1/correct/Intarsys/ZUGFeRD_1p0_BASIC_Einfach.pdf")},
+		{"xades", filepath.Join(corpus, "XML-Rechnung/UBL/XRECHNUNG_Einfach.ubl.xml")},
+		{"cades", ""},
+	} {
+		data := bytes.Repeat([]byte("some text to sign\n"), 4096)
+		if c.src != "" {
+			if data, err = os.ReadFile(c.src); err != nil {
+				b.Skip(err)
+			}
+		}
+		name := "doc." + map[string]string{"pades": "pdf", "xades": "xml", "cades": "txt"}[c.name]
+		in := filepath.Join(dir, name)
+		os.WriteFile(in, data, 0o600)
+		out := in + ".signed"
+		sum := sha256.Sum256(data)
+		hexSum := hex.EncodeToString(sum[:])
+		b.Run(c.name+"/sign", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := l.SignFile(context.Background(), in, out, name, Options{Type: TypeAuto}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(c.name+"/check", func(b *testing.B) {
+			for b.Loop() {
+				f, _ := os.Open(in)
+				err := CheckOutput(TypeAuto.Resolve(name), out, f, int64(len(data)), hexSum)
+				f.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
