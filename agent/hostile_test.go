@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -406,4 +407,133 @@ func (e *env) firstArchived(name string) ([]byte, error) {
 		return nil, fs.ErrNotExist
 	}
 	return os.ReadFile(found)
+}
+
+// TestHostileInputsOneOutcomeEach drops a mix of hostile and odd inputs
+// into a running agent: mutated and malformed PDFs, XML with external
+// entities, entity bombs and two roots, links to secrets, a FIFO, empty and
+// binary files. Every input must end in exactly one place (outbox, or
+// error/ with its error file), every output must verify, no byte of a file
+// outside the inbox may appear anywhere, and the agent must keep running.
+func TestHostileInputsOneOutcomeEach(t *testing.T) {
+	pdfs := corpusFiles(t, ".pdf")
+	base, err := os.ReadFile(pdfs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside := t.TempDir()
+	secret := []byte("TOP-SECRET-hostile-suite-4411")
+	must(t, os.WriteFile(filepath.Join(outside, "secret"), secret, 0o600))
+	secretURL := "file://" + filepath.ToSlash(filepath.Join(outside, "secret"))
+
+	inputs := map[string][]byte{
+		"truncated.pdf":      base[:len(base)/2],
+		"huge-size.pdf":      bytes.Replace(base, []byte("/Size "), []byte("/Size 2147483653 /Ignored "), 1),
+		"junk-before.pdf":    append([]byte("JUNK BEFORE THE HEADER\n"), base...),
+		"garbage-after.pdf":  append(append([]byte{}, base...), []byte("\ngarbage after the end\x00\x01\x02")...),
+		"many-eof.pdf":       append(append([]byte{}, base...), bytes.Repeat([]byte("%%EOF\n"), 200)...),
+		"header-only.pdf":    []byte("%PDF-1.7\n%%EOF\n"),
+		"xxe.xml":            []byte(`<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "` + secretURL + `">]><a>&x;</a>`),
+		"xxe-param.xml":      []byte(`<?xml version="1.0"?><!DOCTYPE a [<!ENTITY % p SYSTEM "` + secretURL + `"> %p;]><a/>`),
+		"laughs.xml":         []byte(`<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;"><!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;"><!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;"><!ENTITY g "&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;"><!ENTITY h "&g;&g;&g;&g;&g;&g;&g;&g;&g;&g;">]><l>&h;</l>`),
+		"two-roots.xml":      []byte(`<a/><b/>`),
+		"internal-dtd.xml":   []byte(`<?xml version="1.0"?><!DOCTYPE a [<!ENTITY co "ACME Lda.">]><a><seller>&co;</seller></a>`),
+		"not-xml.xml":        []byte("just text"),
+		"binary.txt":         {0, 1, 2, 3, 0xff, 0xfe, 0, 0},
+		"empty.pdf":          nil,
+		"line\nbreak.pdf":    append(append([]byte{}, base...), []byte("\n% name with a line break\n")...),
+		"-dash and spc .xml": []byte(`<a>ok</a>`),
+	}
+	// Random single-byte mutations of a real PDF, seeded for repeatability.
+	seed := uint32(20261129)
+	for i := range 12 {
+		m := append([]byte{}, base...)
+		for range 4 {
+			seed = seed*1664525 + 1013904223
+			m[int(seed>>8)%len(m)] ^= byte(seed)
+		}
+		inputs[fmt.Sprintf("mutated-%02d.pdf", i)] = m
+	}
+
+	e := newEnv(t, func(f *agent.Folder) { f.Watch.Include = []string{"*"} })
+	e.start()
+	for name, data := range inputs {
+		e.drop(name, data)
+	}
+	links := []string{"secret-link.txt", "secret-link.pdf", "secret-link.xml"}
+	for _, l := range links {
+		must(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(e.inbox, l)))
+	}
+	want := len(inputs) + len(links)
+	outcomes := func() (out, failed map[string]bool) {
+		out, failed = map[string]bool{}, map[string]bool{}
+		for _, f := range files(e.outbox) {
+			if strings.HasSuffix(f, ".p7s") {
+				out[strings.TrimSuffix(f, ".p7s")] = true
+			} else if !exists(filepath.Join(e.outbox, f+".p7s")) {
+				out[f] = true
+			}
+		}
+		for _, f := range files(e.errDir) {
+			if strings.HasSuffix(f, ".error.json") {
+				failed[strings.TrimSuffix(f, ".error.json")] = true
+			}
+		}
+		return out, failed
+	}
+	e.waitFor("every input accounted for", func() bool {
+		out, failed := outcomes()
+		return len(out)+len(failed) >= want
+	})
+	select {
+	case err := <-e.done:
+		t.Fatalf("the agent stopped: %v", err)
+	default:
+	}
+	out, failed := outcomes()
+	for name := range inputs {
+		if out[name] == failed[name] {
+			t.Errorf("%q: published %v, failed %v: want exactly one", name, out[name], failed[name])
+		}
+	}
+	for _, l := range links {
+		if !failed[l] || out[l] {
+			t.Errorf("%s: want error/ only", l)
+		} else if ef := e.errorFile(l); ef.Code != signagent.CodeNotRegular {
+			t.Errorf("%s: %s", l, ef.Code)
+		}
+	}
+	for name := range out {
+		p := filepath.Join(e.outbox, name)
+		if !strings.HasSuffix(name, ".pdf") && !strings.HasSuffix(name, ".xml") {
+			p += ".p7s"
+		}
+		vs, err := signer.VerifyFile(context.Background(), p)
+		if err != nil || len(vs) == 0 || !vs[len(vs)-1].Valid {
+			t.Errorf("%q published but does not verify: %v %+v", name, err, vs)
+		}
+		if strings.HasSuffix(name, ".pdf") && have("pdfsig") {
+			if o := pdfsig(t, p); !strings.Contains(o, "Signature is Valid.") {
+				t.Errorf("%q published but pdfsig does not accept it:\n%s", name, o)
+			}
+		}
+	}
+	for _, name := range []string{"xxe.xml", "xxe-param.xml", "laughs.xml", "two-roots.xml", "not-xml.xml", "empty.pdf", "truncated.pdf", "huge-size.pdf"} {
+		if !failed[name] {
+			t.Errorf("%s: want it refused", name)
+		}
+	}
+	for _, name := range []string{"internal-dtd.xml", "junk-before.pdf", "garbage-after.pdf", "many-eof.pdf", "binary.txt"} {
+		if !out[name] {
+			t.Errorf("%s: want it signed", name)
+		}
+	}
+	if left := files(e.inbox); len(left) > 0 {
+		t.Errorf("left in the inbox: %v", left)
+	}
+	e.noBytesFrom(secret)
+	st, err := e.a.Status(context.Background())
+	if err != nil || st.Folders[0].Held != "" {
+		t.Errorf("folder held: %v %+v", err, st)
+	}
 }

@@ -153,6 +153,9 @@ func printStatus(w io.Writer, st *signagent.Status) {
 			fmt.Fprintf(w, "%s: in flight: batch %s at %s (operation %s, %d documents, since %s)\n",
 				f.Name, op.Batch, op.Backend, op.ID, op.Docs, op.Submitted.Format(time.RFC3339))
 		}
+		for _, ig := range f.Ignored {
+			fmt.Fprintf(w, "%s: ignored entry (never read): %s\n", f.Name, ig)
+		}
 		if len(f.Failures) > 0 {
 			fmt.Fprintf(w, "\n%s: last failures\n", f.Name)
 			for _, fl := range f.Failures {
