@@ -329,7 +329,7 @@ func TestVerifyBeforePublish(t *testing.T) {
 func TestLongNameFailsWithErrorFile(t *testing.T) {
 	e := newEnv(t, func(f *agent.Folder) { f.Watch.Include = []string{"*"} })
 	e.start()
-	long := strings.Repeat("x", 242) + ".pdf" // 246 bytes
+	long := strings.Repeat("x", 242) + ".pdf"    // 246 bytes
 	longTxt := strings.Repeat("y", 245) + ".txt" // its .p7s plus " (1)" would not fit
 	e.drop(long, []byte("not a pdf at all\n"))
 	e.drop(longTxt, []byte("a plain document\n"))
