@@ -121,7 +121,7 @@ func TestRunWaitsForAShortCommand(t *testing.T) {
 	}()
 	logs := &lockedBuffer{}
 	stop := startAgent(t, l, nil, logs)
-	waitFor(t, "the ledger", func() bool { return ledgerCreated(l) })
+	waitFor(t, "the agent", func() bool { return strings.Contains(logs.String(), "msg=reconciled") })
 	select {
 	case <-released:
 	default:
@@ -206,7 +206,10 @@ func TestRunRefusesToRecreateALostLedger(t *testing.T) {
 	os.Remove(filepath.Join(l.inbox, "inv.pdf"))
 	logs := &lockedBuffer{}
 	stop := startAgent(t, l, nil, logs, "--new-ledger")
-	waitFor(t, "the new ledger", func() bool { return ledgerCreated(l) && strings.Contains(logs.String(), "started a new ledger") })
+	waitFor(t, "the agent on a new ledger", func() bool { return strings.Contains(logs.String(), "msg=reconciled") })
+	if !strings.Contains(logs.String(), "started a new ledger") {
+		t.Errorf("no warning about the new ledger:\n%s", logs.String())
+	}
 	if code := stop(); code != 0 {
 		t.Fatalf("run --new-ledger: exit %d\n%s", code, logs.String())
 	}
@@ -224,7 +227,9 @@ func TestRunRefusesToRecreateALostLedger(t *testing.T) {
 	if code, _, stderr := runCmd(t, nil, "run", "--config", l.cfg, "--new-ledger"); code != exitUsage || !strings.Contains(stderr, "exists and is kept") {
 		t.Errorf("--new-ledger over a ledger: exit %d\n%s", code, stderr)
 	}
+	logs = &lockedBuffer{}
 	stop = startAgent(t, l, nil, logs)
+	waitFor(t, "the agent", func() bool { return strings.Contains(logs.String(), "msg=reconciled") })
 	if code := stop(); code != 0 {
 		t.Errorf("run after --new-ledger: exit %d\n%s", code, logs.String())
 	}
@@ -237,7 +242,7 @@ func TestFirstRunCreatesTheLedger(t *testing.T) {
 	writeConfig(t, l, `listen = "off"`, "[backends.local]\ntype = \"local\"\n", "")
 	logs := &lockedBuffer{}
 	stop := startAgent(t, l, nil, logs)
-	waitFor(t, "the ledger", func() bool { return ledgerCreated(l) })
+	waitFor(t, "the agent", func() bool { return strings.Contains(logs.String(), "msg=reconciled") })
 	waitFor(t, "a backup at start", func() bool { return ledger.LatestBackup(filepath.Join(l.data, "backups")) != "" })
 	if code := stop(); code != 0 {
 		t.Fatalf("exit %d\n%s", code, logs.String())
