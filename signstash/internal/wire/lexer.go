@@ -99,7 +99,8 @@ func (l *Lexer) Next() (any, error) {
 				return nil, syntaxErr("number too long")
 			}
 		}
-		if _, err := strconv.ParseFloat(sb.String(), 64); err != nil {
+		// Out of float64's range is still a number (json.Number keeps it).
+		if _, err := strconv.ParseFloat(sb.String(), 64); err != nil && !errors.Is(err, strconv.ErrRange) {
 			return nil, syntaxErr("bad number %q", sb.String())
 		}
 		return json.Number(sb.String()), nil
