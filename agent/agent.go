@@ -14,7 +14,7 @@ import (
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/ledger"
-	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/watcher"
 )
 
@@ -43,8 +43,8 @@ type Folder struct {
 	Error   string
 	Archive string // "" deletes originals after publication
 
-	Backend signer.Backend
-	Opts    signer.Options
+	Backend signing.Backend
+	Opts    signing.Options
 
 	MaxFiles    int
 	MaxBytes    int64

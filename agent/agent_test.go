@@ -22,6 +22,7 @@ import (
 	"github.com/signagent/signagent/agent"
 	"github.com/signagent/signagent/ledger"
 	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/watcher"
 )
 
@@ -102,7 +103,7 @@ func newEnv(t *testing.T, mutate func(*agent.Folder)) *env {
 	}
 	e.folder = &agent.Folder{
 		Name: "invoices", Inbox: e.inbox, Outbox: e.outbox, Error: e.errDir, Archive: e.archive,
-		Backend: e.local, Opts: signer.Options{Type: signer.TypeAuto, Reason: "Invoice", Location: "Lisboa"},
+		Backend: e.local, Opts: signing.Options{Type: signing.TypeAuto, Reason: "Invoice", Location: "Lisboa"},
 		MaxFiles: 10, MaxWait: 100 * time.Millisecond,
 		Watch: watcher.Config{Include: []string{"*.pdf", "*.xml", "*.txt"}, Settle: 50 * time.Millisecond,
 			ScanInterval: 250 * time.Millisecond, EmptyGrace: 200 * time.Millisecond},
@@ -516,7 +517,7 @@ func TestAlreadySignedTooLargeAndSymlink(t *testing.T) {
 	}
 	e := newEnv(t, nil)
 	signedOnce := filepath.Join(t.TempDir(), "signed.pdf")
-	if _, err := e.local.SignFile(context.Background(), pdfs[0], signedOnce, "x.pdf", signer.Options{Type: signer.TypeAuto}); err != nil {
+	if _, err := e.local.SignFile(context.Background(), pdfs[0], signedOnce, "x.pdf", signing.Options{Type: signing.TypeAuto}); err != nil {
 		t.Fatal(err)
 	}
 	twice, _ := os.ReadFile(signedOnce)

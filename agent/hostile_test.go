@@ -18,16 +18,17 @@ import (
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/agent"
 	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 )
 
 // hookBackend runs hooks around a real backend's Submit, to play a producer
 // (or a broken backend) acting on the claimed files while they are signed.
 type hookBackend struct {
-	signer.Backend
-	before, after func(b *signer.Batch)
+	signing.Backend
+	before, after func(b *signing.Batch)
 }
 
-func (h *hookBackend) Submit(ctx context.Context, b *signer.Batch) (*signer.Operation, error) {
+func (h *hookBackend) Submit(ctx context.Context, b *signing.Batch) (*signing.Operation, error) {
 	if h.before != nil {
 		h.before(b)
 	}
@@ -125,7 +126,7 @@ func TestSwappedForLinkAfterClaim(t *testing.T) {
 	must(t, os.WriteFile(target, secret, 0o600))
 	e := newEnv(t, nil)
 	var once sync.Once
-	e.folder.Backend = &hookBackend{Backend: e.local, before: func(b *signer.Batch) {
+	e.folder.Backend = &hookBackend{Backend: e.local, before: func(b *signing.Batch) {
 		once.Do(func() {
 			p := b.Docs[0].Path
 			must(t, os.Remove(p))
@@ -178,7 +179,7 @@ func TestChangedAfterClaimIsSignedAsRecorded(t *testing.T) {
 			}
 			e := newEnv(t, nil)
 			var once sync.Once
-			rewrite := func(b *signer.Batch) {
+			rewrite := func(b *signing.Batch) {
 				once.Do(func() {
 					f, err := os.OpenFile(b.Docs[0].Path, os.O_WRONLY, 0)
 					must(t, err)
@@ -244,7 +245,7 @@ func TestChangingForeverFails(t *testing.T) {
 	data := bytes.Repeat([]byte("line of a plain document\n"), 50)
 	e := newEnv(t, nil)
 	n := 0
-	e.folder.Backend = &hookBackend{Backend: e.local, after: func(b *signer.Batch) {
+	e.folder.Backend = &hookBackend{Backend: e.local, after: func(b *signing.Batch) {
 		n++
 		f, err := os.OpenFile(b.Docs[0].Path, os.O_WRONLY, 0)
 		must(t, err)
@@ -265,13 +266,13 @@ func TestChangingForeverFails(t *testing.T) {
 // brokenBackend writes outputs that must never be published: the input
 // unchanged (no signature), or a signed output of other bytes.
 type brokenBackend struct {
-	signer.Backend
+	signing.Backend
 	local *signer.Local
 	mode  string
 }
 
-func (b *brokenBackend) Submit(ctx context.Context, batch *signer.Batch) (*signer.Operation, error) {
-	op := &signer.Operation{Ref: batch.Ref, Done: true}
+func (b *brokenBackend) Submit(ctx context.Context, batch *signing.Batch) (*signing.Operation, error) {
+	op := &signing.Operation{Ref: batch.Ref, Done: true}
 	for _, d := range batch.Docs {
 		switch b.mode {
 		case "copy":
@@ -290,7 +291,7 @@ func (b *brokenBackend) Submit(ctx context.Context, batch *signer.Batch) (*signe
 			b.local.SignFile(ctx, other, d.Out, d.Name, d.Opts)
 			os.Remove(other)
 		}
-		op.Results = append(op.Results, signer.Result{Ref: d.Ref})
+		op.Results = append(op.Results, signing.Result{Ref: d.Ref})
 	}
 	return op, nil
 }

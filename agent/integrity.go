@@ -12,6 +12,7 @@ import (
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/ledger"
 	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/watcher"
 )
 
@@ -93,7 +94,7 @@ func changed(format string, args ...any) error { return &errChanged{fmt.Sprintf(
 // first revision). It returns an *errChanged when the bytes moved under the
 // agent, and a document error (SIGNING_ERROR, NOT_A_REGULAR_FILE) when the
 // output must never be published.
-func (r *runner) checkOutput(d *ledger.Doc, t signer.Type, res signer.Result) error {
+func (r *runner) checkOutput(d *ledger.Doc, t signing.Type, res signing.Result) error {
 	claim := r.abs(d.Claim)
 	sum, n, _, err := hashRegular(claim)
 	switch {

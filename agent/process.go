@@ -13,7 +13,7 @@ import (
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/ledger"
-	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 )
 
 // createBatch records a batch of claimed documents before anything is sent.
@@ -36,10 +36,10 @@ func (r *runner) createBatch(ctx context.Context, items []*item) (*ledger.Batch,
 }
 
 // signerBatch builds the backend's view of a recorded batch.
-func (r *runner) signerBatch(lb *ledger.Batch, docs []*ledger.Doc) *signer.Batch {
-	sb := &signer.Batch{Ref: lb.Ref}
+func (r *runner) signerBatch(lb *ledger.Batch, docs []*ledger.Doc) *signing.Batch {
+	sb := &signing.Batch{Ref: lb.Ref}
 	for _, d := range docs {
-		sb.Docs = append(sb.Docs, signer.Doc{
+		sb.Docs = append(sb.Docs, signing.Doc{
 			Ref:  fmt.Sprintf("%s-d%d", lb.Ref, d.ID),
 			Name: filepath.Base(filepath.FromSlash(d.Rel)),
 			Path: r.abs(d.Claim),
@@ -67,9 +67,9 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool, fr
 		r.a.Ledger.FinishBatch(ctx, lb.ID)
 		return
 	}
-	var op *signer.Operation
+	var op *signing.Operation
 	if lb.State == ledger.BatchSubmitted && lb.Operation != "" {
-		op = new(signer.Operation)
+		op = new(signing.Operation)
 		if err := json.Unmarshal([]byte(lb.Operation), op); err != nil {
 			op = nil
 		}
@@ -90,9 +90,9 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool, fr
 		switch {
 		case op != nil:
 			stage = "poll"
-			var next *signer.Operation
+			var next *signing.Operation
 			next, err = r.f.Backend.Poll(ctx, sb, op)
-			if errors.Is(err, signer.ErrNotFound) {
+			if errors.Is(err, signing.ErrNotFound) {
 				// The operation vanished (instance restarted): prove it
 				// absent, then resubmit under a new reference.
 				op, unknown = nil, true
@@ -104,7 +104,7 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool, fr
 		case unknown:
 			stage = "lookup"
 			op, err = r.f.Backend.Lookup(ctx, sb)
-			if errors.Is(err, signer.ErrNotFound) {
+			if errors.Is(err, signing.ErrNotFound) {
 				if err = r.a.Ledger.Resubmit(ctx, lb); err != nil {
 					log.Error("cannot record resubmission", "err", err)
 					return
@@ -192,7 +192,7 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool, fr
 	r.finish(ctx, lb, docs, op)
 }
 
-func (r *runner) recordSubmitted(ctx context.Context, lb *ledger.Batch, op *signer.Operation) {
+func (r *runner) recordSubmitted(ctx context.Context, lb *ledger.Batch, op *signing.Operation) {
 	if op.Ref == "" {
 		op.Ref = lb.Ref
 	}
@@ -209,8 +209,8 @@ func (r *runner) recordSubmitted(ctx context.Context, lb *ledger.Batch, op *sign
 
 // finish handles a done operation's results: publish the signed, fail the
 // rejected, requeue the ones to retry.
-func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Doc, op *signer.Operation) {
-	results := map[string]signer.Result{}
+func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Doc, op *signing.Operation) {
+	results := map[string]signing.Result{}
 	for _, res := range op.Results {
 		results[res.Ref] = res
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/ledger"
-	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 )
 
 // publishAll publishes signed documents: flush the signed files, choose
@@ -169,7 +169,7 @@ func (r *runner) choose(d *ledger.Doc, flushErr error) (bool, error) {
 	if err != nil {
 		return false, local(err, "cannot create the outbox folder "+dir)
 	}
-	name := signer.OutputName(filepath.Base(filepath.FromSlash(d.Rel)), signer.Type(d.SigType))
+	name := signing.OutputName(filepath.Base(filepath.FromSlash(d.Rel)), signing.Type(d.SigType))
 	for i := 0; ; i++ {
 		target := filepath.Join(dir, fitCandidate(name, i))
 		if !exists(target) && !(r.cades(d) && exists(contentOf(target))) {
@@ -187,7 +187,7 @@ func (r *runner) choose(d *ledger.Doc, flushErr error) (bool, error) {
 	}
 }
 
-func (r *runner) cades(d *ledger.Doc) bool { return signer.Type(d.SigType) == signer.TypeCAdES }
+func (r *runner) cades(d *ledger.Doc) bool { return signing.Type(d.SigType) == signing.TypeCAdES }
 
 // contentOf is the name of the content published beside a .p7s.
 func contentOf(p7s string) string { return p7s[:len(p7s)-len(".p7s")] }

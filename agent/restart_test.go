@@ -11,6 +11,7 @@ import (
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/ledger"
 	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 )
 
 // TestRestartAfterCrashAtEachState builds the ledger and disk exactly as a
@@ -69,7 +70,7 @@ func TestRestartAfterCrashAtEachState(t *testing.T) {
 				must(t, e.db.CreateBatch(ctx, &b, []int64{d.ID}))
 			}
 			if s >= signedUnplaced && s != failed {
-				if _, err := e.local.SignFile(ctx, claim, signedTmp, "inv.pdf", signer.Options{Type: signer.TypeAuto}); err != nil {
+				if _, err := e.local.SignFile(ctx, claim, signedTmp, "inv.pdf", signing.Options{Type: signing.TypeAuto}); err != nil {
 					t.Fatal(err)
 				}
 				out, _ := os.ReadFile(signedTmp)

@@ -22,6 +22,7 @@ import (
 	"github.com/signagent/signagent/agent"
 	"github.com/signagent/signagent/ledger"
 	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash"
 	"github.com/signagent/signagent/signstash/sim"
 )
@@ -130,7 +131,7 @@ func newSimEnv(t *testing.T, o simOpts) *simEnv {
 	local := e.local
 	cfg := sim.Config{
 		Clients: map[string]sim.Client{simAlias: {Secret: simSecret}},
-		Sign: func(ctx context.Context, in, out, name string, t signer.Type, so signer.Options) error {
+		Sign: func(ctx context.Context, in, out, name string, t signing.Type, so signing.Options) error {
 			if o.gate != nil {
 				select {
 				case <-o.gate:

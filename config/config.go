@@ -8,8 +8,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
-
-	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 )
 
 // Defaults: what a key means when the file leaves it out.
@@ -228,19 +227,19 @@ type Visible struct {
 }
 
 // Options converts the settings to the signer's per-document options.
-func (s Signature) Options() signer.Options {
-	o := signer.Options{
-		Type:      signer.Type(s.Type),
+func (s Signature) Options() signing.Options {
+	o := signing.Options{
+		Type:      signing.Type(s.Type),
 		Reason:    s.Reason,
 		Location:  s.Location,
 		Name:      s.Name,
 		Timestamp: s.Timestamp,
 	}
 	if o.Type == "" {
-		o.Type = signer.TypeAuto
+		o.Type = signing.TypeAuto
 	}
 	if v := s.Visible; v != nil {
-		o.Visible = &signer.Visible{Page: v.Page, X: v.X, Y: v.Y, W: v.Width, H: v.Height}
+		o.Visible = &signing.Visible{Page: v.Page, X: v.X, Y: v.Y, W: v.Width, H: v.Height}
 	}
 	return o
 }

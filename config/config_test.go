@@ -14,7 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/signagent/signagent"
-	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 )
 
 // problemsOf returns the problems carried by err, failing the test when err
@@ -224,7 +224,7 @@ error = "/srv/a/err"
 		f.GiveUpAfter.Duration != 24*time.Hour || f.ArchiveRetention.Duration != 0 || f.Signature.Type != "auto" {
 		t.Errorf("folder defaults = %+v", f)
 	}
-	if got := f.Signature.Options(); got.Type != signer.TypeAuto || got.Visible != nil {
+	if got := f.Signature.Options(); got.Type != signing.TypeAuto || got.Visible != nil {
 		t.Errorf("Options() = %+v", got)
 	}
 }
@@ -284,8 +284,8 @@ signature = { type = "pades", reason = "Invoice", location = "Lisboa", name = "A
 		!reflect.DeepEqual(f.Include, []string{"*.PDF"}) || !reflect.DeepEqual(f.Exclude, []string{"draft-*"}) {
 		t.Errorf("folder = %+v", f)
 	}
-	want := signer.Options{Type: signer.TypePAdES, Reason: "Invoice", Location: "Lisboa", Name: "ACME", Timestamp: true,
-		Visible: &signer.Visible{Page: 2, X: 10, Y: 20.5, W: 200, H: 50}}
+	want := signing.Options{Type: signing.TypePAdES, Reason: "Invoice", Location: "Lisboa", Name: "ACME", Timestamp: true,
+		Visible: &signing.Visible{Page: 2, X: 10, Y: 20.5, W: 200, H: 50}}
 	if got := f.Signature.Options(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Options() = %+v, want %+v", got, want)
 	}

@@ -427,7 +427,7 @@ type Batch struct {
 	Backend     string
 	Ref         string
 	State       string // BatchOpen, BatchSubmitted, BatchDone
-	Operation   string // JSON of signer.Operation
+	Operation   string // JSON of signing.Operation
 	Attempts    int
 	Docs        int
 	Bytes       int64

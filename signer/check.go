@@ -11,6 +11,7 @@ import (
 	"github.com/signagent/signagent/signer/cades"
 	"github.com/signagent/signagent/signer/pades"
 	"github.com/signagent/signagent/signer/xades"
+	"github.com/signagent/signagent/signing"
 )
 
 // ErrContentChanged is returned (wrapped) by CheckOutput when the original
@@ -30,11 +31,11 @@ var ErrContentChanged = errors.New("the original's bytes differ from the recorde
 //
 // content streams the original; it is read only for CAdES. A nil error
 // means the output may be published.
-func CheckOutput(t Type, out string, content io.Reader, size int64, sum string) error {
+func CheckOutput(t signing.Type, out string, content io.Reader, size int64, sum string) error {
 	switch t {
-	case TypePAdES:
+	case signing.TypePAdES:
 		return checkPDF(out, size, sum)
-	case TypeXAdES:
+	case signing.TypeXAdES:
 		f, err := os.Open(out)
 		if err != nil {
 			return err
@@ -50,7 +51,7 @@ func CheckOutput(t Type, out string, content io.Reader, size int64, sum string) 
 			}
 		}
 		return nil
-	case TypeCAdES:
+	case signing.TypeCAdES:
 		sig, err := os.ReadFile(out)
 		if err != nil {
 			return err

@@ -1,5 +1,5 @@
-// Package signer holds the backend contract (Backend, Batch, Doc, Operation,
-// Result) and the local signing backend.
+// Package signer is the local signing backend: it implements the contract
+// of package signing in-process.
 //
 // Local signs in-process with a key loaded once by NewLocal: PAdES baseline
 // for PDF (package pades), XAdES-B-B enveloped for XML (package xades) and a

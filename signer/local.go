@@ -22,6 +22,7 @@ import (
 	"github.com/signagent/signagent/signer/cms"
 	"github.com/signagent/signagent/signer/pades"
 	"github.com/signagent/signagent/signer/xades"
+	"github.com/signagent/signagent/signing"
 )
 
 // LocalConfig configures the local signing backend.
@@ -69,7 +70,7 @@ type Local struct {
 	now     func() time.Time
 }
 
-var _ Backend = (*Local)(nil)
+var _ signing.Backend = (*Local)(nil)
 
 // NewLocal loads the credentials and returns the backend. Errors are
 // *signagent.Error of kind KindConfig with a hint: missing or unreadable
@@ -131,14 +132,14 @@ func (l *Local) Certificate() *x509.Certificate { return l.chain[0] }
 // input vanished). A timestamp asked without a TSA, or an unknown format,
 // is KindConfig; TSA outages are KindTransient; local I/O faults are
 // returned wrapped (KindLocal for permission and disk-full errors).
-func (l *Local) SignFile(ctx context.Context, inPath, outPath string, name string, o Options) (Type, error) {
+func (l *Local) SignFile(ctx context.Context, inPath, outPath string, name string, o signing.Options) (signing.Type, error) {
 	return l.signFileHash(ctx, inPath, outPath, name, o, nil)
 }
 
 // signFileHash is SignFile; when sum is not nil it receives the hex SHA-256
 // of the bytes read and signed (XAdES and CAdES; for PAdES the original is
 // the output's unchanged prefix, checked by CheckOutput).
-func (l *Local) signFileHash(ctx context.Context, inPath, outPath string, name string, o Options, sum *string) (Type, error) {
+func (l *Local) signFileHash(ctx context.Context, inPath, outPath string, name string, o signing.Options, sum *string) (signing.Type, error) {
 	t := o.Type.Resolve(name)
 	err := l.signFile(ctx, inPath, outPath, t, o, sum)
 	if err != nil {
@@ -149,12 +150,12 @@ func (l *Local) signFileHash(ctx context.Context, inPath, outPath string, name s
 	return t, err
 }
 
-func (l *Local) signFile(ctx context.Context, inPath, outPath string, t Type, o Options, sum *string) error {
+func (l *Local) signFile(ctx context.Context, inPath, outPath string, t signing.Type, o signing.Options, sum *string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	switch t {
-	case TypePAdES, TypeXAdES, TypeCAdES:
+	case signing.TypePAdES, signing.TypeXAdES, signing.TypeCAdES:
 	default:
 		return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeUnsupported,
 			Message: fmt.Sprintf("unknown signature type %q", t), Hint: "use auto, pades, xades or cades"}
@@ -184,7 +185,7 @@ func (l *Local) signFile(ctx context.Context, inPath, outPath string, t Type, o 
 	if when.IsZero() {
 		when = l.now()
 	}
-	if t == TypePAdES {
+	if t == signing.TypePAdES {
 		// pades creates its output exclusively; the contract lets Out
 		// exist already (a retried batch), and it is ours to replace.
 		if err := os.Remove(outPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -212,14 +213,14 @@ func (l *Local) signFile(ctx context.Context, inPath, outPath string, t Type, o 
 		return fmt.Errorf("create output: %w", err)
 	}
 	switch t {
-	case TypeXAdES:
+	case signing.TypeXAdES:
 		var xo xades.Options
 		if tsa != nil {
 			xo.Timestamper = tsa
 		}
 		xo.Time, xo.Location = when, o.Location
 		err = xades.Sign(ctx, in, out, l.key, l.chain, xo)
-	case TypeCAdES:
+	case signing.TypeCAdES:
 		var sig []byte
 		sig, err = cades.Sign(ctx, in, l.key, l.chain, cms.Options{SigningTime: when, Timestamper: tsa})
 		if err == nil {
@@ -240,11 +241,11 @@ func (l *Local) signFile(ctx context.Context, inPath, outPath string, t Type, o 
 }
 
 // Submit signs every document of b, up to Workers at a time, and returns a
-// Done operation with one Result per document in batch order. A bad
-// document fails alone, in its Result. Submit itself fails only when ctx
+// Done operation with one signing.Result per document in batch order. A bad
+// document fails alone, in its signing.Result. Submit itself fails only when ctx
 // ends first; outputs already written for the batch are then removed.
-func (l *Local) Submit(ctx context.Context, b *Batch) (*Operation, error) {
-	results := make([]Result, len(b.Docs))
+func (l *Local) Submit(ctx context.Context, b *signing.Batch) (*signing.Operation, error) {
+	results := make([]signing.Result, len(b.Docs))
 	sem := make(chan struct{}, l.workers)
 	var wg sync.WaitGroup
 	for i := range b.Docs {
@@ -262,7 +263,7 @@ func (l *Local) Submit(ctx context.Context, b *Batch) (*Operation, error) {
 			d := &b.Docs[i]
 			var sum string
 			_, err := l.signFileHash(ctx, d.Path, d.Out, d.Name, d.Opts, &sum)
-			results[i] = Result{Ref: d.Ref, Err: err, SHA256: sum}
+			results[i] = signing.Result{Ref: d.Ref, Err: err, SHA256: sum}
 		}(i)
 	}
 	wg.Wait()
@@ -272,16 +273,16 @@ func (l *Local) Submit(ctx context.Context, b *Batch) (*Operation, error) {
 		}
 		return nil, err
 	}
-	return &Operation{Ref: b.Ref, Done: true, Results: results}, nil
+	return &signing.Operation{Ref: b.Ref, Done: true, Results: results}, nil
 }
 
 // Poll returns op unchanged: local operations are Done when submitted.
-func (l *Local) Poll(ctx context.Context, b *Batch, op *Operation) (*Operation, error) {
+func (l *Local) Poll(ctx context.Context, b *signing.Batch, op *signing.Operation) (*signing.Operation, error) {
 	return op, nil
 }
 
 // Lookup returns ErrNotFound: the local backend keeps no operations, so a
 // batch whose outcome is unknown is simply signed again.
-func (l *Local) Lookup(ctx context.Context, b *Batch) (*Operation, error) {
-	return nil, ErrNotFound
+func (l *Local) Lookup(ctx context.Context, b *signing.Batch) (*signing.Operation, error) {
+	return nil, signing.ErrNotFound
 }

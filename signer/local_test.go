@@ -17,6 +17,7 @@ import (
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/signer/internal/testpki"
+	"github.com/signagent/signagent/signing"
 )
 
 const corpus = "../testdata/corpus"
@@ -61,20 +62,20 @@ func newLocal(t *testing.T, p *testpki.PKI, tsa string) *Local {
 }
 
 // independent checks a signed output with the verifier made for its format.
-func independent(t *testing.T, p *testpki.PKI, typ Type, out, content string) error {
+func independent(t *testing.T, p *testpki.PKI, typ signing.Type, out, content string) error {
 	t.Helper()
 	var s string
 	var err error
 	switch typ {
-	case TypePAdES:
+	case signing.TypePAdES:
 		s, err = run(t, need(t, "pdfsig"), out)
 		if err == nil && (!strings.Contains(s, "Signature is Valid.") || !strings.Contains(s, "ETSI.CAdES.detached")) {
 			err = errors.New("pdfsig does not report a valid ETSI.CAdES.detached signature")
 		}
-	case TypeXAdES:
+	case signing.TypeXAdES:
 		s, err = run(t, need(t, "xmlsec1"), "--verify", "--trusted-pem", p.CAPEM,
 			"--id-attr:Id", "http://uri.etsi.org/01903/v1.3.2#:SignedProperties", out)
-	case TypeCAdES:
+	case signing.TypeCAdES:
 		s, err = run(t, need(t, "openssl"), "cms", "-verify", "-binary", "-inform", "DER", "-in", out,
 			"-content", content, "-CAfile", p.CAPEM, "-purpose", "any", "-out", os.DevNull)
 	}
@@ -114,25 +115,25 @@ func TestSubmitMixedBatch(t *testing.T) {
 
 	type want struct {
 		path string
-		typ  Type
+		typ  signing.Type
 		code signagent.Code // "" for success
 	}
 	cases := []want{
-		{pdf, TypePAdES, ""},
-		{xml, TypeXAdES, ""},
-		{txt, TypeCAdES, ""},
-		{empty, TypePAdES, signagent.CodeEmptyFile},
-		{notPDF, TypePAdES, signagent.CodeNotAPDF},
-		{notXML, TypeXAdES, signagent.CodeNotXML},
+		{pdf, signing.TypePAdES, ""},
+		{xml, signing.TypeXAdES, ""},
+		{txt, signing.TypeCAdES, ""},
+		{empty, signing.TypePAdES, signagent.CodeEmptyFile},
+		{notPDF, signing.TypePAdES, signagent.CodeNotAPDF},
+		{notXML, signing.TypeXAdES, signagent.CodeNotXML},
 	}
 	if encrypted != "" {
-		cases = append(cases, want{encrypted, TypePAdES, signagent.CodeEncryptedPDF})
+		cases = append(cases, want{encrypted, signing.TypePAdES, signagent.CodeEncryptedPDF})
 	}
-	b := &Batch{Ref: "batch-1"}
+	b := &signing.Batch{Ref: "batch-1"}
 	for _, c := range cases {
 		name := filepath.Base(c.path)
-		b.Docs = append(b.Docs, Doc{Ref: "doc-" + name, Name: name, Path: c.path,
-			Out: filepath.Join(outDir, OutputName(name, c.typ)), Opts: Options{Type: TypeAuto, Reason: "Invoice", Location: "Lisboa"}})
+		b.Docs = append(b.Docs, signing.Doc{Ref: "doc-" + name, Name: name, Path: c.path,
+			Out: filepath.Join(outDir, signing.OutputName(name, c.typ)), Opts: signing.Options{Type: signing.TypeAuto, Reason: "Invoice", Location: "Lisboa"}})
 	}
 	op, err := l.Submit(context.Background(), b)
 	if err != nil {
@@ -169,11 +170,11 @@ func TestSubmitMixedBatch(t *testing.T) {
 
 			// One flipped byte of signed content makes both verifiers fail.
 			switch c.typ {
-			case TypePAdES:
+			case signing.TypePAdES:
 				flipByte(t, d.Out, func(b []byte) int { return strings.Index(string(b), "/Type") + 2 })
-			case TypeXAdES:
+			case signing.TypeXAdES:
 				flipByte(t, d.Out, func(b []byte) int { return strings.Index(string(b), "<cbc:ID>") + 9 })
-			case TypeCAdES:
+			case signing.TypeCAdES:
 				flipByte(t, d.Path, func(b []byte) int { return 3 })
 			}
 			if err := independent(t, p, c.typ, d.Out, d.Path); err == nil {
@@ -189,8 +190,8 @@ func TestSubmitMixedBatch(t *testing.T) {
 
 // verifyPath is what a user gives `signagent verify`: the signed document,
 // or for CAdES the .p7s beside its content.
-func verifyPath(t *testing.T, typ Type, d Doc) string {
-	if typ != TypeCAdES {
+func verifyPath(t *testing.T, typ signing.Type, d signing.Doc) string {
+	if typ != signing.TypeCAdES {
 		return d.Out
 	}
 	p := filepath.Join(filepath.Dir(d.Out), d.Name)
@@ -205,15 +206,15 @@ func TestTimestamps(t *testing.T) {
 	xml := writeFile(t, filepath.Join(in, "a.xml"), []byte("<a>content</a>"), 0o600)
 
 	noTSA := newLocal(t, p, "")
-	_, err := noTSA.SignFile(context.Background(), txt, filepath.Join(out, "a.txt.p7s"), "a.txt", Options{Timestamp: true})
+	_, err := noTSA.SignFile(context.Background(), txt, filepath.Join(out, "a.txt.p7s"), "a.txt", signing.Options{Timestamp: true})
 	if signagent.KindOf(err) != signagent.KindConfig || signagent.HintOf(err) == "" {
 		t.Errorf("timestamp without a TSA: %v, want a configuration error with a hint", err)
 	}
 
 	l := newLocal(t, p, p.TSA(t))
 	sig := filepath.Join(in, "a.txt.p7s")
-	typ, err := l.SignFile(context.Background(), txt, sig, "a.txt", Options{Timestamp: true})
-	if err != nil || typ != TypeCAdES {
+	typ, err := l.SignFile(context.Background(), txt, sig, "a.txt", signing.Options{Timestamp: true})
+	if err != nil || typ != signing.TypeCAdES {
 		t.Fatalf("SignFile = %s, %v", typ, err)
 	}
 	vs, err := VerifyFile(context.Background(), sig)
@@ -221,21 +222,21 @@ func TestTimestamps(t *testing.T) {
 		t.Fatalf("VerifyFile = %+v, %v", vs, err)
 	}
 	signedXML := filepath.Join(out, "a.xml")
-	if _, err = l.SignFile(context.Background(), xml, signedXML, "a.xml", Options{Timestamp: true}); err != nil {
+	if _, err = l.SignFile(context.Background(), xml, signedXML, "a.xml", signing.Options{Timestamp: true}); err != nil {
 		t.Fatal(err)
 	}
 	vs, err = VerifyFile(context.Background(), signedXML)
 	if err != nil || len(vs) != 1 || !vs[0].Valid || !vs[0].Timestamped {
 		t.Fatalf("VerifyFile(XAdES-B-T) = %+v, %v", vs, err)
 	}
-	if err := independent(t, p, TypeXAdES, signedXML, ""); err != nil {
+	if err := independent(t, p, signing.TypeXAdES, signedXML, ""); err != nil {
 		t.Errorf("xmlsec1 rejects XAdES-B-T: %v", err)
 	}
 	// Changing the timestamped signature value breaks the timestamp check
 	// even when the signature itself is left alone: swap the token for one
 	// over other bytes.
 	other := filepath.Join(out, "b.xml")
-	if _, err = l.SignFile(context.Background(), xml, other, "a.xml", Options{Timestamp: true}); err != nil {
+	if _, err = l.SignFile(context.Background(), xml, other, "a.xml", signing.Options{Timestamp: true}); err != nil {
 		t.Fatal(err)
 	}
 	tokenOf := func(b []byte) string {
@@ -261,20 +262,20 @@ func TestSignFileLimitsAndTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = l.SignFile(context.Background(), big, filepath.Join(out, "big.txt.p7s"), "big.txt", Options{})
+	_, err = l.SignFile(context.Background(), big, filepath.Join(out, "big.txt.p7s"), "big.txt", signing.Options{})
 	if signagent.CodeOf(err) != signagent.CodeTooLarge {
 		t.Errorf("oversized: %v, want TOO_LARGE", err)
 	}
-	_, err = l.SignFile(context.Background(), filepath.Join(in, "gone.txt"), filepath.Join(out, "gone.txt.p7s"), "gone.txt", Options{})
+	_, err = l.SignFile(context.Background(), filepath.Join(in, "gone.txt"), filepath.Join(out, "gone.txt.p7s"), "gone.txt", signing.Options{})
 	if signagent.CodeOf(err) != signagent.CodeUnreadable {
 		t.Errorf("vanished input: %v, want UNREADABLE", err)
 	}
 	small := writeFile(t, filepath.Join(in, "small.xml"), []byte("<a/>"), 0o600)
-	typ, err := l.SignFile(context.Background(), small, filepath.Join(out, "small.xml.p7s"), "small.xml", Options{Type: TypeCAdES})
-	if err != nil || typ != TypeCAdES {
+	typ, err := l.SignFile(context.Background(), small, filepath.Join(out, "small.xml.p7s"), "small.xml", signing.Options{Type: signing.TypeCAdES})
+	if err != nil || typ != signing.TypeCAdES {
 		t.Errorf("forced CAdES on XML: %s, %v", typ, err)
 	}
-	_, err = l.SignFile(context.Background(), small, filepath.Join(out, "x"), "small.xml", Options{Type: "jades"})
+	_, err = l.SignFile(context.Background(), small, filepath.Join(out, "x"), "small.xml", signing.Options{Type: "jades"})
 	if signagent.CodeOf(err) != signagent.CodeUnsupported {
 		t.Errorf("unknown type: %v, want UNSUPPORTED_TYPE", err)
 	}
@@ -300,7 +301,7 @@ func TestNewLocalErrors(t *testing.T) {
 	}
 	in := writeFile(t, filepath.Join(t.TempDir(), "a.xml"), []byte("<a>x</a>"), 0o600)
 	out := filepath.Join(t.TempDir(), "a.xml")
-	if _, err := l.SignFile(context.Background(), in, out, "a.xml", Options{}); err != nil {
+	if _, err := l.SignFile(context.Background(), in, out, "a.xml", signing.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	vs, err := VerifyFile(context.Background(), out)
@@ -313,10 +314,10 @@ func TestSubmitCancelled(t *testing.T) {
 	p := testpki.New(t, false)
 	l := newLocal(t, p, "")
 	in, out := t.TempDir(), t.TempDir()
-	b := &Batch{Ref: "b"}
+	b := &signing.Batch{Ref: "b"}
 	for _, n := range []string{"a.txt", "b.txt", "c.txt"} {
 		writeFile(t, filepath.Join(in, n), []byte(n), 0o600)
-		b.Docs = append(b.Docs, Doc{Ref: n, Name: n, Path: filepath.Join(in, n), Out: filepath.Join(out, n+".p7s")})
+		b.Docs = append(b.Docs, signing.Doc{Ref: n, Name: n, Path: filepath.Join(in, n), Out: filepath.Join(out, n+".p7s")})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -326,8 +327,8 @@ func TestSubmitCancelled(t *testing.T) {
 	if entries, _ := os.ReadDir(out); len(entries) != 0 {
 		t.Errorf("outputs left after a cancelled submit: %v", entries)
 	}
-	if _, err := l.Lookup(context.Background(), b); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Lookup = %v, want ErrNotFound", err)
+	if _, err := l.Lookup(context.Background(), b); !errors.Is(err, signing.ErrNotFound) {
+		t.Errorf("Lookup = %v, want signing.ErrNotFound", err)
 	}
 }
 
@@ -365,7 +366,7 @@ func BenchmarkSubmit(b *testing.B) {
 		"pdf": filepath.Join(corpus, "ZUGFeRDv1/correct/Intarsys/ZUGFeRD_1p0_BASIC_Einfach.pdf"),
 		"xml": filepath.Join(corpus, "XML-Rechnung/UBL/XRECHNUNG_Einfach.ubl.xml"),
 	}
-	batch := &Batch{Ref: "bench"}
+	batch := &signing.Batch{Ref: "bench"}
 	for i, kind := range []string{"pdf", "pdf", "pdf", "pdf", "xml", "xml", "txt", "txt"} {
 		name := fmt.Sprintf("doc%d.%s", i, kind)
 		data := []byte("some text to sign\n")
@@ -376,8 +377,8 @@ func BenchmarkSubmit(b *testing.B) {
 		}
 		path := filepath.Join(in, name)
 		os.WriteFile(path, data, 0o600)
-		typ := TypeAuto.Resolve(name)
-		batch.Docs = append(batch.Docs, Doc{Ref: name, Name: name, Path: path, Out: filepath.Join(out, OutputName(name, typ))})
+		typ := signing.TypeAuto.Resolve(name)
+		batch.Docs = append(batch.Docs, signing.Doc{Ref: name, Name: name, Path: path, Out: filepath.Join(out, signing.OutputName(name, typ))})
 	}
 	b.ResetTimer()
 	for b.Loop() {
@@ -403,12 +404,12 @@ func TestSubmitAgainReplacesOutputs(t *testing.T) {
 	pdf := copyFile(t, corpusFile(t, "ZUGFeRDv1/correct/Intarsys/ZUGFeRD_1p0_BASIC_Einfach.pdf"), filepath.Join(in, "a.pdf"))
 	xml := writeFile(t, filepath.Join(in, "a.xml"), []byte("<a>x</a>"), 0o600)
 	txt := writeFile(t, filepath.Join(in, "a.txt"), []byte("x"), 0o600)
-	b := &Batch{Ref: "again"}
+	b := &signing.Batch{Ref: "again"}
 	for _, path := range []string{pdf, xml, txt} {
 		name := filepath.Base(path)
-		outPath := filepath.Join(out, OutputName(name, TypeAuto.Resolve(name)))
+		outPath := filepath.Join(out, signing.OutputName(name, signing.TypeAuto.Resolve(name)))
 		writeFile(t, outPath, []byte("stale partial output"), 0o600)
-		b.Docs = append(b.Docs, Doc{Ref: name, Name: name, Path: path, Out: outPath})
+		b.Docs = append(b.Docs, signing.Doc{Ref: name, Name: name, Path: path, Out: outPath})
 	}
 	for range 2 {
 		op, err := l.Submit(context.Background(), b)
@@ -462,7 +463,7 @@ func BenchmarkCheckOutput(b *testing.B) {
 		hexSum := hex.EncodeToString(sum[:])
 		b.Run(c.name+"/sign", func(b *testing.B) {
 			for b.Loop() {
-				if _, err := l.SignFile(context.Background(), in, out, name, Options{Type: TypeAuto}); err != nil {
+				if _, err := l.SignFile(context.Background(), in, out, name, signing.Options{Type: signing.TypeAuto}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -470,7 +471,7 @@ func BenchmarkCheckOutput(b *testing.B) {
 		b.Run(c.name+"/check", func(b *testing.B) {
 			for b.Loop() {
 				f, _ := os.Open(in)
-				err := CheckOutput(TypeAuto.Resolve(name), out, f, int64(len(data)), hexSum)
+				err := CheckOutput(signing.TypeAuto.Resolve(name), out, f, int64(len(data)), hexSum)
 				f.Close()
 				if err != nil {
 					b.Fatal(err)

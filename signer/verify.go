@@ -14,12 +14,13 @@ import (
 	"github.com/signagent/signagent/signer/cades"
 	"github.com/signagent/signagent/signer/pades"
 	"github.com/signagent/signagent/signer/xades"
+	"github.com/signagent/signagent/signing"
 )
 
 // Verification is the offline check of one signature of a file.
 type Verification struct {
 	File  string
-	Type  Type
+	Type  signing.Type
 	Index int // 0-based position of the signature in the file
 	// Valid reports that the signature is intact and covers the content.
 	// Trust in the signer's certificate is not evaluated.
@@ -97,7 +98,7 @@ func verifyPDF(path string) ([]Verification, error) {
 	out := make([]Verification, len(sigs))
 	for i, s := range sigs {
 		signer, dev := describe(s.Signer)
-		v := Verification{File: path, Type: TypePAdES, Index: i, Signer: signer, Time: s.Time,
+		v := Verification{File: path, Type: signing.TypePAdES, Index: i, Signer: signer, Time: s.Time,
 			Timestamped: s.Timestamped, Err: s.Err}
 		kind := ""
 		if s.DocTimestamp {
@@ -140,7 +141,7 @@ func verifyXML(path string) ([]Verification, error) {
 	out := make([]Verification, len(infos))
 	for i, in := range infos {
 		signer, dev := describe(in.Signer)
-		v := Verification{File: path, Type: TypeXAdES, Index: i, Signer: signer, Time: in.SigningTime,
+		v := Verification{File: path, Type: signing.TypeXAdES, Index: i, Signer: signer, Time: in.SigningTime,
 			Timestamped: !in.Timestamp.IsZero(), Valid: in.Err == nil, Err: in.Err, Detail: dev}
 		if in.Err != nil {
 			v.Detail = in.Err.Error()
@@ -165,7 +166,7 @@ func verifyP7S(path string) ([]Verification, error) {
 		return nil, fmt.Errorf("verify %s: %w", path, err)
 	}
 	defer content.Close()
-	v := Verification{File: path, Type: TypeCAdES}
+	v := Verification{File: path, Type: signing.TypeCAdES}
 	info, err := cades.Verify(sig, content)
 	if err != nil {
 		v.Err = err

@@ -11,14 +11,14 @@ import (
 	"strconv"
 
 	"github.com/signagent/signagent"
-	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash/internal/wire"
 )
 
 // split separates the documents the service can take from those it cannot
 // (only PDF and XML are accepted), which fail now.
-func split(b *signer.Batch) ([]signer.Doc, map[string]error) {
-	var send []signer.Doc
+func split(b *signing.Batch) ([]signing.Doc, map[string]error) {
+	var send []signing.Doc
 	pre := map[string]error{}
 	for _, d := range b.Docs {
 		if _, ok := wire.ContentType(d.Name); !ok {
@@ -51,10 +51,10 @@ func (c *Client) async(n int) bool {
 //
 // A reused external reference (0.0.7) means an earlier send went through:
 // Submit then returns what Lookup finds.
-func (c *Client) Submit(ctx context.Context, b *signer.Batch) (*signer.Operation, error) {
+func (c *Client) Submit(ctx context.Context, b *signing.Batch) (*signing.Operation, error) {
 	send, pre := split(b)
 	if len(send) == 0 {
-		return &signer.Operation{Ref: b.Ref, Done: true, Results: (&opResult{}).results(b, pre)}, nil
+		return &signing.Operation{Ref: b.Ref, Done: true, Results: (&opResult{}).results(b, pre)}, nil
 	}
 	async := c.async(len(send))
 	if async && len(send) > MaxAsyncFiles {
@@ -79,7 +79,7 @@ func (c *Client) Submit(ctx context.Context, b *signer.Batch) (*signer.Operation
 		if _, code := wireCode(err); code == "0.0.7" {
 			c.log.Info("external reference already used; looking the operation up", "batch", b.Ref)
 			op, lerr := c.Lookup(ctx, b)
-			if errors.Is(lerr, signer.ErrNotFound) {
+			if errors.Is(lerr, signing.ErrNotFound) {
 				return nil, err // a reference reused elsewhere: the document error stands
 			}
 			return op, lerr
@@ -99,8 +99,8 @@ func (c *Client) Submit(ctx context.Context, b *signer.Batch) (*signer.Operation
 
 // asyncOp turns an async register/status answer into an Operation bound to
 // the instance that holds it.
-func (c *Client) asyncOp(b *signer.Batch, ao wire.AsyncOperation) *signer.Operation {
-	op := &signer.Operation{ID: strconv.FormatInt(ao.ID, 10), Ref: b.Ref, PollAfter: c.cfg.PollInterval}
+func (c *Client) asyncOp(b *signing.Batch, ao wire.AsyncOperation) *signing.Operation {
+	op := &signing.Operation{ID: strconv.FormatInt(ao.ID, 10), Ref: b.Ref, PollAfter: c.cfg.PollInterval}
 	if ao.Host != "" && ao.Port > 0 {
 		op.Endpoint = net.JoinHostPort(ao.Host, strconv.Itoa(ao.Port))
 	}
@@ -109,7 +109,7 @@ func (c *Client) asyncOp(b *signer.Batch, ao wire.AsyncOperation) *signer.Operat
 
 // finish decodes a SignOperation answer into a Done operation, or a pending
 // one (tracked by id) when the service has not finished it.
-func (c *Client) finish(b *signer.Batch, pre map[string]error, resp *http.Response, id int64, what string) (*signer.Operation, error) {
+func (c *Client) finish(b *signing.Batch, pre map[string]error, resp *http.Response, id int64, what string) (*signing.Operation, error) {
 	res, err := decodeOperation(resp.Body, b)
 	if err != nil {
 		if signagent.KindOf(err) == signagent.KindLocal {
@@ -121,7 +121,7 @@ func (c *Client) finish(b *signer.Batch, pre map[string]error, resp *http.Respon
 	if res.id == 0 {
 		res.id = id
 	}
-	op := &signer.Operation{ID: strconv.FormatInt(res.id, 10), Ref: b.Ref}
+	op := &signing.Operation{ID: strconv.FormatInt(res.id, 10), Ref: b.Ref}
 	if !finished(res.status) {
 		res.discard()
 		op.PollAfter = c.cfg.PollInterval
@@ -137,9 +137,9 @@ func (c *Client) finish(b *signer.Batch, pre map[string]error, resp *http.Respon
 // op.Endpoint and, once finished, fetches the result there; otherwise it
 // follows the operation by id. While pending the returned operation is not
 // Done and carries PollAfter. When the instance no longer knows the
-// operation (it restarted), Poll returns an error matching signer.ErrNotFound:
+// operation (it restarted), Poll returns an error matching signing.ErrNotFound:
 // the batch must be resubmitted under a new reference.
-func (c *Client) Poll(ctx context.Context, b *signer.Batch, op *signer.Operation) (*signer.Operation, error) {
+func (c *Client) Poll(ctx context.Context, b *signing.Batch, op *signing.Operation) (*signing.Operation, error) {
 	send, pre := split(b)
 	if op.Done {
 		return op, nil
@@ -181,7 +181,7 @@ func (c *Client) Poll(ctx context.Context, b *signer.Batch, op *signer.Operation
 	id, err := strconv.ParseInt(op.ID, 10, 64)
 	if err != nil {
 		return nil, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-			Message: fmt.Sprintf("poll batch %s: operation id %q is not a number", b.Ref, op.ID), Err: signer.ErrNotFound}
+			Message: fmt.Sprintf("poll batch %s: operation id %q is not a number", b.Ref, op.ID), Err: signing.ErrNotFound}
 	}
 	what := "poll operation " + op.ID
 	resp, err := c.do(ctx, http.MethodGet, c.endpointURL(op.Endpoint, c.paths[wire.PathStatus], map[string]string{"operationId": op.ID}), nil, what)
@@ -194,7 +194,7 @@ func (c *Client) Poll(ctx context.Context, b *signer.Batch, op *signer.Operation
 		return nil, err
 	}
 	if !finished(st.Status) {
-		return &signer.Operation{ID: op.ID, Endpoint: op.Endpoint, Ref: b.Ref, PollAfter: c.cfg.PollInterval}, nil
+		return &signing.Operation{ID: op.ID, Endpoint: op.Endpoint, Ref: b.Ref, PollAfter: c.cfg.PollInterval}, nil
 	}
 	what = "fetch operation " + op.ID
 	resp, err = c.do(ctx, http.MethodGet, c.endpointURL(op.Endpoint, c.paths[wire.PathDetail], map[string]string{"operationId": op.ID, "includeContent": "true"}), nil, what)
@@ -210,12 +210,12 @@ func (c *Client) Poll(ctx context.Context, b *signer.Batch, op *signer.Operation
 	return done, nil
 }
 
-// notFound turns a 404 into a transient error matching signer.ErrNotFound.
+// notFound turns a 404 into a transient error matching signing.ErrNotFound.
 func notFound(err error, what string) error {
 	if st, _ := wireCode(err); st == http.StatusNotFound {
 		return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
 			Message: what + ": Sign'Stash no longer knows the operation (the instance may have restarted)",
-			Hint:    "the batch is resubmitted under a new reference", Err: fmt.Errorf("%w: %w", signer.ErrNotFound, err)}
+			Hint:    "the batch is resubmitted under a new reference", Err: fmt.Errorf("%w: %w", signing.ErrNotFound, err)}
 	}
 	return err
 }
@@ -225,11 +225,11 @@ func notFound(err error, what string) error {
 // base URL and on every configured instance; a sync batch by its first
 // document's external reference (the service indexes operations by document
 // reference). The returned operation is not Done: Poll fetches its result.
-// Lookup returns signer.ErrNotFound only when every place asked answered 404.
-func (c *Client) Lookup(ctx context.Context, b *signer.Batch) (*signer.Operation, error) {
+// Lookup returns signing.ErrNotFound only when every place asked answered 404.
+func (c *Client) Lookup(ctx context.Context, b *signing.Batch) (*signing.Operation, error) {
 	send, _ := split(b)
 	if len(send) == 0 {
-		return nil, signer.ErrNotFound
+		return nil, signing.ErrNotFound
 	}
 	if c.async(len(send)) {
 		for _, ep := range append([]string{""}, c.cfg.Instances...) {
@@ -253,13 +253,13 @@ func (c *Client) Lookup(ctx context.Context, b *signer.Batch) (*signer.Operation
 			op.PollAfter = 0
 			return op, nil
 		}
-		return nil, signer.ErrNotFound
+		return nil, signing.ErrNotFound
 	}
 	what := "look up batch " + b.Ref
 	resp, err := c.do(ctx, http.MethodGet, c.endpointURL("", c.paths[wire.PathLookup], map[string]string{"externalReference": send[0].Ref}), nil, what)
 	if err != nil {
 		if st, _ := wireCode(err); st == http.StatusNotFound {
-			return nil, signer.ErrNotFound
+			return nil, signing.ErrNotFound
 		}
 		return nil, err
 	}
@@ -268,7 +268,7 @@ func (c *Client) Lookup(ctx context.Context, b *signer.Batch) (*signer.Operation
 	if err != nil {
 		return nil, err
 	}
-	return &signer.Operation{ID: strconv.FormatInt(id, 10), Ref: b.Ref}, nil
+	return &signing.Operation{ID: strconv.FormatInt(id, 10), Ref: b.Ref}, nil
 }
 
 // Check gets a fresh access token and makes one harmless authenticated call

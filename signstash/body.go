@@ -9,7 +9,7 @@ import (
 	"strconv"
 
 	"github.com/signagent/signagent"
-	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash/internal/wire"
 )
 
@@ -23,7 +23,7 @@ type part struct {
 
 // signBody lays out a SignRequestBase64Document for docs. Files are only
 // stat'ed here; their content is read when the body is written.
-func signBody(ref, desc string, docs []signer.Doc) ([]part, int64, error) {
+func signBody(ref, desc string, docs []signing.Doc) ([]part, int64, error) {
 	var parts []part
 	var n int64
 	lit := func(s ...[]byte) {
@@ -58,13 +58,13 @@ func signBody(ref, desc string, docs []signer.Doc) ([]part, int64, error) {
 	return parts, n, nil
 }
 
-func signatureInfo(d signer.Doc) wire.SignatureInfo {
+func signatureInfo(d signing.Doc) wire.SignatureInfo {
 	o := d.Opts
 	si := wire.SignatureInfo{Reason: o.Reason, Location: o.Location, ApplyTimestamp: o.Timestamp}
 	switch o.Type.Resolve(d.Name) {
-	case signer.TypePAdES:
+	case signing.TypePAdES:
 		si.SignatureType = "PAdES"
-	case signer.TypeXAdES:
+	case signing.TypeXAdES:
 		si.SignatureType = "XAdES"
 	default:
 		si.SignatureType = "CAdES"

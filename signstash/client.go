@@ -18,7 +18,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/signagent/signagent"
-	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 )
 
 // Client is the Sign'Stash backend. It is safe for concurrent use.
@@ -35,7 +35,7 @@ type Client struct {
 	tokExp time.Time
 }
 
-var _ signer.Backend = (*Client)(nil)
+var _ signing.Backend = (*Client)(nil)
 
 // Name returns the configured backend name.
 func (c *Client) Name() string { return c.cfg.Name }

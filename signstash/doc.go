@@ -1,6 +1,6 @@
 // Package signstash is the Sign'Stash backend: a REST client of the
 // Sign'Stash Proxy and Integration Service (MUST / Multicert) implementing
-// signer.Backend.
+// signing.Backend.
 //
 // Small batches are signed with the synchronous call; large ones (mode
 // "auto" above SyncMaxFiles documents, or mode "async") are registered on a

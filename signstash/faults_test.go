@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/signagent/signagent"
-	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash"
 	"github.com/signagent/signagent/signstash/sim"
 )
@@ -39,7 +39,7 @@ func TestAsyncAffinityAcrossInstances(t *testing.T) {
 		// The same poll at another instance fails: it knows nothing of it.
 		wrong := *op
 		wrong.Endpoint = strings.TrimPrefix(e.cluster.InstanceURLs[(owner+1)%3], "http://")
-		if _, err := e.client.Poll(ctx, b, &wrong); !errors.Is(err, signer.ErrNotFound) {
+		if _, err := e.client.Poll(ctx, b, &wrong); !errors.Is(err, signing.ErrNotFound) {
 			t.Fatalf("poll at the wrong instance: %v, want ErrNotFound", err)
 		}
 		op = e.settle(ctx, b, op)
@@ -82,7 +82,7 @@ func TestLookupAsksEveryInstance(t *testing.T) {
 			t.Fatalf("lookup found %q, want %q", got.Endpoint, op.Endpoint)
 		}
 	}
-	if _, err := c2.Lookup(ctx, e.batch("never-sent", 1)); !errors.Is(err, signer.ErrNotFound) {
+	if _, err := c2.Lookup(ctx, e.batch("never-sent", 1)); !errors.Is(err, signing.ErrNotFound) {
 		t.Fatalf("lookup of an unknown batch: %v", err)
 	}
 }
@@ -91,13 +91,13 @@ func TestLookupAsksEveryInstance(t *testing.T) {
 // does: transient errors are retried (honouring RetryAfter, shortened for the
 // test), an unknown outcome is looked up before any resend, and a vanished
 // operation is resubmitted once Lookup proves it absent.
-func signLikeAgent(t *testing.T, be signer.Backend, b *signer.Batch) *signer.Operation {
+func signLikeAgent(t *testing.T, be signing.Backend, b *signing.Batch) *signing.Operation {
 	op, _ := signCounting(t, be, b)
 	return op
 }
 
 // signCounting is signLikeAgent, also returning how many calls failed.
-func signCounting(t *testing.T, be signer.Backend, b *signer.Batch) (*signer.Operation, int) {
+func signCounting(t *testing.T, be signing.Backend, b *signing.Batch) (*signing.Operation, int) {
 	t.Helper()
 	failures := 0
 	ctx := context.Background()
@@ -107,7 +107,7 @@ func signCounting(t *testing.T, be signer.Backend, b *signer.Batch) (*signer.Ope
 			time.Sleep(min(se.RetryAfter, 20*time.Millisecond))
 		}
 	}
-	var op *signer.Operation
+	var op *signing.Operation
 	for attempt := 0; attempt < 500; attempt++ {
 		var err error
 		if op == nil {
@@ -130,7 +130,7 @@ func signCounting(t *testing.T, be signer.Backend, b *signer.Batch) (*signer.Ope
 		}
 		next, err := be.Poll(ctx, b, op)
 		switch {
-		case errors.Is(err, signer.ErrNotFound):
+		case errors.Is(err, signing.ErrNotFound):
 			failures++
 			if op, err = lookup(t, be, b); err != nil {
 				op = nil
@@ -152,10 +152,10 @@ func signCounting(t *testing.T, be signer.Backend, b *signer.Batch) (*signer.Ope
 
 // lookup retries Lookup through transient errors; it returns ErrNotFound
 // only when the backend proves the operation absent.
-func lookup(t *testing.T, be signer.Backend, b *signer.Batch) (*signer.Operation, error) {
+func lookup(t *testing.T, be signing.Backend, b *signing.Batch) (*signing.Operation, error) {
 	for range 200 {
 		op, err := be.Lookup(context.Background(), b)
-		if err == nil || errors.Is(err, signer.ErrNotFound) {
+		if err == nil || errors.Is(err, signing.ErrNotFound) {
 			return op, err
 		}
 		if signagent.KindOf(err) != signagent.KindTransient {

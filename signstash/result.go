@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/signagent/signagent"
-	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash/internal/wire"
 )
 
@@ -30,7 +30,7 @@ type opResult struct {
 // of b is base64-decoded straight into a temporary file beside its Out. Names
 // sent by the server are never used for placement. On error every temporary
 // file is removed.
-func decodeOperation(r io.Reader, b *signer.Batch) (res *opResult, err error) {
+func decodeOperation(r io.Reader, b *signing.Batch) (res *opResult, err error) {
 	byRef := make(map[string]int, len(b.Docs))
 	for i, d := range b.Docs {
 		byRef[d.Ref] = i
@@ -174,8 +174,8 @@ func finished(status string) bool {
 
 // results moves signed documents to their Out and returns one Result per
 // document of b, in order. pre holds documents failed before sending.
-func (r *opResult) results(b *signer.Batch, pre map[string]error) []signer.Result {
-	out := make([]signer.Result, len(b.Docs))
+func (r *opResult) results(b *signing.Batch, pre map[string]error) []signing.Result {
+	out := make([]signing.Result, len(b.Docs))
 	for i, d := range b.Docs {
 		out[i].Ref = d.Ref
 		if err := pre[d.Ref]; err != nil {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/signagent/signagent"
-	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash"
 	"github.com/signagent/signagent/signstash/sim"
 )
@@ -65,20 +65,20 @@ func newEnv(t *testing.T, n int, simCfg sim.Config, mod func(*signstash.Config))
 
 // batch makes n documents copied from the corpus (or generated), with
 // references prefixed by ref.
-func (e *env) batch(ref string, n int, srcs ...string) *signer.Batch {
+func (e *env) batch(ref string, n int, srcs ...string) *signing.Batch {
 	e.t.Helper()
 	if len(srcs) == 0 {
 		srcs = corpusPDFs(e.t, 3)
 	}
-	b := &signer.Batch{Ref: ref}
+	b := &signing.Batch{Ref: ref}
 	for i := range n {
 		src := srcs[i%len(srcs)]
 		name := fmt.Sprintf("doc %03d%s", i, filepath.Ext(src))
 		p := filepath.Join(e.dir, ref+"-"+name)
 		copyFile(e.t, src, p)
 		fi, _ := os.Stat(p)
-		b.Docs = append(b.Docs, signer.Doc{Ref: fmt.Sprintf("%s.d%03d", ref, i), Name: name, Path: p, Size: fi.Size(),
-			Out: p + ".signed", Opts: signer.Options{Type: signer.TypeAuto, Reason: "Invoice", Location: "Lisboa"}})
+		b.Docs = append(b.Docs, signing.Doc{Ref: fmt.Sprintf("%s.d%03d", ref, i), Name: name, Path: p, Size: fi.Size(),
+			Out: p + ".signed", Opts: signing.Options{Type: signing.TypeAuto, Reason: "Invoice", Location: "Lisboa"}})
 	}
 	return b
 }
@@ -111,7 +111,7 @@ func copyFile(t *testing.T, src, dst string) {
 
 // checkSigned asserts every document of b was signed: its Out holds the
 // original followed by the signature.
-func checkSigned(t *testing.T, b *signer.Batch, op *signer.Operation) {
+func checkSigned(t *testing.T, b *signing.Batch, op *signing.Operation) {
 	t.Helper()
 	if !op.Done || len(op.Results) != len(b.Docs) {
 		t.Fatalf("operation not done or wrong result count: %+v", op)
@@ -125,7 +125,7 @@ func checkSigned(t *testing.T, b *signer.Batch, op *signer.Operation) {
 }
 
 // settle polls op until it is Done.
-func (e *env) settle(ctx context.Context, b *signer.Batch, op *signer.Operation) *signer.Operation {
+func (e *env) settle(ctx context.Context, b *signing.Batch, op *signing.Operation) *signing.Operation {
 	e.t.Helper()
 	for i := 0; !op.Done; i++ {
 		if i > 2000 {
@@ -176,7 +176,7 @@ func TestUnsupportedDocumentFailsAlone(t *testing.T) {
 	other := filepath.Join(e.dir, "notes.txt")
 	os.WriteFile(other, []byte("hello"), 0o600)
 	b := e.batch("mixed", 2)
-	b.Docs = append(b.Docs, signer.Doc{Ref: "mixed.txt", Name: "notes.txt", Path: other, Size: 5, Out: other + ".signed"})
+	b.Docs = append(b.Docs, signing.Doc{Ref: "mixed.txt", Name: "notes.txt", Path: other, Size: 5, Out: other + ".signed"})
 	op, err := e.client.Submit(context.Background(), b)
 	if err != nil {
 		t.Fatal(err)

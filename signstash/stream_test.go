@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash"
 	"github.com/signagent/signagent/signstash/sim"
 )
@@ -37,8 +37,8 @@ func TestStreamingLargeRequest(t *testing.T) {
 	}
 	f.Close()
 	want := h.Sum(nil)
-	b := &signer.Batch{Ref: "big", Docs: []signer.Doc{{Ref: "big.1", Name: "big.pdf", Path: p, Size: size, Out: p + ".signed",
-		Opts: signer.Options{Type: signer.TypePAdES}}}}
+	b := &signing.Batch{Ref: "big", Docs: []signing.Doc{{Ref: "big.1", Name: "big.pdf", Path: p, Size: size, Out: p + ".signed",
+		Opts: signing.Options{Type: signing.TypePAdES}}}}
 
 	runtime.GC()
 	var peak atomic.Uint64

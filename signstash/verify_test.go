@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash/sim"
 )
 
@@ -33,7 +34,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func testSign(ctx context.Context, in, out, name string, t signer.Type, o signer.Options) error {
+func testSign(ctx context.Context, in, out, name string, t signing.Type, o signing.Options) error {
 	localOnce.Do(func() {
 		if localDir, localErr = os.MkdirTemp("", "signstash-test-"); localErr != nil {
 			return
@@ -54,7 +55,7 @@ var _ sim.SignFunc = testSign
 // verifySigned checks d.Out is a signed version of d.Path: an incremental
 // update of the PDF that pdfsig (when installed) calls valid, or an XML
 // document carrying a signature.
-func verifySigned(t *testing.T, d signer.Doc) {
+func verifySigned(t *testing.T, d signing.Doc) {
 	t.Helper()
 	in, err := os.ReadFile(d.Path)
 	if err != nil {

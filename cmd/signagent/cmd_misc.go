@@ -19,6 +19,7 @@ import (
 	"github.com/signagent/signagent/config"
 	"github.com/signagent/signagent/internal/datadir"
 	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash"
 )
 
@@ -187,7 +188,7 @@ func cmdSign(ctx context.Context, e *env, args []string) error {
 	}
 	lc := signer.LocalConfig{Name: "cli", Certificate: *cert, KeyFile: *keyFile, PasswordFile: *pwFile, TSAURL: *tsa,
 		DataDir: *dataDir, Logger: newLogger(config.Default(), e.stderr)}
-	opts := signer.Options{Type: signer.Type(*typ), Reason: *reason, Location: *location}
+	opts := signing.Options{Type: signing.Type(*typ), Reason: *reason, Location: *location}
 	if *cfgPath != "" {
 		cfg, err := config.Load(*cfgPath)
 		if err != nil {
@@ -236,7 +237,7 @@ func cmdSign(ctx context.Context, e *env, args []string) error {
 	for _, in := range fs.Args() {
 		name := filepath.Base(in)
 		t := opts.Type.Resolve(name)
-		out := filepath.Join(*outDir, signer.OutputName(name, t))
+		out := filepath.Join(*outDir, signing.OutputName(name, t))
 		if abs(out) == abs(in) {
 			fmt.Fprintf(e.stderr, "signagent: %s: the output would replace the input\nhint: pass --out DIR\n", in)
 			failed++

@@ -20,6 +20,8 @@ import (
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/config"
+	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash/sim"
 )
 
@@ -369,7 +371,17 @@ func TestLogsNeverLeakSecretsOrContent(t *testing.T) {
 	const alias = "PRT.505767457-PRT.123654123-84dd8c"
 	const secret = "S3cr3t-never-in-logs-7f2a"
 	const marker = "DOCUMENT-CONTENT-MARKER-91c4"
-	srv, err := sim.New(sim.Config{Clients: map[string]sim.Client{alias: {Secret: secret}}, Logger: slog.New(slog.DiscardHandler)})
+	// Real signatures: the agent verifies every output before publishing.
+	local, err := signer.NewLocal(signer.LocalConfig{Name: "sim", Certificate: "dev", DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := sim.New(sim.Config{Clients: map[string]sim.Client{alias: {Secret: secret}}, Logger: slog.New(slog.DiscardHandler),
+		Sign: func(ctx context.Context, in, out, name string, typ signing.Type, o signing.Options) error {
+			o.Type = typ
+			_, err := local.SignFile(ctx, in, out, name, o)
+			return err
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,6 +403,11 @@ mode = "sync"
 	writeConfig(t, l, `listen = "off"`, backend, "")
 	logs := &lockedBuffer{}
 	stop := startAgent(t, l, nil, logs)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("agent log:\n%s", logs.String())
+		}
+	})
 	doc := uniquePDF(corpusPDF(t), marker)
 	os.WriteFile(filepath.Join(l.inbox, "inv.pdf"), doc, 0o644)
 	waitFor(t, "published via the emulator", func() bool { return len(listFiles(l.outbox)) == 1 })

@@ -14,6 +14,7 @@ import (
 	"github.com/signagent/signagent/config"
 	"github.com/signagent/signagent/ledger"
 	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash"
 	"github.com/signagent/signagent/watcher"
 )
@@ -76,7 +77,7 @@ func secret(b *config.Backend, getenv func(string) string) (string, error) {
 }
 
 // newBackend builds the backend named by b.
-func newBackend(cfg *config.Config, b *config.Backend, e *env, log *slog.Logger) (signer.Backend, error) {
+func newBackend(cfg *config.Config, b *config.Backend, e *env, log *slog.Logger) (signing.Backend, error) {
 	switch b.Type {
 	case config.TypeLocal:
 		return signer.NewLocal(signer.LocalConfig{
@@ -115,8 +116,8 @@ func newBackend(cfg *config.Config, b *config.Backend, e *env, log *slog.Logger)
 }
 
 // newBackends builds every backend a folder uses.
-func newBackends(cfg *config.Config, e *env, log *slog.Logger) (map[string]signer.Backend, error) {
-	out := map[string]signer.Backend{}
+func newBackends(cfg *config.Config, e *env, log *slog.Logger) (map[string]signing.Backend, error) {
+	out := map[string]signing.Backend{}
 	for _, f := range cfg.Folders {
 		b := cfg.BackendOf(f)
 		if b == nil || out[b.Name] != nil {
@@ -132,7 +133,7 @@ func newBackends(cfg *config.Config, e *env, log *slog.Logger) (map[string]signe
 }
 
 // newAgent wires the pipeline from the configuration.
-func newAgent(cfg *config.Config, db *ledger.DB, backends map[string]signer.Backend, log *slog.Logger) *agent.Agent {
+func newAgent(cfg *config.Config, db *ledger.DB, backends map[string]signing.Backend, log *slog.Logger) *agent.Agent {
 	a := &agent.Agent{Ledger: db, Logger: log}
 	for _, f := range cfg.Folders {
 		a.Folders = append(a.Folders, &agent.Folder{

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash/sim"
 )
 
@@ -152,7 +153,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg.Sign = func(ctx context.Context, in, out, name string, t signer.Type, o signer.Options) error {
+	cfg.Sign = func(ctx context.Context, in, out, name string, t signing.Type, o signing.Options) error {
 		o.Type = t
 		_, err := local.SignFile(ctx, in, out, name, o)
 		return err

@@ -1,4 +1,4 @@
-// Package signertest is the conformance suite every signer.Backend
+// Package signertest is the conformance suite every signing.Backend
 // implementation must pass (the local signer, the Sign'Stash client).
 package signertest
 
@@ -13,6 +13,7 @@ import (
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 )
 
 // Config tells the suite what the backend under test can sign.
@@ -28,15 +29,15 @@ type Config struct {
 
 // Conformance runs the suite against b. Outputs are checked with
 // signer.VerifyFile (integrity, not trust).
-func Conformance(t *testing.T, b signer.Backend, c Config) {
+func Conformance(t *testing.T, b signing.Backend, c Config) {
 	t.Helper()
 	if c.MaxPolls == 0 {
 		c.MaxPolls = 50
 	}
 	t.Run("MixedBatch", func(t *testing.T) { mixedBatch(t, b, c) })
 	t.Run("LookupUnknown", func(t *testing.T) {
-		op, err := b.Lookup(context.Background(), &signer.Batch{Ref: "signertest-never-submitted-" + time.Now().Format("150405.000000000")})
-		if err != nil && !errors.Is(err, signer.ErrNotFound) {
+		op, err := b.Lookup(context.Background(), &signing.Batch{Ref: "signertest-never-submitted-" + time.Now().Format("150405.000000000")})
+		if err != nil && !errors.Is(err, signing.ErrNotFound) {
 			t.Errorf("Lookup of an unknown reference = %v, want ErrNotFound", err)
 		}
 		if err == nil && op == nil {
@@ -49,15 +50,15 @@ func Conformance(t *testing.T, b signer.Backend, c Config) {
 		os.WriteFile(in, []byte("text"), 0o600)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		_, err := b.Submit(ctx, &signer.Batch{Ref: "signertest-cancelled", Docs: []signer.Doc{{
-			Ref: "a", Name: "a.txt", Path: in, Size: 4, Out: filepath.Join(dir, "a.txt.p7s"), Opts: signer.Options{Type: signer.TypeAuto}}}})
+		_, err := b.Submit(ctx, &signing.Batch{Ref: "signertest-cancelled", Docs: []signing.Doc{{
+			Ref: "a", Name: "a.txt", Path: in, Size: 4, Out: filepath.Join(dir, "a.txt.p7s"), Opts: signing.Options{Type: signing.TypeAuto}}}})
 		if err == nil {
 			t.Error("Submit on a cancelled context succeeded")
 		}
 	})
 }
 
-func mixedBatch(t *testing.T, b signer.Backend, c Config) {
+func mixedBatch(t *testing.T, b signing.Backend, c Config) {
 	in, out := t.TempDir(), t.TempDir()
 	var docs []doc
 	if c.PDF != "" {
@@ -70,7 +71,7 @@ func mixedBatch(t *testing.T, b signer.Backend, c Config) {
 		docs = append(docs, doc{name: "notes.txt", data: []byte("signed notes\n")})
 	}
 	docs = append(docs, doc{name: "empty.pdf", data: []byte{}, fails: signagent.CodeEmptyFile})
-	batch := &signer.Batch{Ref: "signertest-" + time.Now().Format("150405.000000000")}
+	batch := &signing.Batch{Ref: "signertest-" + time.Now().Format("150405.000000000")}
 	for i, d := range docs {
 		path := filepath.Join(in, d.name)
 		data := d.data
@@ -83,10 +84,10 @@ func mixedBatch(t *testing.T, b signer.Backend, c Config) {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		typ := signer.TypeAuto.Resolve(d.name)
-		batch.Docs = append(batch.Docs, signer.Doc{Ref: batch.Ref + "-" + string(rune('a'+i)), Name: d.name, Path: path,
-			Size: int64(len(data)), Out: filepath.Join(out, signer.OutputName(d.name, typ)),
-			Opts: signer.Options{Type: signer.TypeAuto, Reason: "conformance", Location: "test"}})
+		typ := signing.TypeAuto.Resolve(d.name)
+		batch.Docs = append(batch.Docs, signing.Doc{Ref: batch.Ref + "-" + string(rune('a'+i)), Name: d.name, Path: path,
+			Size: int64(len(data)), Out: filepath.Join(out, signing.OutputName(d.name, typ)),
+			Opts: signing.Options{Type: signing.TypeAuto, Reason: "conformance", Location: "test"}})
 	}
 	ctx := context.Background()
 	op, err := b.Submit(ctx, batch)

@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 )
 
 // Client is one client service, as in the proxy's client-services-config.json
@@ -64,7 +64,7 @@ func ParseClients(r io.Reader) (map[string]Client, error) {
 // SignFunc signs the file at inPath (originally called name) into outPath
 // with format t. An error whose signagent.Kind is KindDocument reports a bad
 // document; any other error an internal failure.
-type SignFunc func(ctx context.Context, inPath, outPath, name string, t signer.Type, o signer.Options) error
+type SignFunc func(ctx context.Context, inPath, outPath, name string, t signing.Type, o signing.Options) error
 
 // Faults are the injected failures. Rates are probabilities in [0,1] drawn
 // per business call (per document for DocErrorRate) from a generator seeded

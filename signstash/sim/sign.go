@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/signagent/signagent"
-	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash/internal/wire"
 )
 
@@ -235,11 +235,11 @@ func (s *Server) saveContent(l *wire.Lexer, path string, n int) (int64, error) {
 	return size, nil
 }
 
-var sigTypes = map[string]signer.Type{"PAdES": signer.TypePAdES, "XAdES": signer.TypeXAdES, "CAdES": signer.TypeCAdES}
+var sigTypes = map[string]signing.Type{"PAdES": signing.TypePAdES, "XAdES": signing.TypeXAdES, "CAdES": signing.TypeCAdES}
 
 // visible parses a COORDINATE visible signature ("page=1,x=70,y=100",
 // area "width=155,height=50").
-func visible(v *wire.VisibleSignatureInfo) (*signer.Visible, error) {
+func visible(v *wire.VisibleSignatureInfo) (*signing.Visible, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -254,7 +254,7 @@ func visible(v *wire.VisibleSignatureInfo) (*signer.Visible, error) {
 	if err != nil {
 		return nil, invalid("visibleSignatureInfo.locationValue %q: %v (want page=<n>,x=<x>,y=<y>)", v.LocationValue, err)
 	}
-	out := &signer.Visible{Page: int(loc["page"]), X: loc["x"], Y: loc["y"], W: 155, H: 50}
+	out := &signing.Visible{Page: int(loc["page"]), X: loc["x"], Y: loc["y"], W: 155, H: 50}
 	if v.Area != "" {
 		a, err := kv(v.Area, "width", "height")
 		if err != nil {
@@ -422,9 +422,9 @@ func (s *Server) execute(ctx context.Context, o *op) {
 	s.mu.Unlock()
 }
 
-func options(d *doc) signer.Options {
+func options(d *doc) signing.Options {
 	v, _ := visible(d.sig.VisibleSignatureInfo)
-	return signer.Options{Type: sigTypes[d.sig.SignatureType], Reason: d.sig.Reason, Location: d.sig.Location, Timestamp: d.sig.ApplyTimestamp, Visible: v}
+	return signing.Options{Type: sigTypes[d.sig.SignatureType], Reason: d.sig.Reason, Location: d.sig.Location, Timestamp: d.sig.ApplyTimestamp, Visible: v}
 }
 
 func (s *Server) asyncView(o *op) wire.AsyncOperation {
@@ -655,7 +655,7 @@ func (s *Server) housekeep() {
 // MarkerSign is a stand-in SignFunc: it copies the input and appends a
 // marker line. It does not sign; use it only where real signatures do not
 // matter.
-func MarkerSign(ctx context.Context, inPath, outPath, name string, t signer.Type, o signer.Options) error {
+func MarkerSign(ctx context.Context, inPath, outPath, name string, t signing.Type, o signing.Options) error {
 	in, err := os.Open(inPath)
 	if err != nil {
 		return err
@@ -670,7 +670,7 @@ func MarkerSign(ctx context.Context, inPath, outPath, name string, t signer.Type
 		return err
 	}
 	marker := "\n%signstash-sim " + string(t) + "\n"
-	if t == signer.TypeXAdES {
+	if t == signing.TypeXAdES {
 		marker = "\n<!-- signstash-sim xades -->\n"
 	}
 	if _, err := io.WriteString(out, marker); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/digitorus/pdf"
 
 	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 )
 
 const corpus = "../../../testdata/corpus"
@@ -82,7 +83,7 @@ func signAndVerify(t *testing.T, in string) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "signed.pdf")
-	if _, err := local.SignFile(context.Background(), in, out, "doc.pdf", signer.Options{}); err != nil {
+	if _, err := local.SignFile(context.Background(), in, out, "doc.pdf", signing.Options{}); err != nil {
 		t.Fatalf("sign %s: %v", in, err)
 	}
 	vs, err := signer.VerifyFile(context.Background(), out)

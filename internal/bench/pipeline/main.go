@@ -35,6 +35,7 @@ import (
 	"github.com/signagent/signagent/internal/bench/benchdata"
 	"github.com/signagent/signagent/ledger"
 	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/watcher"
 )
 
@@ -225,8 +226,8 @@ func bare(local *signer.Local, paths []string, outDir string, workers int) (time
 	return took, cpu, nil
 }
 
-func folderOpts() signer.Options {
-	return signer.Options{Type: signer.TypeAuto, Reason: "Invoice", Location: "Lisboa"}
+func folderOpts() signing.Options {
+	return signing.Options{Type: signing.TypeAuto, Reason: "Invoice", Location: "Lisboa"}
 }
 
 type pipeResult struct {

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash"
 	"github.com/signagent/signagent/signstash/sim"
 )
@@ -66,7 +67,7 @@ func runSim(addr string) error {
 	}
 	c, err := sim.StartCluster(sim.Config{
 		Clients: map[string]sim.Client{alias: {Secret: secret}}, DataDir: filepath.Join(d, "data"), Workers: runtime.NumCPU(),
-		Sign: func(ctx context.Context, in, out, name string, t signer.Type, o signer.Options) error {
+		Sign: func(ctx context.Context, in, out, name string, t signing.Type, o signing.Options) error {
 			o.Type = t
 			_, err := local.SignFile(ctx, in, out, name, o)
 			return err
@@ -120,7 +121,7 @@ func run(small, large int, dir string) error {
 		return err
 	}
 	ref := 0
-	batch := func(n int, size int64, tag string) (*signer.Batch, error) {
+	batch := func(n int, size int64, tag string) (*signing.Batch, error) {
 		ref++
 		src := filepath.Join(dir, fmt.Sprintf("src-%d.pdf", size))
 		if _, err := os.Stat(src); err != nil {
@@ -128,18 +129,18 @@ func run(small, large int, dir string) error {
 				return nil, err
 			}
 		}
-		b := &signer.Batch{Ref: fmt.Sprintf("bench-%s-%d-%d", tag, ref, time.Now().UnixNano())}
+		b := &signing.Batch{Ref: fmt.Sprintf("bench-%s-%d-%d", tag, ref, time.Now().UnixNano())}
 		for i := range n {
 			p := filepath.Join(dir, fmt.Sprintf("%s-%d-%05d.pdf", tag, ref, i))
 			if err := os.Link(src, p); err != nil {
 				return nil, err
 			}
-			b.Docs = append(b.Docs, signer.Doc{Ref: fmt.Sprintf("%s.%05d", b.Ref, i), Name: filepath.Base(p), Path: p, Size: size,
-				Out: p + ".signed", Opts: signer.Options{Type: signer.TypePAdES, Reason: "bench"}})
+			b.Docs = append(b.Docs, signing.Doc{Ref: fmt.Sprintf("%s.%05d", b.Ref, i), Name: filepath.Base(p), Path: p, Size: size,
+				Out: p + ".signed", Opts: signing.Options{Type: signing.TypePAdES, Reason: "bench"}})
 		}
 		return b, nil
 	}
-	scenario := func(name string, be *signstash.Client, batches []*signer.Batch) error {
+	scenario := func(name string, be *signstash.Client, batches []*signing.Batch) error {
 		runtime.GC()
 		resetHWM()
 		m := startHeapSampler()
@@ -175,8 +176,8 @@ func run(small, large int, dir string) error {
 		}
 		return nil
 	}
-	mk := func(count, n int, size int64, tag string) ([]*signer.Batch, error) {
-		var bs []*signer.Batch
+	mk := func(count, n int, size int64, tag string) ([]*signing.Batch, error) {
+		var bs []*signing.Batch
 		for range count {
 			b, err := batch(n, size, tag)
 			if err != nil {

@@ -1,4 +1,11 @@
-package signer
+// Package signing is the contract between the pipeline and a signing
+// backend: the signature formats (Type), the per-document settings
+// (Options), a batch of documents (Batch, Doc), the backend's handle on it
+// (Operation, Result) and the Backend interface. It holds no signing code,
+// so the packages that speak the contract — the Sign'Stash client, the
+// configuration, the ledger — never pull in PDF, XML or CMS code; the local
+// backend lives in package signer.
+package signing
 
 import (
 	"context"
