@@ -8,7 +8,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 SIM     := $(wildcard cmd/signstash-sim/main.go)
 
-.PHONY: all build test run bench cross vet clean fuzz race
+.PHONY: all build test run bench cross vet clean fuzz race test-windows
 all: build
 
 build:
@@ -31,6 +31,12 @@ cross:
 	@echo "cross-build: windows/amd64, darwin/arm64"
 	@GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null $(PRODUCT)
 	@GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null $(PRODUCT)
+
+# The Windows build under Wine: unit tests of the packages with Windows
+# code, the agent end to end on C:\ folders, the Windows service. Needs
+# wine64 and gcc-mingw-w64-x86-64 (Debian 12); see README "Windows".
+test-windows:
+	./scripts/wine/test-windows.sh
 
 # Runs the agent in the foreground on config.example.toml: local backend,
 # development certificate, folders under ./var/. Drop a PDF in var/inbox.

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/kardianos/service"
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/svc"
+	"golang.org/x/sys/windows/svc/eventlog"
 	"golang.org/x/sys/windows/svc/mgr"
 )
 
@@ -35,9 +38,10 @@ func prepare(opts Options) (platform, Options, error) {
 	return &scm{ws: WindowsSettings(o)}, o, nil
 }
 
-// scm installs with kardianos/service (service, event log source) and then
-// sets what it does not: recovery actions for all three failure slots and
-// for failures that are not crashes.
+// scm registers the service with the service control manager, then applies
+// the optional settings (description, delayed start, recovery actions for
+// all three failure slots and for failures that are not crashes) one by
+// one; kardianos/service starts, stops and removes it.
 type scm struct{ ws WindowsService }
 
 // noop satisfies service.Interface for install and control calls.
@@ -97,48 +101,112 @@ func (s *scm) install(o Options) error {
 	}
 	if existing, err := m.OpenService(s.ws.Name); err == nil {
 		defer existing.Close()
-		if err := s.applyRecovery(existing); err != nil {
+		if err := s.applyOptional(o, existing); err != nil {
 			return err
 		}
 		fmt.Fprintf(o.stdout(), "already installed: service %s\n", s.ws.Name)
 		fmt.Fprintf(o.stderr(), "hint: to change its command line or account, uninstall then install again\n")
 		return nil
 	}
-	k, err := s.kardianos()
-	if err != nil {
-		return err
+	account := s.ws.Account
+	if account == "LocalSystem" {
+		account = ""
 	}
-	if err := k.Install(); err != nil {
+	created, err := m.CreateService(s.ws.Name, s.ws.Executable, mgr.Config{
+		DisplayName:      s.ws.DisplayName,
+		StartType:        mgr.StartAutomatic,
+		ServiceStartName: account,
+	}, s.ws.Arguments...)
+	if err != nil {
 		if errors.Is(err, windows.ERROR_ACCESS_DENIED) {
 			return adminError(elevatedHint, err)
 		}
 		return fmt.Errorf("install service %s: %w", s.ws.Name, err)
 	}
-	created, err := m.OpenService(s.ws.Name)
-	if err != nil {
-		return fmt.Errorf("open service %s after install: %w", s.ws.Name, err)
-	}
 	defer created.Close()
-	if err := s.applyRecovery(created); err != nil {
+	if err := s.applyOptional(o, created); err != nil {
+		created.Delete()
 		return err
+	}
+	// Without its source the Event Log shows our entries with a "description
+	// cannot be found" preamble; the log file has every line anyway.
+	if err := eventlog.InstallAsEventCreate(s.ws.EventSource, eventlog.Error|eventlog.Warning|eventlog.Info); err != nil &&
+		!strings.Contains(err.Error(), "exists") {
+		fmt.Fprintf(o.stderr(), "warning: could not register the Event Log source %s: %v\n", s.ws.EventSource, err)
 	}
 	fmt.Fprintf(o.stdout(), "installed service %s\n", s.ws.Name)
 	fmt.Fprintf(o.stderr(), "hint: start it with: signagent start --config %s\n", o.Config)
 	return nil
 }
 
-func (s *scm) applyRecovery(svcH *mgr.Service) error {
+// optionalSetting is one ChangeServiceConfig2 setting: the service runs
+// without it, so a system that lacks the info level (Wine has no
+// SERVICE_CONFIG_DELAYED_AUTO_START_INFO nor
+// SERVICE_CONFIG_FAILURE_ACTIONS_FLAG) gets a warning, not a failed install.
+type optionalSetting struct {
+	what, level, without string
+	apply                func(*mgr.Service) error
+}
+
+func (s *scm) optional() []optionalSetting {
 	actions := make([]mgr.RecoveryAction, len(s.ws.Recovery))
 	for i, r := range s.ws.Recovery {
 		actions[i] = mgr.RecoveryAction{Type: mgr.ServiceRestart, Delay: r.Delay}
 	}
-	if err := svcH.SetRecoveryActions(actions, uint32(s.ws.ResetPeriod.Seconds())); err != nil {
-		return fmt.Errorf("set recovery actions of %s: %w", s.ws.Name, err)
+	return []optionalSetting{
+		{"description", "SERVICE_CONFIG_DESCRIPTION", "the service list shows no description", func(h *mgr.Service) error {
+			return changeConfig2(h, windows.SERVICE_CONFIG_DESCRIPTION, &windows.SERVICE_DESCRIPTION{Description: utf16(s.ws.Description)})
+		}},
+		{"delayed automatic start", "SERVICE_CONFIG_DELAYED_AUTO_START_INFO", "the service starts with the others at boot, perhaps before the network and shares", func(h *mgr.Service) error {
+			var d windows.SERVICE_DELAYED_AUTO_START_INFO
+			if s.ws.DelayedAutoStart {
+				d.IsDelayedAutoStartUp = 1
+			}
+			return changeConfig2(h, windows.SERVICE_CONFIG_DELAYED_AUTO_START_INFO, &d)
+		}},
+		{"recovery actions (restart after a failure)", "SERVICE_CONFIG_FAILURE_ACTIONS", "the service is not restarted when it fails", func(h *mgr.Service) error {
+			return h.SetRecoveryActions(actions, uint32(s.ws.ResetPeriod.Seconds()))
+		}},
+		{"recovery on error exits", "SERVICE_CONFIG_FAILURE_ACTIONS_FLAG", "the service is restarted after a crash, but not when it stops itself with an error", func(h *mgr.Service) error {
+			return h.SetRecoveryActionsOnNonCrashFailures(s.ws.RecoveryOnNonCrashFailures)
+		}},
 	}
-	if err := svcH.SetRecoveryActionsOnNonCrashFailures(s.ws.RecoveryOnNonCrashFailures); err != nil {
-		return fmt.Errorf("set recovery on error exits of %s: %w", s.ws.Name, err)
+}
+
+// applyOptional applies every optional setting it can and says which ones
+// this system does not support; any other failure is an error.
+func (s *scm) applyOptional(o Options, h *mgr.Service) error {
+	for _, set := range s.optional() {
+		err := set.apply(h)
+		if err == nil {
+			continue
+		}
+		if !levelUnsupported(err) {
+			return fmt.Errorf("set %s of service %s: %w", set.what, s.ws.Name, err)
+		}
+		fmt.Fprintf(o.stderr(), "warning: service %s installed without its %s: this system lacks %s (%v); %s\n",
+			s.ws.Name, set.what, set.level, err, set.without)
 	}
 	return nil
+}
+
+// levelUnsupported reports the answers of a service manager that lacks a
+// ChangeServiceConfig2 info level.
+func levelUnsupported(err error) bool {
+	return errors.Is(err, windows.ERROR_INVALID_LEVEL) || errors.Is(err, windows.ERROR_NOT_SUPPORTED) ||
+		errors.Is(err, windows.ERROR_CALL_NOT_IMPLEMENTED)
+}
+
+func changeConfig2[T any](h *mgr.Service, level uint32, info *T) error {
+	return windows.ChangeServiceConfig2(h.Handle, level, (*byte)(unsafe.Pointer(info)))
+}
+
+func utf16(s string) *uint16 {
+	p, err := windows.UTF16PtrFromString(s)
+	if err != nil {
+		p, _ = windows.UTF16PtrFromString("")
+	}
+	return p
 }
 
 func makeWinDirs(o Options) error {

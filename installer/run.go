@@ -13,7 +13,7 @@ import (
 // Interactive reports whether the process was started by a user rather
 // than by a service manager (systemd, launchd, the Windows SCM). When it
 // returns false, cmd should hand control to RunService.
-func Interactive() bool { return service.Interactive() }
+func Interactive() bool { return service.Interactive() && !startedByServiceManager() }
 
 // RunService runs run under the service manager until the manager asks the
 // service to stop or run returns by itself. On a stop request run's context

@@ -87,3 +87,7 @@ func runKardianos(name string, run func(ctx context.Context) error, budget time.
 	}
 	return s.Run()
 }
+
+// startedByServiceManager: kardianos/service's Interactive already knows
+// systemd and launchd.
+func startedByServiceManager() bool { return false }

@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+	"unsafe"
 
+	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/svc"
 )
 
@@ -79,4 +82,29 @@ func (h *handler) Execute(_ []string, r <-chan svc.ChangeRequest, changes chan<-
 			}
 		}
 	}
+}
+
+// startedByServiceManager reports whether our parent process is the service
+// control manager (services.exe). kardianos/service (through
+// svc.IsWindowsService) also asks that the parent be in session 0, which
+// holds on Windows but not under Wine, where the service would then run as
+// a console program and the SCM would time out waiting for it to start.
+func startedByServiceManager() bool {
+	snap, err := windows.CreateToolhelp32Snapshot(windows.TH32CS_SNAPPROCESS, 0)
+	if err != nil {
+		return false
+	}
+	defer windows.CloseHandle(snap)
+	self := uint32(os.Getpid())
+	parent := uint32(0)
+	procs := map[uint32]string{}
+	var e windows.ProcessEntry32
+	e.Size = uint32(unsafe.Sizeof(e))
+	for err = windows.Process32First(snap, &e); err == nil; err = windows.Process32Next(snap, &e) {
+		procs[e.ProcessID] = windows.UTF16ToString(e.ExeFile[:])
+		if e.ProcessID == self {
+			parent = e.ParentProcessID
+		}
+	}
+	return parent != 0 && strings.EqualFold(procs[parent], "services.exe")
 }

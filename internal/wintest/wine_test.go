@@ -1,0 +1,379 @@
+//go:build wine
+
+package wintest
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	signagentExe = flag.String("signagent", "", "the Windows build of signagent")
+	producerExe  = flag.String("producer", "", "the Windows build of ./producer")
+)
+
+// drive is C:\ of the Wine prefix, seen from Linux.
+func drive(t *testing.T) string {
+	t.Helper()
+	if *signagentExe == "" {
+		t.Skip("-signagent not given: run make test-windows")
+	}
+	p := os.Getenv("WINEPREFIX")
+	if p == "" {
+		t.Fatal("WINEPREFIX is not set")
+	}
+	return filepath.Join(p, "drive_c")
+}
+
+func wine(args ...string) *exec.Cmd {
+	return exec.Command("wine64", args...)
+}
+
+// site is one agent's folders under C:\NAME, with their Linux paths.
+type site struct {
+	t                                    *testing.T
+	name, root, cfg, addr                string
+	inbox, outbox, errDir, archive, data string
+}
+
+func newSite(t *testing.T, name string, extra string) *site {
+	root := filepath.Join(drive(t), name)
+	os.RemoveAll(root)
+	s := &site{t: t, name: name, root: root, addr: freeAddr(t)}
+	s.inbox, s.outbox, s.errDir = filepath.Join(root, "inbox"), filepath.Join(root, "outbox"), filepath.Join(root, "error")
+	s.archive, s.data = filepath.Join(root, "archive"), filepath.Join(root, "data")
+	for _, d := range []string{s.inbox, s.outbox, s.errDir, s.archive, s.data} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	win := `C:\` + name
+	cfg := fmt.Sprintf(`data_dir = '%[1]s\data'
+listen = %[2]q
+
+[backends.local]
+type = "local"
+certificate = "dev"
+
+[[folders]]
+name = "invoices"
+inbox = '%[1]s\inbox'
+outbox = '%[1]s\outbox'
+error = '%[1]s\error'
+archive = '%[1]s\archive'
+include = ["*.pdf", "*.xml"]
+backend = "local"
+settle = "500ms"
+max_wait = "1s"
+max_files = 4
+%[3]s
+`, win, s.addr, extra)
+	s.cfg = win + `\config.toml`
+	if err := os.WriteFile(filepath.Join(root, "config.toml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// agent is signagent.exe run in the foreground.
+type agent struct {
+	cmd *exec.Cmd
+	log *bytes.Buffer
+}
+
+func (s *site) start() *agent {
+	a := &agent{cmd: wine(*signagentExe, "run", "--config", s.cfg), log: &bytes.Buffer{}}
+	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
+	if err := a.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { a.cmd.Process.Kill(); a.cmd.Wait() })
+	s.waitHealthy(a)
+	return a
+}
+
+func (s *site) waitHealthy(a *agent) {
+	s.t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if healthz(s.addr) == http.StatusOK {
+			return
+		}
+	}
+	s.t.Fatalf("agent not healthy after 60s; log:\n%s", a.log)
+}
+
+func healthz(addr string) int {
+	c := http.Client{Timeout: 2 * time.Second}
+	r, err := c.Get("http://" + addr + "/healthz")
+	if err != nil {
+		return 0
+	}
+	r.Body.Close()
+	return r.StatusCode
+}
+
+// watchHealth polls /healthz until stop is called and returns every answer
+// other than 200 (0: no answer) seen while up is true.
+func watchHealth(addr string, up func() bool) (stop func() []string) {
+	var (
+		mu  sync.Mutex
+		bad []string
+	)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+			if !up() {
+				continue
+			}
+			if code := healthz(addr); code != http.StatusOK && up() {
+				mu.Lock()
+				bad = append(bad, fmt.Sprintf("%s: %d", time.Now().Format("15:04:05.000"), code))
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() []string { close(done); wg.Wait(); return bad }
+}
+
+func (a *agent) kill(t *testing.T) {
+	a.cmd.Process.Kill()
+	a.cmd.Wait()
+}
+
+// stop asks the agent to drain and exit, as a console Ctrl+C would.
+func (a *agent) stop() {
+	a.cmd.Process.Kill()
+	a.cmd.Wait()
+}
+
+func corpus(t *testing.T, ext string, n int) []string {
+	t.Helper()
+	var out []string
+	filepath.Walk("../../testdata/corpus", func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && strings.HasSuffix(p, ext) && len(out) < n {
+			out = append(out, p)
+		}
+		return nil
+	})
+	if len(out) < n {
+		t.Fatalf("want %d %s files in testdata/corpus, found %d", n, ext, len(out))
+	}
+	return out
+}
+
+// drop writes src into the inbox under name, by a temp name and a rename,
+// as the README asks of producers.
+func (s *site) drop(src, name string) {
+	s.t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.dropBytes(b, name)
+}
+
+func (s *site) dropBytes(b []byte, name string) {
+	s.t.Helper()
+	tmp := filepath.Join(s.inbox, "."+name+".tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(s.inbox, name)); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func files(dir string) []string {
+	var out []string
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out
+}
+
+// inboxLeft lists the inbox's documents, the claim area included.
+func (s *site) inboxLeft() []string {
+	var out []string
+	for _, f := range files(s.inbox) {
+		if strings.HasPrefix(f, ".signagent/") && !strings.HasSuffix(f, ".pdf") && !strings.HasSuffix(f, ".xml") {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func (s *site) waitFor(what string, a *agent, cond func() bool) {
+	s.t.Helper()
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	log := ""
+	if a != nil {
+		log = a.log.String()
+	}
+	s.t.Fatalf("timed out waiting for %s\ninbox %v\noutbox %v\nerror %v\nlog:\n%s", what, s.inboxLeft(), files(s.outbox), files(s.errDir), log)
+}
+
+func pdfsigValid(t *testing.T, p string) {
+	t.Helper()
+	out, err := exec.Command("pdfsig", p).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Signature is Valid") {
+		t.Errorf("pdfsig %s: %v\n%s", filepath.Base(p), err, out)
+	}
+}
+
+func xmlsecValid(t *testing.T, ca, p string) {
+	t.Helper()
+	out, err := exec.Command("xmlsec1", "--verify", "--trusted-pem", ca,
+		"--id-attr:Id", "http://uri.etsi.org/01903/v1.3.2#:SignedProperties", p).CombinedOutput()
+	if err != nil {
+		t.Errorf("xmlsec1 %s: %v\n%s", filepath.Base(p), err, out)
+	}
+}
+
+// TestEndToEnd: the agent under Wine signs PDFs and XML dropped into C:\
+// folders, publishes and archives them, sends bad ones to error\ with their
+// error file, survives a kill in the middle of a batch, and answers
+// /healthz 200 whenever it runs.
+func TestEndToEnd(t *testing.T) {
+	s := newSite(t, "sa-e2e", "")
+	var running sync.Mutex
+	isUp := true
+	up := func() bool { running.Lock(); defer running.Unlock(); return isUp }
+	setUp := func(v bool) { running.Lock(); isUp = v; running.Unlock() }
+
+	a := s.start()
+	stopWatch := watchHealth(s.addr, up)
+
+	pdfs, xmls := corpus(t, ".pdf", 12), corpus(t, ".xml", 4)
+	want := map[string]bool{}
+	for i, p := range pdfs[:6] {
+		name := fmt.Sprintf("r1-%02d.pdf", i)
+		s.drop(p, name)
+		want[name] = true
+	}
+	for i, p := range xmls[:2] {
+		name := fmt.Sprintf("r1-%02d.xml", i)
+		s.drop(p, name)
+		want[name] = true
+	}
+	s.dropBytes([]byte("this is not a PDF"), "bad-not-a-pdf.pdf")
+	s.dropBytes([]byte("<unclosed"), "bad-not-xml.xml")
+	bad := []string{"bad-not-a-pdf.pdf", "bad-not-xml.xml"}
+	s.waitFor("the first round", a, func() bool {
+		return len(files(s.outbox)) == len(want) && len(files(s.errDir)) == 2*len(bad)
+	})
+
+	// Second round: kill the agent once some documents are claimed and
+	// before all are published.
+	for i, p := range append(pdfs[6:], xmls[2:]...) {
+		name := fmt.Sprintf("r2-%02d%s", i, filepath.Ext(p))
+		s.drop(p, name)
+		want[name] = true
+	}
+	s.waitFor("a claim of the second round", a, func() bool {
+		return len(files(filepath.Join(s.inbox, ".signagent"))) > 0
+	})
+	setUp(false)
+	a.kill(t)
+	killedAt := len(files(s.outbox))
+	a = s.start()
+	setUp(true)
+	s.waitFor("every document after the restart", a, func() bool {
+		return len(files(s.outbox)) == len(want) && len(s.inboxLeft()) == 0
+	})
+	time.Sleep(time.Second)
+	setUp(false)
+	a.stop()
+	if bad := stopWatch(); len(bad) > 0 {
+		t.Errorf("/healthz not 200 while running: %v", bad)
+	}
+	t.Logf("killed with %d of %d outputs published; all %d published after the restart", killedAt, len(want), len(want))
+
+	// Every document exactly once in outbox and archive, nothing left.
+	got := files(s.outbox)
+	if len(got) != len(want) {
+		t.Errorf("outbox %v, want the %d documents once each", got, len(want))
+	}
+	for _, f := range got {
+		if !want[f] {
+			t.Errorf("unexpected output %s", f)
+		}
+	}
+	var archived []string
+	for _, f := range files(s.archive) {
+		archived = append(archived, filepath.Base(f))
+	}
+	sort.Strings(archived)
+	if len(archived) != len(want) {
+		t.Errorf("archive %v, want %d originals", archived, len(want))
+	}
+	if left := s.inboxLeft(); len(left) > 0 {
+		t.Errorf("left in the inbox: %v", left)
+	}
+
+	// Error files.
+	for _, name := range bad {
+		var ef struct{ File, Code, Message string }
+		b, err := os.ReadFile(filepath.Join(s.errDir, name+".error.json"))
+		if err == nil {
+			err = json.Unmarshal(b, &ef)
+		}
+		if err != nil || ef.Code == "" {
+			t.Errorf("%s: error file %v %s", name, err, b)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(s.errDir, name)); err != nil {
+			t.Errorf("%s: original not in error/: %v", name, err)
+		}
+		t.Logf("%s: %s", name, ef.Code)
+	}
+
+	// Independent verifiers, on Linux.
+	ca := filepath.Join(s.data, "dev", "ca.pem")
+	for _, f := range got {
+		p := filepath.Join(s.outbox, f)
+		if strings.HasSuffix(f, ".pdf") {
+			pdfsigValid(t, p)
+		} else {
+			xmlsecValid(t, ca, p)
+		}
+	}
+}
