@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/config"
 	"github.com/signagent/signagent/ledger"
 	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/watcher"
@@ -25,13 +26,15 @@ const (
 	CollisionFail      = "fail"
 )
 
-// Defaults for the agent's own knobs.
+// Defaults for the agent's own knobs, which no configuration key sets. A
+// Folder's limits left zero take config's defaults (the same values a
+// configuration file gets), so the agent used as a library behaves as the
+// service does.
 const (
-	DefaultGiveUpAfter = 24 * time.Hour
-	DefaultHoldRetry   = 2 * time.Minute
-	DefaultHoldMin     = 5 * time.Second
-	DefaultGrace       = 5 * time.Second
-	DefaultInFlight    = 2
+	DefaultHoldRetry = 2 * time.Minute
+	DefaultHoldMin   = 5 * time.Second
+	DefaultGrace     = 5 * time.Second
+	DefaultInFlight  = 2
 )
 
 // Folder is one watched folder, ready to run: paths are absolute, the
@@ -253,16 +256,16 @@ type runner struct {
 
 func (a *Agent) newRunner(f *Folder) (*runner, error) {
 	if f.MaxFiles <= 0 {
-		f.MaxFiles = DefaultMaxFiles
+		f.MaxFiles = config.DefaultMaxFiles
 	}
 	if f.MaxBytes <= 0 {
-		f.MaxBytes = DefaultMaxBytes
+		f.MaxBytes = int64(config.DefaultMaxBytes)
 	}
 	if f.MaxWait <= 0 {
-		f.MaxWait = DefaultMaxWait
+		f.MaxWait = config.DefaultMaxWait
 	}
 	if f.GiveUpAfter <= 0 {
-		f.GiveUpAfter = DefaultGiveUpAfter
+		f.GiveUpAfter = config.DefaultGiveUpAfter
 	}
 	if f.InFlight <= 0 {
 		f.InFlight = DefaultInFlight

@@ -2,13 +2,6 @@ package agent
 
 import "time"
 
-// Default batch limits (DESIGN §4).
-const (
-	DefaultMaxFiles = 50
-	DefaultMaxBytes = 20 << 20
-	DefaultMaxWait  = 5 * time.Second
-)
-
 // batcher groups documents; it is pure logic (time is passed in) so the
 // triggers are tested without a clock. Only the folder loop uses it.
 type batcher struct {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/config"
 	"github.com/signagent/signagent/ledger"
 	"github.com/signagent/signagent/signer"
 	"github.com/signagent/signagent/signing"
@@ -166,7 +167,7 @@ func (r *runner) resettle(ctx context.Context, d *ledger.Doc, cause error) {
 	}
 	settle := r.f.Watch.Settle
 	if settle <= 0 {
-		settle = watcher.DefaultSettle
+		settle = config.DefaultSettle
 	}
 	claim := r.abs(d.Claim)
 	r.log.Warn("document changed after its claim; waiting for it to settle before signing it", "doc", d.ID, "file", d.Rel, "changes", d.Changed, "why", cause)

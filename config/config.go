@@ -3,11 +3,13 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/signing"
 )
 
@@ -242,6 +244,14 @@ func (s Signature) Options() signing.Options {
 		o.Visible = &signing.Visible{Page: v.Page, X: v.X, Y: v.Y, W: v.Width, H: v.Height}
 	}
 	return o
+}
+
+// ListenRemote reports whether the configured monitor listener reaches
+// beyond this machine: the configuration asked for it (check warns), so the
+// monitor may bind it; anything else stays on loopback.
+func (c *Config) ListenRemote() bool {
+	host, _, err := net.SplitHostPort(c.Listen)
+	return err == nil && !signagent.LoopbackHost(host)
 }
 
 // Default returns what an empty file means: defaults everywhere, one "local"

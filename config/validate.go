@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/signagent/signagent"
 )
 
 // namePattern is what folder and backend names may look like: they appear
@@ -116,7 +118,7 @@ func (v *validator) top() {
 		host, port, err := net.SplitHostPort(c.Listen)
 		if err != nil || !validPort(port) {
 			v.errorf("listen", `write host:port, e.g. "127.0.0.1:9464", or "off" to disable`, "%q is not a host:port address", c.Listen)
-		} else if !isLoopback(host) {
+		} else if !signagent.LoopbackHost(host) {
 			v.warnf("listen", `status and metrics are readable by anyone who can reach this address; bind to "127.0.0.1:9464" unless a firewall or proxy guards it`,
 				"%q listens beyond this machine", c.Listen)
 		}
@@ -142,15 +144,6 @@ func validPort(p string) bool {
 	var n int
 	_, err := fmt.Sscanf(p, "%d", &n)
 	return err == nil && fmt.Sprint(n) == p && n >= 0 && n <= 65535
-}
-
-// isLoopback reports whether host only reaches this machine.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 // localOnly and remoteOnly are the keys that apply to one backend type only,
@@ -292,7 +285,7 @@ func (v *validator) url(key, raw string) {
 		v.errorf(key, "credentials come from client_secret_file or client_secret_env", "must not contain a user name or password")
 		return
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !signagent.LoopbackHost(u.Hostname()) {
 		v.warnf(key, "use https:// unless the network path is trusted", "%q is not encrypted", raw)
 	}
 }

@@ -71,7 +71,7 @@ func (s *Server) Listen() (net.Listener, error) {
 			Message: fmt.Sprintf("listen address %q is not host:port", addr),
 			Hint:    "set listen to an address such as " + DefaultAddr, Err: err}
 	}
-	if !s.AllowRemote && !loopbackHost(host) {
+	if !s.AllowRemote && !signagent.LoopbackHost(host) {
 		return nil, remoteRefused(addr)
 	}
 	ln, err := net.Listen("tcp", addr)
@@ -93,17 +93,6 @@ func remoteRefused(addr string) error {
 	return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
 		Message: fmt.Sprintf("refusing to serve status and metrics on %s: not a loopback address", addr),
 		Hint:    "use " + DefaultAddr + ", or allow remote access explicitly if the network is trusted"}
-}
-
-// loopbackHost reports whether host names only loopback addresses without
-// a lookup: an IP literal must be loopback; "localhost" is accepted and
-// checked after binding. An empty host means every interface.
-func loopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Serve serves on ln until ctx is done, then shuts down gracefully and

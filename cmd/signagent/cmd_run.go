@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"sync"
 	"time"
@@ -128,7 +127,7 @@ func runAgent(ctx context.Context, cfg *config.Config, e *env, log *slog.Logger,
 	defer cancel()
 	var wg sync.WaitGroup
 	if cfg.Listen != "" && cfg.Listen != "off" {
-		srv := &monitor.Server{Addr: cfg.Listen, AllowRemote: !isLoopback(cfg.Listen), Status: a.Status,
+		srv := &monitor.Server{Addr: cfg.Listen, AllowRemote: cfg.ListenRemote(), Status: a.Status,
 			Health: a.Health, Metrics: metrics, Logger: log.With("component", "monitor")}
 		ln, err := srv.Listen()
 		if err != nil {
@@ -188,16 +187,4 @@ func maintain(ctx context.Context, cfg *config.Config, a *agent.Agent, log *slog
 		}
 		t.Reset(time.Hour)
 	}
-}
-
-func isLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

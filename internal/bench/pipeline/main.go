@@ -32,6 +32,7 @@ import (
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/agent"
+	"github.com/signagent/signagent/config"
 	"github.com/signagent/signagent/internal/bench/benchdata"
 	"github.com/signagent/signagent/ledger"
 	"github.com/signagent/signagent/signer"
@@ -65,8 +66,8 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 0, "signer workers, for both the bare signer and the agent (0: one per CPU)")
 	flag.IntVar(&o.rounds, "rounds", 2, "bare/pipeline pairs, alternating which goes first")
 	flag.DurationVar(&o.settle, "settle", 100*time.Millisecond, "folder settle time")
-	flag.IntVar(&o.maxFiles, "max-files", agent.DefaultMaxFiles, "folder max_files")
-	flag.DurationVar(&o.maxWait, "max-wait", agent.DefaultMaxWait, "folder max_wait")
+	flag.IntVar(&o.maxFiles, "max-files", config.DefaultMaxFiles, "folder max_files")
+	flag.DurationVar(&o.maxWait, "max-wait", config.DefaultMaxWait, "folder max_wait")
 	flag.IntVar(&o.inFlight, "in-flight", 0, "batches in flight per folder (0: agent default)")
 	flag.IntVar(&o.paced, "paced", 400, "documents in the paced latency run (0: skip it)")
 	flag.Float64Var(&o.load, "load", 0.5, "paced arrival rate as a fraction of the bare signer's rate")
