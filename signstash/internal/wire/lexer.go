@@ -467,6 +467,9 @@ func (l *Lexer) value(budget *int, depth int) (any, error) {
 				if !ok {
 					return m, nil
 				}
+				// Invalid UTF-8 becomes U+FFFD byte by byte, as encoding/json
+				// does, so keys that collide there collide here, in order.
+				k = string([]rune(k))
 				if *budget -= len(k); *budget < 0 {
 					return nil, syntaxErr("value too large")
 				}
