@@ -286,6 +286,11 @@ func (s *scm) control(o Options, action string) error {
 	default:
 		return fmt.Errorf("unknown service action %q", action)
 	}
+	if action == "start" && errors.Is(err, windows.ERROR_SERVICE_ALREADY_RUNNING) {
+		// Start is idempotent, like install: the service runs, as asked.
+		fmt.Fprintf(o.stdout(), "already running: %s\n", s.ws.Name)
+		return nil
+	}
 	if err != nil {
 		if errors.Is(err, windows.ERROR_ACCESS_DENIED) {
 			return adminError(elevatedHint, err)

@@ -377,3 +377,173 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestFileSemantics: Windows behaviours the Linux tests cannot show.
+//   - A producer holding its file open without FILE_SHARE_DELETE: the file
+//     waits in the inbox (not claimed, not failed, not copied half written)
+//     and is signed once the producer closes it.
+//   - Names that differ only in case are the same name: Invoice.pdf
+//     published beside an existing invoice.pdf becomes "Invoice (1).pdf".
+//   - An input with the read-only attribute is signed and archived.
+func TestFileSemantics(t *testing.T) {
+	if *producerExe == "" {
+		t.Skip("-producer not given: run make test-windows")
+	}
+	s := newSite(t, "sa-files", "")
+	a := s.start()
+	stopWatch := watchHealth(s.addr, func() bool { return true })
+	pdfs := corpus(t, ".pdf", 3)
+
+	// The held file.
+	release := filepath.Join(s.root, "release")
+	prod := wine(*producerExe, `..\..\testdata\corpus\`+strings.ReplaceAll(strings.TrimPrefix(pdfs[0], "../../testdata/corpus/"), "/", `\`),
+		`C:\sa-files\inbox\held.pdf`, `C:\sa-files\release`)
+	var prodOut bytes.Buffer
+	prod.Stdout, prod.Stderr = &prodOut, &prodOut
+	if err := prod.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { prod.Process.Kill(); prod.Wait() })
+	s.waitFor("the producer to hold its file", a, func() bool { return strings.Contains(prodOut.String(), "holding") })
+
+	// Case and read-only, meanwhile.
+	if err := os.WriteFile(filepath.Join(s.outbox, "invoice.pdf"), []byte("someone else's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.drop(pdfs[1], "Invoice.pdf")
+	b, _ := os.ReadFile(pdfs[2])
+	tmp := filepath.Join(s.inbox, ".ro.tmp")
+	if err := os.WriteFile(tmp, b, 0o444); err != nil { // Wine shows 0444 as FILE_ATTRIBUTE_READONLY
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(s.inbox, "readonly.pdf")); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("Invoice.pdf and readonly.pdf", a, func() bool { return len(files(s.outbox)) == 3 })
+	time.Sleep(3 * time.Second) // many settle periods with the producer still holding its file
+	if _, err := os.Stat(filepath.Join(s.inbox, "held.pdf")); err != nil {
+		t.Errorf("held.pdf left the inbox while its producer held it: %v\nlog:\n%s", err, a.log)
+	}
+	if got := files(s.errDir); len(got) > 0 {
+		t.Errorf("error folder while the producer held its file: %v", got)
+	}
+	if got := files(filepath.Join(s.inbox, ".signagent")); len(got) > 0 {
+		t.Logf("claim area while held: %v", got)
+	}
+
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := prod.Wait(); err != nil {
+		t.Fatalf("producer: %v\n%s", err, prodOut.String())
+	}
+	s.waitFor("held.pdf once released", a, func() bool {
+		_, err := os.Stat(filepath.Join(s.outbox, "held.pdf"))
+		return err == nil && len(s.inboxLeft()) == 0
+	})
+	if bad := stopWatch(); len(bad) > 0 {
+		t.Errorf("/healthz not 200: %v", bad)
+	}
+	a.stop()
+
+	want := []string{"Invoice (1).pdf", "held.pdf", "invoice.pdf", "readonly.pdf"}
+	if got := files(s.outbox); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("outbox %q, want %q", got, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.outbox, "invoice.pdf")); string(b) != "someone else's" {
+		t.Errorf("invoice.pdf was replaced by Invoice.pdf's output")
+	}
+	for _, f := range []string{"Invoice (1).pdf", "held.pdf", "readonly.pdf"} {
+		pdfsigValid(t, filepath.Join(s.outbox, f))
+	}
+	// The archived original is the whole file, not the half the producer
+	// had written while it held it.
+	src, _ := os.ReadFile(pdfs[0])
+	var archived []byte
+	for _, f := range files(s.archive) {
+		if filepath.Base(f) == "held.pdf" {
+			archived, _ = os.ReadFile(filepath.Join(s.archive, f))
+		}
+	}
+	if !bytes.Equal(archived, src) {
+		t.Errorf("archived held.pdf has %d bytes, the producer wrote %d", len(archived), len(src))
+	}
+}
+
+// TestService: install → start (sc query: RUNNING) → a dropped document is
+// signed by the service → stop → uninstall. Under Wine's service manager,
+// which lacks two ChangeServiceConfig2 levels, install must succeed and
+// name what it could not set. The service writes to the Event Log all
+// along; that must not break it.
+func TestService(t *testing.T) {
+	s := newSite(t, "sa-svc", "")
+	exe := filepath.Join(s.root, "signagent.exe")
+	b, err := os.ReadFile(*signagentExe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, error) {
+		out, err := wine(append([]string{`C:\sa-svc\signagent.exe`}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	query := func() string {
+		out, _ := wine("sc", "query", "signagent").CombinedOutput()
+		return string(out)
+	}
+	// Wine ends its service manager, and the services, a few seconds after
+	// the last ordinary process exits; one stays alive for the test.
+	keep := wine("ping", "-n", "600", "127.0.0.1")
+	if err := keep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { keep.Process.Kill(); keep.Wait() })
+	run("uninstall", "--config", s.cfg) // a leftover of an earlier run
+	t.Cleanup(func() { run("uninstall", "--config", s.cfg) })
+
+	out, err := run("install", "--config", s.cfg)
+	if err != nil || !strings.Contains(out, "installed service signagent") {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	t.Logf("install:\n%s", out)
+	if out, err := run("start", "--config", s.cfg); err != nil {
+		t.Fatalf("start: %v\n%s", err, out)
+	}
+	var q string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		if q = query(); strings.Contains(q, "RUNNING") {
+			break
+		}
+	}
+	if !strings.Contains(q, "RUNNING") {
+		t.Fatalf("sc query after start:\n%s", q)
+	}
+	s.waitHealthy(&agent{log: &bytes.Buffer{}})
+
+	s.drop(corpus(t, ".pdf", 1)[0], "by-service.pdf")
+	s.waitFor("the service to sign by-service.pdf", nil, func() bool {
+		return len(files(s.outbox)) == 1 && len(files(s.archive)) == 1
+	})
+	pdfsigValid(t, filepath.Join(s.outbox, "by-service.pdf"))
+	if code := healthz(s.addr); code != http.StatusOK {
+		t.Errorf("/healthz %d after signing", code)
+	}
+	if q := query(); !strings.Contains(q, "RUNNING") {
+		t.Errorf("not running after signing:\n%s", q)
+	}
+
+	if out, err := run("stop", "--config", s.cfg); err != nil {
+		t.Fatalf("stop: %v\n%s", err, out)
+	}
+	if q := query(); !strings.Contains(q, "STOPPED") {
+		t.Errorf("sc query after stop:\n%s", q)
+	}
+	if out, err := run("uninstall", "--config", s.cfg); err != nil || !strings.Contains(out, "uninstalled service signagent") {
+		t.Fatalf("uninstall: %v\n%s", err, out)
+	}
+	if q := query(); strings.Contains(q, "SERVICE_NAME") {
+		t.Errorf("sc query after uninstall:\n%s", q)
+	}
+}
