@@ -112,6 +112,8 @@ type simOpts struct {
 	client    func(*signstash.Config)
 	folder    func(*agent.Folder)
 	tokenLife time.Duration
+	// secret replaces simSecret as the client secret.
+	secret string
 	// gate, when set, holds every signature at the emulator until closed.
 	gate chan struct{}
 }
@@ -120,6 +122,9 @@ func newSimEnv(t *testing.T, o simOpts) *simEnv {
 	t.Helper()
 	if o.instances == 0 {
 		o.instances = 1
+	}
+	if o.secret == "" {
+		o.secret = simSecret
 	}
 	e := &simEnv{env: newEnv(t, func(f *agent.Folder) {
 		f.MaxFiles, f.MaxWait = 4, 150*time.Millisecond
@@ -130,7 +135,7 @@ func newSimEnv(t *testing.T, o simOpts) *simEnv {
 	}), clock: &simClock{}}
 	local := e.local
 	cfg := sim.Config{
-		Clients: map[string]sim.Client{simAlias: {Secret: simSecret}},
+		Clients: map[string]sim.Client{simAlias: {Secret: o.secret}},
 		Sign: func(ctx context.Context, in, out, name string, t signing.Type, so signing.Options) error {
 			if o.gate != nil {
 				select {
@@ -167,7 +172,7 @@ func newSimEnv(t *testing.T, o simOpts) *simEnv {
 		BaseURL:      c.URL + "/signstash/einvoice-integration-client-ws",
 		TokenURL:     c.URL + "/oauth2/authorization-server/oauth/token",
 		ClientID:     simAlias,
-		ClientSecret: simSecret,
+		ClientSecret: o.secret,
 		Mode:         signstash.ModeSync,
 		PollInterval: 50 * time.Millisecond,
 		HTTPClient:   &http.Client{Transport: e.wire},
@@ -189,7 +194,7 @@ func newSimEnv(t *testing.T, o simOpts) *simEnv {
 		if t.Failed() {
 			t.Logf("wire: %s", e.wire)
 		}
-		if strings.Contains(e.logs.String(), simSecret) {
+		if strings.Contains(e.logs.String(), o.secret) {
 			t.Error("the client secret appears in the logs")
 		}
 	})
@@ -431,6 +436,22 @@ func TestSignStashSyncCorpus(t *testing.T) {
 	if got := st.Folders[0].Counts[signagent.StatePublished]; got != len(docs) {
 		t.Errorf("ledger: %d published, want %d", got, len(docs))
 	}
+}
+
+// TestSignStashSecretWithReservedCharacters: a client secret chosen in the
+// back-office with + / @ % : and spaces gets a token (sent raw, as
+// documented) and every document is signed once.
+func TestSignStashSecretWithReservedCharacters(t *testing.T) {
+	e := newSimEnv(t, simOpts{secret: "Pa ss+w/o@r%d:2026 x"})
+	docs := uniquePDFs(t, 4)
+	e.start()
+	e.dropAll(docs)
+	e.settled(docs)
+	published, failed := e.accounted(docs)
+	if len(failed) > 0 {
+		t.Fatalf("failed: %v", failed)
+	}
+	e.onceEach(published, nil, false)
 }
 
 // TestSignStashAsyncCluster signs through three proxy instances behind a

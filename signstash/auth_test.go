@@ -3,6 +3,7 @@ package signstash_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -173,3 +174,39 @@ func TestErrorCodeFaultsClassified(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthSecretSentRaw: the documented token call carries
+// base64(client_id:client_secret) of the raw values. A secret chosen in the
+// back-office may hold any of + / @ % : and spaces; none may be escaped.
+func TestAuthSecretSentRaw(t *testing.T) {
+	for name, s := range map[string]string{"mixed": "a+b/c@d%41e:f g", "spaces": "with spaces  inside", "percent": "100%",
+		"colons": "x:y:z", "plus": "plus+only", "reserved": "~!#$&'()*,;=?[]"} {
+		t.Run(name, func(t *testing.T) {
+			var auth atomic.Value
+			rec := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				if strings.HasSuffix(r.URL.Path, "/oauth/token") {
+					auth.Store(r.Header.Get("Authorization"))
+				}
+				return http.DefaultTransport.RoundTrip(r)
+			})
+			e := newEnv(t, 1, sim.Config{Clients: map[string]sim.Client{alias: {Secret: s}}}, func(c *signstash.Config) {
+				c.ClientSecret = s
+				c.HTTPClient = &http.Client{Transport: rec}
+			})
+			b := e.batch("raw", 1)
+			op, err := e.client.Submit(context.Background(), b)
+			if err != nil {
+				t.Fatalf("submit: %v", err)
+			}
+			checkSigned(t, b, op)
+			want := "Basic " + base64.StdEncoding.EncodeToString([]byte(alias+":"+s))
+			if got, _ := auth.Load().(string); got != want {
+				t.Fatal("the token request's Basic credentials are not base64(client_id:client_secret) of the raw values")
+			}
+		})
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -2,6 +2,7 @@ package signstash
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,9 +14,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/signing"
@@ -79,23 +77,77 @@ func (c *Client) token(ctx context.Context) (string, error) {
 	if c.tok != "" && c.cfg.Now().Before(c.tokExp) {
 		return c.tok, nil
 	}
-	cc := clientcredentials.Config{
-		ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret, TokenURL: c.cfg.TokenURL,
-		AuthStyle: oauth2.AuthStyleInHeader,
-	}
 	fetched := c.cfg.Now()
-	t, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, c.hc))
+	tok, life, err := c.fetchToken(ctx)
 	if err != nil {
-		return "", c.tokenError(ctx, err)
+		return "", err
 	}
-	life := time.Duration(t.ExpiresIn) * time.Second
 	if life <= 0 {
 		life = time.Hour
 	}
 	// Renew 5 minutes before expiry, or at 80 % of a short lifetime.
-	c.tok, c.tokExp = t.AccessToken, fetched.Add(life-min(5*time.Minute, life/5))
+	c.tok, c.tokExp = tok, fetched.Add(life-min(5*time.Minute, life/5))
 	c.log.Debug("access token obtained", "expires_in", life)
 	return c.tok, nil
+}
+
+// basicAuth is the documented token credential: base64 of the raw
+// "client_id:client_secret". Unlike RFC 6749 §2.3.1, neither value is
+// form-encoded first: the vendor's example and its clients send them as they
+// are, so a secret holding + / @ % : or spaces must go out unchanged.
+func basicAuth(id, secret string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
+}
+
+// fetchToken makes the documented client-credentials call: POST token_url,
+// form body grant_type=client_credentials, Basic credentials.
+func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.TokenURL, strings.NewReader("grant_type=client_credentials"))
+	if err != nil {
+		return "", 0, configError("backend %s: token_url: %v", c.cfg.Name, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", basicAuth(c.cfg.ClientID, c.cfg.ClientSecret))
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", 0, ctx.Err()
+		}
+		return "", 0, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
+			Message: "cannot get a Sign'Stash access token: no answer from " + req.URL.Host, Err: err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", 0, c.tokenError(resp.StatusCode, resp.Header, readError(resp))
+	}
+	defer resp.Body.Close()
+	var t struct {
+		AccessToken string          `json:"access_token"`
+		TokenType   string          `json:"token_type"`
+		ExpiresIn   json.RawMessage `json:"expires_in"`
+	}
+	// The body holds the token: never echo it.
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&t); err != nil || t.AccessToken == "" {
+		return "", 0, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
+			Message: "the Sign'Stash token endpoint answered 200 without an access token",
+			Hint:    "check that token_url is the OAuth token endpoint (…/oauth2/authorization-server/oauth/token)"}
+	}
+	if tt := t.TokenType; tt != "" && !strings.EqualFold(tt, "bearer") {
+		return "", 0, configError("backend %s: the token endpoint issued a %q token, not a bearer token", c.cfg.Name, tt)
+	}
+	// expires_in is a number in the documented example; a string of digits
+	// is accepted too.
+	var secs float64
+	if err := json.Unmarshal(t.ExpiresIn, &secs); err != nil {
+		var str string
+		if json.Unmarshal(t.ExpiresIn, &str) == nil {
+			secs, _ = strconv.ParseFloat(str, 64)
+		}
+	}
+	if secs > 0 && secs < 1e9 {
+		return t.AccessToken, time.Duration(secs * float64(time.Second)), nil
+	}
+	return t.AccessToken, 0, nil
 }
 
 // dropToken forgets tok (if still cached) after the service rejected it.
@@ -107,38 +159,20 @@ func (c *Client) dropToken(tok string) {
 	c.tokMu.Unlock()
 }
 
-func (c *Client) tokenError(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
+func (c *Client) tokenError(st int, h http.Header, we *Error) error {
+	switch {
+	case st == http.StatusBadRequest || st == http.StatusUnauthorized || st == http.StatusForbidden:
+		return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
+			Message: fmt.Sprintf("the Sign'Stash token endpoint refused client service %s", c.cfg.ClientID),
+			Hint:    "check client_id and the client secret (and that token_url is the right environment); documents wait until it works",
+			Err:     we}
+	case st == http.StatusNotFound:
+		return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
+			Message: fmt.Sprintf("the Sign'Stash token endpoint %s does not exist (HTTP 404)", c.cfg.TokenURL),
+			Hint:    "check token_url", Err: we}
+	default:
+		return classify(st, h, we, "get an access token")
 	}
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.Response != nil {
-		we := &Error{StatusCode: re.Response.StatusCode, Code: re.ErrorCode, Cause: re.ErrorDescription}
-		switch st := re.Response.StatusCode; {
-		case st == http.StatusBadRequest || st == http.StatusUnauthorized || st == http.StatusForbidden:
-			return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
-				Message: fmt.Sprintf("the Sign'Stash token endpoint refused client service %s: %v", c.cfg.ClientID, we),
-				Hint:    "check client_id and the client secret (and that token_url is the right environment); documents wait until it works",
-				Err:     we}
-		case st == http.StatusNotFound:
-			return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
-				Message: fmt.Sprintf("the Sign'Stash token endpoint %s does not exist (HTTP 404)", c.cfg.TokenURL),
-				Hint:    "check token_url", Err: we}
-		default:
-			return classify(st, re.Response.Header, we, "get an access token")
-		}
-	}
-	return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-		Message: "cannot get a Sign'Stash access token", Err: stripSecrets(err)}
-}
-
-// stripSecrets keeps an oauth2 error without its echoed response body.
-func stripSecrets(err error) error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
-		return errors.New("token endpoint answered " + re.Response.Status)
-	}
-	return err
 }
 
 // bodyFunc produces a fresh request body and its length (-1 if unknown).

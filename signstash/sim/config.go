@@ -148,6 +148,11 @@ type Config struct {
 	MaxDocumentBytes int64
 	// AsyncStatus is the HTTP status of an accepted async register (default 202).
 	AsyncStatus int
+	// Lenient accepts what the real service is not documented to accept
+	// (today: client credentials in the token request's form body instead of
+	// Basic). Off by default: a client that works only with a lenient
+	// emulator is broken.
+	Lenient bool
 	// Workers is the number of documents signed in parallel (default 2).
 	Workers int
 	Logger  *slog.Logger

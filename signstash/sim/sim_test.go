@@ -15,7 +15,9 @@ const testAlias, testSecret = "PRT.505767457-PRT.123654123-84dd8c", "my_secret"
 
 func start(t *testing.T, cfg Config) (*Server, *httptest.Server) {
 	t.Helper()
-	cfg.Clients = map[string]Client{testAlias: {Secret: testSecret}}
+	if cfg.Clients == nil {
+		cfg.Clients = map[string]Client{testAlias: {Secret: testSecret}}
+	}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -174,5 +176,45 @@ func TestParseClients(t *testing.T) {
 		if _, err := ParseClients(strings.NewReader(bad)); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+}
+
+// TestTokenCredentialsStrict: Basic credentials are compared raw (a
+// form-encoded secret is another secret), and credentials in the form body
+// are accepted only when lenient.
+func TestTokenCredentialsStrict(t *testing.T) {
+	const odd = "a+b/c@d%20e:f g"
+	post := func(ts *httptest.Server, basic bool, secret string) int {
+		form := url.Values{"grant_type": {"client_credentials"}}
+		if !basic {
+			form.Set("client_id", testAlias)
+			form.Set("client_secret", secret)
+		}
+		req, _ := http.NewRequest("POST", ts.URL+"/oauth2/authorization-server/oauth/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if basic {
+			req.SetBasicAuth(testAlias, secret)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	clients := map[string]Client{testAlias: {Secret: odd}}
+	_, strict := start(t, Config{Clients: clients})
+	if st := post(strict, true, odd); st != 200 {
+		t.Fatalf("raw Basic secret: %d", st)
+	}
+	if st := post(strict, true, url.QueryEscape(odd)); st != 401 {
+		t.Fatalf("form-encoded Basic secret: %d, want 401", st)
+	}
+	if st := post(strict, false, odd); st != 401 {
+		t.Fatalf("credentials in the body, strict: %d, want 401", st)
+	}
+	_, lenient := start(t, Config{Clients: clients, Lenient: true})
+	if st := post(lenient, false, odd); st != 200 {
+		t.Fatalf("credentials in the body, lenient: %d", st)
 	}
 }

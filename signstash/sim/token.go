@@ -75,8 +75,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, oauthErr("invalid_request", "malformed body"))
 		return
 	}
+	// The documented call carries Basic base64(alias:secret) of the raw
+	// values: compared as they are, never form-decoded.
 	alias, secret, ok := r.BasicAuth()
-	if !ok {
+	if !ok && s.cfg.Lenient {
 		alias, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
 	s.mu.Lock()
