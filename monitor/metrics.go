@@ -40,6 +40,8 @@ type Metrics struct {
 	retries    *prometheus.CounterVec
 
 	status *statusCollector
+	rates  rates
+	now    func() time.Time
 }
 
 var _ signagent.Observer = (*Metrics)(nil)
@@ -73,7 +75,9 @@ func NewMetrics() *Metrics {
 			Help: "Attempts retried after a transient error.",
 		}, []string{"folder"}),
 		status: &statusCollector{timeout: DefaultScrapeTimeout},
+		now:    time.Now,
 	}
+	m.rates.started = m.now()
 	m.reg.MustRegister(
 		m.documents, m.batchDocs, m.batchBytes, m.stage, m.retries, m.status,
 		collectors.NewGoCollector(),
@@ -111,6 +115,15 @@ func (m *Metrics) Observe(status StatusFunc) {
 // Transition counts a document entering state to in folder.
 func (m *Metrics) Transition(folder string, to signagent.State) {
 	m.documents.WithLabelValues(folder, string(to)).Inc()
+	if to == signagent.StatePublished {
+		m.rates.add(folder, m.now())
+	}
+}
+
+// PerMinute is folder's publications per minute over the last five
+// minutes (or since the metrics were made, when that is shorter).
+func (m *Metrics) PerMinute(folder string) float64 {
+	return m.rates.perMinute(folder, m.now())
 }
 
 // Batch records a submitted batch's size.

@@ -41,6 +41,8 @@ type Server struct {
 	// Metrics, if set, is served on /metrics and has its gauges fed from
 	// Status (Run calls Metrics.Observe(Status)).
 	Metrics *Metrics
+	// Page, if set, is the status page on GET / with its actions.
+	Page *Page
 	// Logger receives serving errors; nil discards them.
 	Logger *slog.Logger
 	// ShutdownTimeout bounds the graceful shutdown; zero means
@@ -138,7 +140,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// Handler returns the HTTP routes: GET /metrics, /healthz and /status.
+// Handler returns the HTTP routes: GET /metrics, /healthz and /status,
+// and the status page (GET / and its POST actions) when Page is set.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	if s.Metrics != nil {
@@ -146,6 +149,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.HandleFunc("GET /healthz", s.serveHealth)
 	mux.HandleFunc("GET /status", s.serveStatus)
+	if s.Page != nil {
+		s.Page.routes(mux, s.Status, s.Addr)
+	}
 	return mux
 }
 
