@@ -247,6 +247,10 @@ type runner struct {
 	wakeMu   sync.Mutex
 	wakeCh   chan struct{}
 	lastWake time.Time
+	// heldSince and nextTry (Unix nanoseconds, 0 when unknown) are when
+	// the current hold began and when the held folder tries again by
+	// itself, for Live (noteHoldWait).
+	heldSince, nextTry atomic.Int64
 
 	// ignored lists inbox entries left in place (reason by path), for
 	// the log (once) and status.

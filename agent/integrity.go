@@ -231,7 +231,9 @@ func (r *runner) holdSleep(ctx context.Context) bool {
 	}
 	wake := r.wakeCh
 	r.wakeMu.Unlock()
-	t := time.NewTimer(r.holdWait())
+	d := r.holdWait()
+	r.noteHoldWait(d)
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
