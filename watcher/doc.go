@@ -8,6 +8,32 @@
 // Config.NoEvents is set) scans are the only source and Err says why. An
 // event for a path makes the watcher look at that path, never rescan.
 //
+// # Network shares
+//
+// Files written by another machine to an SMB or NFS share, or under a
+// user-space (FUSE) file system, raise no file event here even when the
+// watch is set up. Run tells such folders apart (DetectFS, Info) and scans
+// them every DefaultNetworkScanInterval unless Config.ScanInterval says
+// otherwise; local folders keep DefaultScanInterval. A file that a scan finds
+// while events are on, and that no event had named, is counted
+// (Info.Unreported), and the first one is logged: "events are not arriving
+// for this folder; relying on scans".
+//
+// # Scans
+//
+// A deep scan lists every directory and looks at every file; the watcher
+// makes one at start-up, after Rescan, an event error or overflow, and at
+// least every minute. The scans in between are shallow and cheap: a
+// directory whose modification time, size (and, on Linux, change time, inode
+// and link count) are the same as when it was last listed is not listed
+// again, provided that stamp had been quiet for two seconds before that
+// listing (so a change within the same timestamp tick cannot hide) and the
+// file system keeps directory stamps current (not NFS, whose clients cache
+// them); and a file already reported that the callback left in place,
+// unchanged, is not looked at again. So a frequent scan of an unchanged
+// share costs one stat per directory, and a backlog the agent cannot take
+// is not read again on every pass.
+//
 // # Ready
 //
 // A file is ready when two looks at it at least Config.Settle apart (by
@@ -39,7 +65,8 @@
 //
 // Run calls the callback from its own goroutine, synchronously: a callback
 // that blocks holds back further reports (back-pressure). A file that is
-// still in the inbox, unchanged, on a later scan may be reported again; the
-// agent claims what it takes (moving it out of the inbox) and de-duplicates
-// the rest.
+// still in the inbox, unchanged, at a later deep scan may be reported again;
+// one that changed while the callback held it gets its next look at once.
+// The agent claims what it takes (moving it out of the inbox) and
+// de-duplicates the rest.
 package watcher

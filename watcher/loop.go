@@ -31,14 +31,43 @@ type loop struct {
 
 	sc        *scan // nil when no scan is under way
 	scanAgain bool  // a full scan was asked for while one was under way
+	againDeep bool  // ... and it must be deep
 	gen       uint64
+	lastDeep  time.Time // when the last deep scan started
+	fs        FS
+	interval  time.Duration
+	tick      *time.Ticker
+
+	// dirs remembers, per directory (rel), what its last listing found, so
+	// a shallow scan can skip a directory that has not changed.
+	dirs map[string]*dirState
+	// known holds files reported and left in the inbox unchanged by the
+	// callback (rel -> generation of the last full scan that listed them):
+	// shallow scans do not look at them again; deep scans do.
+	known map[string]uint64
+	// baseGen: files found by full scans up to this generation are not
+	// counted as unreported by events (they may predate the watch, or
+	// their events were lost to an overflow).
+	baseGen uint64
 
 	due chan time.Time // closed: "do not wait"
+}
+
+// dirState is what the scans know about one directory.
+type dirState struct {
+	stamp  stamp
+	since  time.Time // when stamp was first read
+	gen    uint64    // last full scan that looked at it
+	listed bool      // a complete listing was made while stamp was quiet
+	subs   []string  // sub-directories (rel) that listing queued
 }
 
 // scan is a directory walk in progress, resumable chunk by chunk.
 type scan struct {
 	full       bool     // from the root; sweeps stale watches when done
+	deep       bool     // lists every directory and looks at every file
+	quiet      bool     // the directory being listed had a quiet stamp
+	subs       []string // sub-directories queued by the directory being listed
 	gen        uint64   // generation of a full scan
 	stack      []string // directories (rel) still to list; "" is the root
 	dir        *os.File // directory being listed
@@ -46,13 +75,15 @@ type scan struct {
 	addFailed  bool // a sub-directory watch could not be added
 	rootFailed bool
 	dirs       int // directories listed
+	skipped    int // directories unchanged since their last listing
 	started    time.Time
 }
 
 func newLoop(ctx context.Context, w *Watcher, ready func(context.Context, File)) *loop {
 	due := make(chan time.Time)
 	close(due)
-	return &loop{ctx: ctx, w: w, cfg: &w.cfg, ready: ready, pend: newPending(), epoch: w.cfg.Now(), retryDelay: watchRetryMin, due: due}
+	return &loop{ctx: ctx, w: w, cfg: &w.cfg, ready: ready, pend: newPending(), epoch: w.cfg.Now(), retryDelay: watchRetryMin, due: due,
+		dirs: map[string]*dirState{}, known: map[string]uint64{}}
 }
 
 func (l *loop) close() {
@@ -66,12 +97,13 @@ func (l *loop) close() {
 }
 
 func (l *loop) run() {
+	l.detect(true)
 	if !l.cfg.NoEvents {
 		l.startEvents()
 	}
-	l.requestScan()
-	tick := time.NewTicker(l.cfg.ScanInterval)
-	defer tick.Stop()
+	l.requestScan(true)
+	l.tick = time.NewTicker(l.interval)
+	defer l.tick.Stop()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -104,7 +136,9 @@ func (l *loop) run() {
 				l.eventsFailed(errors.New("event channel closed"))
 				continue
 			}
-			l.event(ev)
+			if !l.w.dropEvents {
+				l.event(ev)
+			}
 		case err, ok := <-errs:
 			if !ok {
 				l.eventsFailed(errors.New("event channel closed"))
@@ -112,18 +146,19 @@ func (l *loop) run() {
 			}
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
 				l.w.log.Info("file event queue overflowed; rescanning")
-				l.requestScan()
+				l.baseGen = l.gen + 1
+				l.requestScan(true)
 				continue
 			}
 			l.eventsFailed(err)
 		case <-retry:
 			l.retry = nil
 			l.startEvents()
-			l.requestScan()
+			l.requestScan(true)
 		case <-l.w.rescan:
-			l.requestScan()
-		case <-tick.C:
-			l.requestScan()
+			l.requestScan(true)
+		case <-l.tick.C:
+			l.requestScan(time.Since(l.lastDeep)+l.interval/2 >= l.w.deepEvery)
 		case <-wake:
 		}
 	}
@@ -204,8 +239,43 @@ func (l *loop) look(e *entry) {
 		return
 	}
 	l.pend.drop(e)
+	if e.found > l.baseGen && !e.evented && l.fw != nil {
+		l.unreported()
+	}
 	f := File{Path: p, Rel: e.rel, Size: size, ModTime: time.Unix(0, mtime), Marker: marker, Mode: fi.Mode().Type()}
 	l.ready(l.ctx, f)
+	l.after(e)
+}
+
+// unreported counts a file that a scan found and no event reported, and
+// says so the first time.
+func (l *loop) unreported() {
+	if l.w.unreported.Add(1) == 1 {
+		l.w.log.Warn("events are not arriving for this folder; relying on scans", "fs", l.fs.Type, "scan_interval", l.interval)
+	}
+}
+
+// after looks at a reported file once the callback has returned. Gone
+// (claimed): nothing to remember. Changed: it waits for its next look from
+// now. Left as it was (ignored, unreadable, not ours to take): it is known,
+// and only deep scans look at it again, so a share full of files the agent
+// cannot take is not read again every few seconds.
+func (l *loop) after(e *entry) {
+	fi, isDir, err := statFile(l.abs(e.rel))
+	if err != nil || isDir || l.pend.has(e.rel) {
+		return
+	}
+	size, mtime := fi.Size(), fi.ModTime().UnixNano()
+	if size == e.size && mtime == e.mtime {
+		l.known[e.rel] = l.gen
+		return
+	}
+	now := l.now()
+	n := &entry{rel: e.rel, marker: e.marker, size: size, mtime: mtime, seen: now, evented: true}
+	if size == 0 {
+		n.emptySince = now
+	}
+	l.pend.push(n)
 }
 
 // consider takes the first look at a file (rel, base name) found by a scan
@@ -231,11 +301,28 @@ func (l *loop) consider(rel, name string, d fs.DirEntry, limit int) {
 	}
 	if e := l.pend.get(rel); e != nil {
 		if d == nil {
+			e.evented = true
 			l.refresh(e) // an event: the file changed now, not at its next look
 		}
 		return
 	}
+	var found uint64
+	if d != nil {
+		if g, ok := l.known[rel]; ok {
+			l.known[rel] = max(g, l.sc.gen)
+			if !l.sc.deep {
+				return
+			}
+		} else if l.sc.full {
+			found = l.sc.gen
+		}
+	} else {
+		delete(l.known, rel) // an event: look again
+	}
 	if l.pend.len() >= limit {
+		if d == nil {
+			l.baseGen = l.gen + 1 // an event lost: its file is found by a scan
+		}
 		return
 	}
 	if l.cfg.DoneMarker && marker == "" {
@@ -260,12 +347,13 @@ func (l *loop) consider(rel, name string, d fs.DirEntry, limit int) {
 		// the agent moves the entry itself aside rather than leave it.
 		fi, err = d.Info()
 	}
+	l.w.nstat.Add(1)
 	if err != nil || fi == nil {
 		return
 	}
 	now := l.now()
 	size := fi.Size()
-	e := &entry{rel: rel, marker: marker, size: size, mtime: fi.ModTime().UnixNano(), seen: now}
+	e := &entry{rel: rel, marker: marker, size: size, mtime: fi.ModTime().UnixNano(), seen: now, found: found, evented: d == nil}
 	if size == 0 {
 		e.emptySince = now
 	}
@@ -285,19 +373,57 @@ func statFile(p string) (fi fs.FileInfo, isDir bool, err error) {
 }
 
 // requestScan starts a full scan, or asks for one after the scan under way.
-func (l *loop) requestScan() {
+// A deep scan lists every directory and looks at every file; a shallow one
+// skips directories unchanged since their last listing and files already
+// reported (known).
+func (l *loop) requestScan(deep bool) {
 	if l.sc != nil {
 		l.scanAgain = true
+		l.againDeep = l.againDeep || deep
 		return
 	}
 	l.gen++
-	l.sc = &scan{full: true, gen: l.gen, stack: []string{""}, started: time.Now()}
+	l.sc = &scan{full: true, deep: deep, gen: l.gen, stack: []string{""}, started: time.Now()}
+	if deep {
+		l.lastDeep = l.sc.started
+		l.detect(false)
+	}
+}
+
+// detect looks at the inbox's file system again and adopts the scan
+// interval that follows; it logs what it found at start-up and when it
+// changes (a share mounted over the inbox after start-up).
+func (l *loop) detect(start bool) {
+	fs, err := l.w.detect(l.cfg.Root)
+	if err != nil {
+		if start {
+			l.interval = l.w.setFS(FS{})
+		}
+		return // the inbox is missing: the scan says so
+	}
+	if !start && fs == l.fs {
+		return
+	}
+	l.fs = fs
+	l.interval = l.w.setFS(fs)
+	if l.tick != nil {
+		l.tick.Reset(l.interval)
+	}
+	if fs.Remote {
+		l.w.log.Info(fs.Unreliable(l.interval), "fs", fs.Type, "scan_interval", l.interval)
+	} else {
+		l.w.log.Info("watching inbox", "fs", fs.Type, "scan_interval", l.interval)
+	}
 }
 
 // scanDir lists one (new) sub-directory, within the scan under way if any.
 func (l *loop) scanDir(rel string) {
 	if l.sc == nil {
-		l.sc = &scan{gen: l.gen}
+		l.sc = &scan{gen: l.gen, deep: true}
+	} else if l.sc.full {
+		// Files in a new directory raise no events of their own: none
+		// that the scan under way finds counts as unreported.
+		l.baseGen = max(l.baseGen, l.sc.gen)
 	}
 	l.sc.stack = append(l.sc.stack, rel)
 }
@@ -317,6 +443,10 @@ func (l *loop) scanStep() {
 		if rel != "" && !l.addWatch(p) {
 			sc.addFailed = true
 		}
+		if sc.full && l.unchanged(rel) {
+			l.w.nskipped.Add(1)
+			return
+		}
 		f, err := os.Open(p)
 		if err != nil {
 			if rel == "" {
@@ -329,7 +459,9 @@ func (l *loop) scanStep() {
 			return
 		}
 		sc.dir, sc.dirRel = f, rel
+		sc.subs = nil
 		sc.dirs++
+		l.w.nlisted.Add(1)
 	}
 	ents, err := sc.dir.ReadDir(chunk)
 	for _, d := range ents {
@@ -343,12 +475,49 @@ func (l *loop) scanStep() {
 			} else {
 				l.w.log.Debug("cannot list sub-folder", "dir", sc.dirRel, "err", err)
 			}
-		} else if sc.dirRel == "" && sc.full {
-			l.w.setScanErr(nil)
+		} else {
+			if sc.dirRel == "" && sc.full {
+				l.w.setScanErr(nil)
+			}
+			if ds := l.dirs[sc.dirRel]; sc.full && sc.quiet && ds != nil {
+				ds.listed, ds.subs = true, sc.subs
+			}
 		}
 		sc.dir.Close()
 		sc.dir = nil
 	}
+}
+
+// unchanged reads the stamp of directory rel for a full scan and reports
+// whether its listing can be skipped: the scan is shallow, the file system
+// keeps directory stamps current, and the stamp is the one a complete
+// listing saw after it had been quiet for stampQuiet. Then the directory's
+// known sub-directories are queued as if listed. Otherwise it notes whether
+// the listing about to be made may stand for the directory later
+// (scan.quiet).
+func (l *loop) unchanged(rel string) bool {
+	sc := l.sc
+	sc.quiet = false
+	st, err := dirStamp(l.abs(rel))
+	ds := l.dirs[rel]
+	if err != nil {
+		delete(l.dirs, rel)
+		return false
+	}
+	now := time.Now()
+	if ds == nil || ds.stamp != st {
+		l.dirs[rel] = &dirState{stamp: st, since: now, gen: sc.gen}
+		return false
+	}
+	ds.gen = sc.gen
+	if ds.listed && !sc.deep && l.fs.stableDirs {
+		sc.skipped++
+		sc.stack = append(sc.stack, ds.subs...)
+		return true
+	}
+	ds.listed = false
+	sc.quiet = now.Sub(ds.since) >= l.w.quiet
+	return false
 }
 
 func (l *loop) scanEntry(dirRel string, d fs.DirEntry) {
@@ -360,6 +529,7 @@ func (l *loop) scanEntry(dirRel string, d fs.DirEntry) {
 	if d.IsDir() {
 		if l.cfg.Recursive && name[0] != '.' && !l.w.pats.excludesDir(rel) {
 			l.sc.stack = append(l.sc.stack, rel)
+			l.sc.subs = append(l.sc.subs, rel)
 		}
 		return
 	}
@@ -372,7 +542,20 @@ func (l *loop) scanDone() {
 	sc := l.sc
 	l.sc = nil
 	if sc.full && !sc.rootFailed {
-		l.w.log.Debug("scan done", "dirs", sc.dirs, "pending", l.pend.len(), "took", time.Since(sc.started))
+		l.w.log.Debug("scan done", "deep", sc.deep, "dirs", sc.dirs, "unchanged", sc.skipped, "pending", l.pend.len(), "took", time.Since(sc.started))
+	}
+	if sc.full && sc.deep && !sc.rootFailed {
+		// A deep scan listed every directory: what it did not see is gone.
+		for rel, g := range l.known {
+			if g < sc.gen {
+				delete(l.known, rel)
+			}
+		}
+		for rel, ds := range l.dirs {
+			if ds.gen < sc.gen {
+				delete(l.dirs, rel)
+			}
+		}
 	}
 	if sc.full && !sc.rootFailed && l.fw != nil {
 		for p, g := range l.watched {
@@ -386,8 +569,9 @@ func (l *loop) scanDone() {
 		}
 	}
 	if l.scanAgain {
-		l.scanAgain = false
-		l.requestScan()
+		deep := l.againDeep
+		l.scanAgain, l.againDeep = false, false
+		l.requestScan(deep)
 	}
 }
 
@@ -407,6 +591,7 @@ func (l *loop) startEvents() {
 		return
 	}
 	l.fw = fw
+	l.baseGen = l.gen + 1 // files already there are found by the next scan
 	l.watched = map[string]uint64{l.cfg.Root: l.gen}
 	l.retryDelay = watchRetryMin
 	l.w.setWatchErr(nil)
@@ -428,7 +613,7 @@ func (l *loop) eventsFailed(err error) {
 		l.retry = time.NewTimer(l.retryDelay)
 		l.retryDelay = min(l.retryDelay*2, watchRetryMax)
 	}
-	l.requestScan()
+	l.requestScan(true)
 }
 
 // addWatch watches the sub-directory p (recursive mode) and reports whether

@@ -9,8 +9,10 @@ type entry struct {
 	marker     string // rel of the done marker, "" when not in marker mode
 	size       int64
 	mtime      int64
-	seen       int64 // when the last look ended
-	emptySince int64 // when the file was first seen empty in its current run of empty looks
+	seen       int64  // when the last look ended
+	emptySince int64  // when the file was first seen empty in its current run of empty looks
+	found      uint64 // generation of the full scan that found it; 0 when an event did
+	evented    bool   // an event named it while it waited
 }
 
 // pending is the set of files waiting for their next look, in the order

@@ -29,6 +29,15 @@ const (
 	// chunk is how many directory entries a scan reads, and how many due
 	// looks the loop takes, before it attends to events again.
 	chunk = 256
+	// deepEvery is the longest time between full scans, which list every
+	// directory and look at every file again (see Scans in the package
+	// documentation).
+	deepEvery = DefaultScanInterval
+	// stampQuiet is how long a directory's modification time and size must
+	// stay the same before a listing can stand for it: longer than the
+	// coarsest timestamp granularity (2 s, FAT and some SMB servers), so a
+	// change within the same tick as the last one cannot hide.
+	stampQuiet = 2 * time.Second
 	// Waits before setting up file events again after they failed.
 	watchRetryMin = 2 * time.Second
 	watchRetryMax = 5 * time.Minute
@@ -49,8 +58,10 @@ type Config struct {
 	// Settle is how far apart two looks must be that find a file unchanged
 	// (default DefaultSettle).
 	Settle time.Duration
-	// ScanInterval is the time between periodic scans (default
-	// DefaultScanInterval).
+	// ScanInterval is the time between periodic scans (default: by the
+	// inbox's file system, FS.DefaultScanInterval). Scans between two full
+	// ones (FullScanInterval) skip unchanged directories and files already
+	// reported; see the package documentation.
 	ScanInterval time.Duration
 	// EmptyGrace is how long an empty file must stay empty before it is
 	// reported (default DefaultEmptyGrace), so the agent can fail it with
@@ -91,10 +102,54 @@ type Watcher struct {
 	rescan     chan struct{}
 	running    atomic.Bool
 	npending   atomic.Int64 // files waiting for a look, as last published by Run
+	deepEvery  time.Duration
+	quiet      time.Duration            // stampQuiet, shorter in tests
+	detect     func(string) (FS, error) // DetectFS; tests pretend shares
+	dropEvents bool                     // tests: events arrive and are ignored, as on a share
+	// unreported counts files found by a scan that no event had reported.
+	unreported atomic.Int64
+	// Work counters, for tests and benchmarks: files whose metadata a
+	// scan read, directories listed, directories skipped as unchanged.
+	nstat, nlisted, nskipped atomic.Int64
 
 	mu       sync.Mutex
-	watchErr error // why file events are unavailable; guarded by mu
-	scanErr  error // why the inbox cannot be listed; guarded by mu
+	watchErr error         // why file events are unavailable; guarded by mu
+	scanErr  error         // why the inbox cannot be listed; guarded by mu
+	fs       FS            // the inbox's file system, as last detected; guarded by mu
+	interval time.Duration // scan interval in use; guarded by mu
+}
+
+// Info is what the watcher knows about its inbox.
+type Info struct {
+	// FS is the inbox's file system; zero until Run has looked at it.
+	FS FS
+	// ScanInterval is the time between scans in use.
+	ScanInterval time.Duration
+	// Unreported counts the files found by a scan while file events were
+	// on that no event had reported: when it grows, events do not arrive
+	// for this folder and new files are found only by scanning.
+	Unreported int64
+}
+
+// Info returns what the watcher knows about its inbox; safe to call at any
+// time.
+func (w *Watcher) Info() Info {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return Info{FS: w.fs, ScanInterval: w.interval, Unreported: w.unreported.Load()}
+}
+
+// setFS records the inbox's file system and returns the scan interval that
+// follows from it.
+func (w *Watcher) setFS(fs FS) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.fs = fs
+	w.interval = w.cfg.ScanInterval
+	if w.interval == 0 {
+		w.interval = fs.DefaultScanInterval()
+	}
+	return w.interval
 }
 
 // New checks cfg, fills in its defaults and returns a Watcher. It does not
@@ -115,7 +170,7 @@ func New(cfg Config) (*Watcher, error) {
 		def  time.Duration
 	}{
 		{"settle", &cfg.Settle, DefaultSettle},
-		{"scan interval", &cfg.ScanInterval, DefaultScanInterval},
+		{"scan interval", &cfg.ScanInterval, 0}, // by file system, at Run
 		{"empty grace", &cfg.EmptyGrace, DefaultEmptyGrace},
 	} {
 		if *d.v < 0 {
@@ -136,12 +191,21 @@ func New(cfg Config) (*Watcher, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Until Run has looked at the inbox, a folder is taken as local.
+	interval := cfg.ScanInterval
+	if interval == 0 {
+		interval = DefaultScanInterval
+	}
 	return &Watcher{
 		cfg:        cfg,
 		pats:       pats,
 		log:        log.With("component", "watcher", "inbox", cfg.Root),
 		maxPending: defaultMaxPending,
+		deepEvery:  deepEvery,
+		quiet:      stampQuiet,
+		detect:     DetectFS,
 		rescan:     make(chan struct{}, 1),
+		interval:   interval,
 	}, nil
 }
 
@@ -167,6 +231,12 @@ func (w *Watcher) Run(ctx context.Context, ready func(context.Context, File)) er
 
 // pendingCount returns how many files wait for their next look.
 func (w *Watcher) pendingCount() int { return int(w.npending.Load()) }
+
+// Pending returns how many files of the inbox are settling: seen, not yet
+// reported. It is published after each round of looks, so a file reported
+// during a round still counts until the round ends; zero means nothing else
+// is on its way (as far as events and scans have shown).
+func (w *Watcher) Pending() int { return w.pendingCount() }
 
 // Rescan asks for a full scan soon. It never blocks; requests made while one
 // is outstanding merge into it.
@@ -227,7 +297,7 @@ func (w *Watcher) setWatchErr(err error) {
 		w.watchErr = &signagent.Error{
 			Kind:    signagent.KindLocal,
 			Code:    signagent.CodeLocal,
-			Message: fmt.Sprintf("file events unavailable for inbox %s; scanning every %s instead", w.cfg.Root, w.cfg.ScanInterval),
+			Message: fmt.Sprintf("file events unavailable for inbox %s; scanning every %s instead", w.cfg.Root, w.interval),
 			Hint:    "files are still found, only later; on network shares this is expected, otherwise check the folder and the inotify limits (fs.inotify.max_user_watches)",
 			Err:     err,
 		}

@@ -627,7 +627,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !filepath.IsAbs(w.cfg.Root) || w.cfg.Settle != DefaultSettle || w.cfg.ScanInterval != DefaultScanInterval || w.cfg.EmptyGrace != DefaultEmptyGrace {
+	if !filepath.IsAbs(w.cfg.Root) || w.cfg.Settle != DefaultSettle || w.cfg.ScanInterval != 0 || w.Info().ScanInterval != DefaultScanInterval || w.cfg.EmptyGrace != DefaultEmptyGrace {
 		t.Errorf("defaults not applied: %+v", w.cfg)
 	}
 }
