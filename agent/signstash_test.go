@@ -180,7 +180,7 @@ func newSimEnv(t *testing.T, o simOpts) *simEnv {
 	}
 	if o.instances > 1 {
 		for _, u := range c.InstanceURLs {
-			ccfg.Instances = append(ccfg.Instances, strings.TrimPrefix(u, "http://"))
+			ccfg.Instances = append(ccfg.Instances, u+"/signstash/einvoice-integration-client-ws") // base URLs, as documented
 		}
 	}
 	if o.client != nil {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/signstash"
+	"github.com/signagent/signagent/watcher"
 )
 
 // namePattern is what folder and backend names may look like: they appear
@@ -54,8 +56,9 @@ func (c *Config) static() []Problem {
 }
 
 type validator struct {
-	c  *Config
-	ps []Problem
+	c      *Config
+	ps     []Problem
+	detect func(string) (watcher.FS, error) // file system of an inbox (Check only)
 	// decoded are the keys with a decoding problem: their value is a
 	// default, so checking it would only add noise.
 	decoded map[string]bool
@@ -254,6 +257,15 @@ func (v *validator) signstash(k func(string) string, b *Backend) {
 	}
 	v.positive(k("timeout"), b.Timeout)
 	v.positive(k("poll_interval"), b.PollInterval)
+	if b.BaseURL != "" {
+		// The client's own reading, so what loads is what it uses.
+		for i, in := range b.Instances {
+			if _, err := signstash.ParseInstance(b.BaseURL, in); err != nil {
+				v.errorf(indexKey(k("instances"), i), "write each instance as a base URL (http://10.0.0.5:8081/signstash/einvoice-integration-client-ws) or host:port",
+					"%v", err)
+			}
+		}
+	}
 	pk := make([]string, 0, len(b.Paths))
 	for p := range b.Paths {
 		pk = append(pk, p)
@@ -345,7 +357,9 @@ func (v *validator) folders() {
 		}
 		v.folderBackend(k, f)
 		v.positive(k("settle"), f.Settle)
-		v.positive(k("scan_interval"), f.ScanInterval)
+		if f.ScanInterval.Duration < 0 {
+			v.errorf(k("scan_interval"), `e.g. "5s", or leave it out to choose by the inbox's file system`, "must not be negative")
+		}
 		if f.MaxFiles < 1 || f.MaxFiles > MaxFilesLimit {
 			v.errorf(k("max_files"), fmt.Sprintf("default %d; Sign'Stash takes at most %d documents per request", DefaultMaxFiles, MaxFilesLimit), "must be between 1 and %d", MaxFilesLimit)
 		}

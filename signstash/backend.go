@@ -232,7 +232,11 @@ func (c *Client) Lookup(ctx context.Context, b *signing.Batch) (*signing.Operati
 		return nil, signing.ErrNotFound
 	}
 	if c.async(len(send)) {
-		for _, ep := range append([]string{""}, c.cfg.Instances...) {
+		eps := []string{""}
+		for _, u := range c.instances {
+			eps = append(eps, u.String())
+		}
+		for _, ep := range eps {
 			what := "look up batch " + b.Ref
 			resp, err := c.do(ctx, http.MethodGet, c.endpointURL(ep, c.paths[wire.PathAsyncStatus], map[string]string{"externalReference": b.Ref}), nil, what)
 			if err != nil {
@@ -272,8 +276,9 @@ func (c *Client) Lookup(ctx context.Context, b *signing.Batch) (*signing.Operati
 }
 
 // Check gets a fresh access token and makes one harmless authenticated call
-// (a look-up of a reference that does not exist), so that credentials,
-// licence and reachability problems show up before any document waits.
+// (a look-up of a reference that does not exist) at the base URL and at
+// every configured instance, so that credentials, licence and reachability
+// problems show up before any document waits.
 func (c *Client) Check(ctx context.Context) error {
 	c.tokMu.Lock()
 	c.tok = ""
@@ -281,8 +286,21 @@ func (c *Client) Check(ctx context.Context) error {
 	if _, err := c.token(ctx); err != nil {
 		return err
 	}
+	if err := c.probe(ctx, ""); err != nil {
+		return err
+	}
+	for i, u := range c.instances {
+		if err := c.probe(ctx, u.String()); err != nil {
+			return fmt.Errorf("instances[%d] (%s): %w", i, u.Redacted(), err)
+		}
+	}
+	return nil
+}
+
+// probe makes the harmless call at endpoint.
+func (c *Client) probe(ctx context.Context, endpoint string) error {
 	what := "check the connection"
-	resp, err := c.do(ctx, http.MethodGet, c.endpointURL("", c.paths[wire.PathLookup], map[string]string{"externalReference": "signagent-check-absent"}), nil, what)
+	resp, err := c.do(ctx, http.MethodGet, c.endpointURL(endpoint, c.paths[wire.PathLookup], map[string]string{"externalReference": "signagent-check-absent"}), nil, what)
 	if err != nil {
 		var we *Error
 		if errors.As(err, &we) && we.StatusCode == http.StatusNotFound && we.Code != "" {

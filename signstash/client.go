@@ -27,6 +27,8 @@ type Client struct {
 	hc    *http.Client
 	saas  bool
 	log   *slog.Logger
+	// instances are the parsed Config.Instances: base URLs.
+	instances []*url.URL
 
 	tokMu  sync.Mutex // guards tok and tokExp; held while a token is fetched
 	tok    string
@@ -335,20 +337,33 @@ func retryAfter(h http.Header) time.Duration {
 	return 0
 }
 
-// endpointURL returns the URL of a path template at endpoint ("host:port",
-// empty for the base URL's host).
+// endpointURL returns the URL of a path template at endpoint: "" for the
+// base URL, a base URL (an instance, as Lookup records it), or "host:port"
+// (an instance as an async answer names it: base URL's scheme and path).
 func (c *Client) endpointURL(endpoint, tmpl string, vars map[string]string) string {
-	u := *c.base
-	if endpoint != "" {
-		u.Host = endpoint
-	}
+	u := c.endpointBase(endpoint)
 	rel := tmpl
 	for k, v := range vars {
 		rel = strings.ReplaceAll(rel, "{"+k+"}", url.PathEscape(v))
 	}
-	u.RawPath = ""
-	u.Path = ""
-	return u.String() + escapedPath(c.base) + "/" + rel
+	path := escapedPath(u)
+	u.RawPath, u.Path = "", ""
+	return u.String() + path + "/" + rel
+}
+
+// endpointBase resolves an endpoint (see endpointURL) to a base URL.
+func (c *Client) endpointBase(endpoint string) *url.URL {
+	u := *c.base
+	switch {
+	case endpoint == "":
+	case strings.Contains(endpoint, "://"):
+		if p, err := ParseInstance(c.base.String(), endpoint); err == nil {
+			u = *p
+		}
+	default:
+		u.Host = endpoint
+	}
+	return &u
 }
 
 func escapedPath(u *url.URL) string { return strings.TrimRight(u.EscapedPath(), "/") }

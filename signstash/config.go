@@ -3,11 +3,14 @@ package signstash
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,9 +56,12 @@ type Config struct {
 	// documents, async above (async needs the proxy).
 	Mode         string
 	SyncMaxFiles int
-	// Instances lists extra proxy instances ("host:port") behind the
-	// balancer of BaseURL. Lookup asks each of them before declaring an async
-	// operation absent, since an instance only knows its own operations.
+	// Instances lists the proxy instances behind the balancer of BaseURL,
+	// each a base URL (http://10.0.0.5:8081/signstash/einvoice-integration-client-ws),
+	// a URL without a path (BaseURL's path is used) or a bare host:port
+	// (BaseURL's scheme and path); see ParseInstance. Lookup asks each of
+	// them before declaring an async operation absent, since an instance
+	// only knows its own operations.
 	Instances []string
 	// CAFile adds a PEM CA bundle to the system roots. TLS verification is
 	// always on.
@@ -127,6 +133,14 @@ func New(cfg Config) (*Client, error) {
 	default:
 		return nil, configError("backend %s: mode %q is not sync, async or auto", cfg.Name, cfg.Mode)
 	}
+	var instances []*url.URL
+	for i, in := range cfg.Instances {
+		u, err := ParseInstance(cfg.BaseURL, in)
+		if err != nil {
+			return nil, configError("backend %s: instances[%d]: %v", cfg.Name, i, err)
+		}
+		instances = append(instances, u)
+	}
 	paths, err := wire.Paths(cfg.Paths)
 	if err != nil {
 		return nil, configError("backend %s: %v", cfg.Name, err)
@@ -156,7 +170,65 @@ func New(cfg Config) (*Client, error) {
 		hc = &http.Client{Transport: tr}
 	}
 	return &Client{
-		cfg: cfg, base: base, paths: paths, hc: hc, saas: saas,
+		cfg: cfg, base: base, paths: paths, hc: hc, saas: saas, instances: instances,
 		log: cfg.Logger.With("component", "signstash", "backend", cfg.Name),
 	}, nil
+}
+
+// ParseInstance reads one entry of Config.Instances against baseURL: a base
+// URL (http://10.0.0.5:8081/signstash/einvoice-integration-client-ws), a
+// URL without a path (http://10.0.0.5:8081: baseURL's path is used), or a
+// bare host:port (10.0.0.5:8081: baseURL's scheme and path). The
+// configuration checks each entry with it, so a bad one is refused at load
+// time, not at the first look-up.
+func ParseInstance(baseURL, s string) (*url.URL, error) {
+	base, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil || base.Host == "" {
+		return nil, fmt.Errorf("base_url %q is not an http(s) URL", baseURL)
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, errors.New("is empty")
+	}
+	var u *url.URL
+	if strings.Contains(s, "://") {
+		if u, err = url.Parse(s); err != nil {
+			return nil, fmt.Errorf("%q is not a URL", s)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return nil, fmt.Errorf("%q is not an http(s) URL", s)
+		}
+		if u.User != nil {
+			return nil, fmt.Errorf("must not contain a user name or password")
+		}
+		if u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+			return nil, fmt.Errorf("%q: a base URL has no query or fragment", s)
+		}
+	} else {
+		if strings.ContainsAny(s, "/?#@ ") {
+			return nil, fmt.Errorf("%q is neither a base URL (http://host:port/…) nor host:port", s)
+		}
+		u = &url.URL{Scheme: base.Scheme, Host: s}
+	}
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil {
+		host, port = u.Host, ""
+		if strings.Contains(strings.Trim(host, "[]"), ":") && !strings.HasPrefix(host, "[") {
+			return nil, fmt.Errorf("%q: write an IPv6 address in brackets, e.g. [fd00::5]:8081", s)
+		}
+	}
+	if host == "" || strings.ContainsAny(host, "%") {
+		return nil, fmt.Errorf("%q has no host", s)
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("%q: port %q is not a number from 1 to 65535", s, port)
+		}
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	if u.Path == "" {
+		u.Path = base.Path
+	}
+	return u, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -84,6 +85,63 @@ func TestLookupAsksEveryInstance(t *testing.T) {
 	}
 	if _, err := c2.Lookup(ctx, e.batch("never-sent", 1)); !errors.Is(err, signing.ErrNotFound) {
 		t.Fatalf("lookup of an unknown batch: %v", err)
+	}
+}
+
+// TestLookupInstancesAsBaseURLs: instances are written as the configuration
+// documents them, base URLs, or as a URL without a path, or a bare
+// host:port; every form reaches the instance.
+func TestLookupInstancesAsBaseURLs(t *testing.T) {
+	e := newEnv(t, 3, sim.Config{}, func(c *signstash.Config) { c.Mode = signstash.ModeAsync })
+	forms := map[string]func(u string) string{
+		"base URL":     func(u string) string { return u + "/signstash/einvoice-integration-client-ws/" },
+		"URL, no path": func(u string) string { return u },
+		"host:port":    func(u string) string { return strings.TrimPrefix(u, "http://") },
+	}
+	for name, form := range forms {
+		t.Run(name, func(t *testing.T) {
+			cfg := e.cfg
+			for _, u := range e.cluster.InstanceURLs {
+				cfg.Instances = append(cfg.Instances, form(u))
+			}
+			c, err := signstash.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			b := e.batch("inst-"+strings.ReplaceAll(name, " ", ""), 1)
+			op, err := c.Submit(ctx, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 4 { // the balancer sends the first ask to each instance in turn
+				got, err := c.Lookup(ctx, b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Endpoint != op.Endpoint {
+					t.Fatalf("lookup found %q, want %q", got.Endpoint, op.Endpoint)
+				}
+			}
+			if err := c.Check(ctx); err != nil {
+				t.Fatalf("check: %v", err)
+			}
+		})
+	}
+}
+
+// TestInstancesRefusedAtNew: an instance that is neither a base URL nor
+// host:port is a configuration error naming its index, before any call.
+func TestInstancesRefusedAtNew(t *testing.T) {
+	for _, bad := range []string{"ftp://proxy:8081", "http://user:pw@proxy:8081", "proxy:99999", "http://", "proxy/x", "fd00::5:8081", ""} {
+		_, err := signstash.New(signstash.Config{BaseURL: "https://lb:8443/signstash/einvoice-integration-client-ws",
+			TokenURL: "https://auth/oauth/token", ClientID: alias, ClientSecret: secret, Instances: []string{"proxy-a:8081", bad}})
+		if signagent.KindOf(err) != signagent.KindConfig || !strings.Contains(err.Error(), "instances[1]") {
+			t.Errorf("%q: %v", bad, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "pw") {
+			t.Errorf("%q: the error echoes the password", bad)
+		}
 	}
 }
 
@@ -341,3 +399,21 @@ func TestSaaSSyncOnly(t *testing.T) {
 }
 
 var _ = url.Parse
+
+// TestCheckReachesEveryInstance: check fails, naming the instance, when one
+// configured instance does not answer.
+func TestCheckReachesEveryInstance(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	e := newEnv(t, 2, sim.Config{}, func(c *signstash.Config) {
+		c.Instances = []string{c.BaseURL, dead}
+	})
+	err = e.client.Check(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "instances[1]") || !strings.Contains(err.Error(), dead) {
+		t.Fatalf("check with an unreachable instance: %v", err)
+	}
+}
