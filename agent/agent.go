@@ -37,6 +37,10 @@ const (
 	DefaultInFlight  = 2
 )
 
+// idlePoll is how often a waiting batch looks whether the inbox still has
+// files settling (adaptive batching).
+const idlePoll = 20 * time.Millisecond
+
 // Folder is one watched folder, ready to run: paths are absolute, the
 // backend is built.
 type Folder struct {
@@ -380,17 +384,33 @@ func (r *runner) run(intake, work context.Context) error {
 			r.process(work, lb, false, free)
 		}()
 	}
+	// A batch goes as soon as waiting cannot make it bigger: it is full,
+	// or nothing else is queued or settling in the inbox. max_wait bounds
+	// the wait only while more files are on their way, so one invoice
+	// into an idle inbox is signed at once and a burst still fills batches.
+	idle := func() bool { return len(r.queue) == 0 && r.w.Pending() == 0 }
 	for {
 		var deadline <-chan time.Time
 		if d := b.deadline(); !d.IsZero() {
-			timer.Reset(max(d.Sub(r.a.Now()), 0))
+			wait := max(d.Sub(r.a.Now()), 0)
+			if r.w.Pending() > 0 {
+				wait = min(wait, idlePoll) // look again once the watcher's round ends
+			}
+			timer.Reset(wait)
 			deadline = timer.C
 		}
 		select {
 		case it := <-r.queue:
 			flush(b.add(it, r.a.Now()))
+			if idle() {
+				flush(b.take())
+			}
 		case <-deadline:
-			flush(b.due(r.a.Now()))
+			if batch := b.due(r.a.Now()); batch != nil {
+				flush(batch)
+			} else if idle() {
+				flush(b.take())
+			}
 		case <-intake.Done():
 			timer.Stop()
 			return nil
