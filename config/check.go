@@ -8,6 +8,9 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/signagent/signagent/watcher"
 )
 
 // Check returns every problem Validate finds plus warnings and what only the
@@ -27,8 +30,13 @@ import (
 //     warning.
 //
 // Check never creates directories and never reads the environment.
-func (c *Config) Check() []Problem {
-	v := &validator{c: c}
+//
+// A folder whose inbox is on a network share or user-space file system gets
+// a warning saying that new files are found by scanning, and how often.
+func (c *Config) Check() []Problem { return c.check(watcher.DetectFS) }
+
+func (c *Config) check(detect func(string) (watcher.FS, error)) []Problem {
+	v := &validator{c: c, detect: detect}
 	v.ps = c.static()
 	v.dataDir()
 	for i, f := range c.Folders {
@@ -95,6 +103,32 @@ func (v *validator) folderDirs(key string, f *Folder) {
 				"is on a different volume than %s", vols[0].role)
 		}
 	}
+	v.inboxFS(key, f)
+}
+
+// slowNetworkScan is the scan interval above which a network inbox's
+// configured interval earns a hint: files wait that long to be found.
+const slowNetworkScan = 10 * time.Second
+
+// inboxFS warns when the inbox is on a file system where file events do not
+// arrive, saying how often it is scanned.
+func (v *validator) inboxFS(key string, f *Folder) {
+	if f.Inbox == "" || v.detect == nil {
+		return
+	}
+	fs, err := v.detect(f.Inbox)
+	if err != nil || !fs.Remote {
+		return
+	}
+	interval := f.ScanInterval.Duration
+	if interval == 0 {
+		interval = fs.DefaultScanInterval()
+	}
+	hint := "nothing to do: new files are found within one scan interval plus settle; scan_interval sets the interval"
+	if interval > slowNetworkScan {
+		hint = fmt.Sprintf("new files wait up to %s to be found: leave scan_interval out for %s", interval, fs.DefaultScanInterval())
+	}
+	v.warnf(joinKey(key, "inbox"), hint, "%s", fs.Unreliable(interval))
 }
 
 // writable reports a directory where the agent cannot create files.

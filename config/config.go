@@ -182,7 +182,9 @@ type Folder struct {
 	// Settle is how long a file must stay unchanged to count as written;
 	// default 2s.
 	Settle Duration `toml:"settle"`
-	// ScanInterval is the period of full inbox scans; default 60s.
+	// ScanInterval is the period of inbox scans; 0 (the default) picks it
+	// by the inbox's file system: 60s on a local disk, 3s on a network
+	// share or user-space file system, where file events do not arrive.
 	ScanInterval Duration `toml:"scan_interval"`
 	// MaxFiles, MaxBytes and MaxWait flush a batch, whichever comes first;
 	// defaults 50 files, 20MB, 5s. MaxFiles is at most MaxFilesLimit.
@@ -291,15 +293,14 @@ func defaultBackend(name, typ string) *Backend {
 // DefaultFolder returns a folder with every default applied and no paths.
 func DefaultFolder() *Folder {
 	return &Folder{
-		Include:      append([]string(nil), DefaultInclude...),
-		Settle:       Duration{DefaultSettle},
-		ScanInterval: Duration{DefaultScanInterval},
-		MaxFiles:     DefaultMaxFiles,
-		MaxBytes:     DefaultMaxBytes,
-		MaxWait:      Duration{DefaultMaxWait},
-		OnCollision:  DefaultOnCollision,
-		GiveUpAfter:  Duration{DefaultGiveUpAfter},
-		Signature:    Signature{Type: DefaultSignatureType},
+		Include:     append([]string(nil), DefaultInclude...),
+		Settle:      Duration{DefaultSettle},
+		MaxFiles:    DefaultMaxFiles,
+		MaxBytes:    DefaultMaxBytes,
+		MaxWait:     Duration{DefaultMaxWait},
+		OnCollision: DefaultOnCollision,
+		GiveUpAfter: Duration{DefaultGiveUpAfter},
+		Signature:   Signature{Type: DefaultSignatureType},
 	}
 }
 

@@ -219,7 +219,7 @@ error = "/srv/a/err"
 	if !reflect.DeepEqual(f, want) {
 		t.Errorf("folder = %+v\nwant     %+v", f, want)
 	}
-	if f.Settle.Duration != 2*time.Second || f.ScanInterval.Duration != time.Minute || f.MaxFiles != 50 ||
+	if f.Settle.Duration != 2*time.Second || f.ScanInterval.Duration != 0 || f.MaxFiles != 50 ||
 		f.MaxBytes != 20_000_000 || f.MaxWait.Duration != 5*time.Second || f.OnCollision != "suffix" ||
 		f.GiveUpAfter.Duration != 24*time.Hour || f.ArchiveRetention.Duration != 0 || f.Signature.Type != "auto" {
 		t.Errorf("folder defaults = %+v", f)
