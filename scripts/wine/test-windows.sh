@@ -28,7 +28,9 @@ if [ ! -d "$WINEPREFIX/drive_c/windows/system32" ]; then
 fi
 x86_64-w64-mingw32-gcc -shared -O2 -s -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
 	scripts/wine/bcryptprimitives.c scripts/wine/bcryptprimitives.def -ladvapi32
-wineserver -p # one server for every run below, stopped on exit
+# One server for every run below (it stays in the foreground when none
+# runs yet), stopped on exit.
+wineserver -p >/dev/null 2>&1 &
 trap 'wineserver -k 2>/dev/null || true' EXIT
 
 # 2. Test builds only: Wine 8 answers STATUS_NOT_IMPLEMENTED to the
