@@ -96,28 +96,27 @@ func changed(format string, args ...any) error { return &errChanged{fmt.Sprintf(
 // agent, and a document error (SIGNING_ERROR, NOT_A_REGULAR_FILE) when the
 // output must never be published.
 func (r *runner) checkOutput(d *ledger.Doc, t signing.Type, res signing.Result) error {
-	claim := r.abs(d.Claim)
-	sum, n, _, err := hashRegular(claim)
-	switch {
-	case errors.Is(err, errNotRegular):
-		fi, _ := os.Lstat(claim)
-		var mode fs.FileMode
-		if fi != nil {
-			mode = fi.Mode().Type()
-		}
-		return notRegular(mode)
-	case err != nil:
-		return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-			Message: "cannot read the claimed document to check its signature", Err: err}
-	case sum != d.SHA256 || n != d.Size:
-		return changed("its SHA-256 is now %s (%d bytes), %s (%d bytes) when claimed", short(sum), n, short(d.SHA256), d.Size)
-	case res.SHA256 != "" && res.SHA256 != d.SHA256:
+	if res.SHA256 != "" && res.SHA256 != d.SHA256 {
 		return changed("the backend read bytes with SHA-256 %s, %s when claimed (written to while it was read)", short(res.SHA256), short(d.SHA256))
+	}
+	claim := r.abs(d.Claim)
+	// A PAdES output carries the original as its first revision and a
+	// CAdES check reads the original itself: both prove exactly which
+	// bytes were signed. A signed XML does not carry them byte for byte:
+	// without the backend's digest, the claimed file must still hold the
+	// recorded bytes.
+	if t == signing.TypeXAdES && res.SHA256 == "" {
+		sum, n, _, err := hashRegular(claim)
+		if err != nil {
+			return r.unreadableClaim(claim, err)
+		}
+		if sum != d.SHA256 || n != d.Size {
+			return changed("its SHA-256 is now %s (%d bytes), %s (%d bytes) when claimed", short(sum), n, short(d.SHA256), d.Size)
+		}
 	}
 	content, _, err := openRegular(claim)
 	if err != nil {
-		return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-			Message: "cannot read the claimed document to check its signature", Err: err}
+		return r.unreadableClaim(claim, err)
 	}
 	defer content.Close()
 	err = signer.CheckOutput(t, r.out(d), content, d.Size, d.SHA256)
@@ -126,11 +125,31 @@ func (r *runner) checkOutput(d *ledger.Doc, t signing.Type, res signing.Result) 
 		return nil
 	case errors.Is(err, signer.ErrContentChanged):
 		return changed("%v", err)
-	default:
-		return signagent.DocError(signagent.CodeSigningError,
-			"the signed output failed its check and was not published: "+err.Error(),
-			"the document was not signed; `signagent retry` it, and report the problem if it fails again")
 	}
+	if cerr := r.claimChanged(d); cerr != nil {
+		return cerr // the bytes moved under the backend: not its fault
+	}
+	if _, _, _, herr := hashRegular(claim); errors.Is(herr, errNotRegular) {
+		return r.unreadableClaim(claim, herr)
+	}
+	return signagent.DocError(signagent.CodeSigningError,
+		"the signed output failed its check and was not published: "+err.Error(),
+		"the document was not signed; `signagent retry` it, and report the problem if it fails again")
+}
+
+// unreadableClaim classes a failure to read the claimed original during
+// the output check: an entry that is no longer a regular file (a link
+// swapped in) is NOT_A_REGULAR_FILE; anything else is retried.
+func (r *runner) unreadableClaim(claim string, err error) error {
+	if errors.Is(err, errNotRegular) {
+		var mode fs.FileMode
+		if fi, _ := os.Lstat(claim); fi != nil {
+			mode = fi.Mode().Type()
+		}
+		return notRegular(mode)
+	}
+	return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
+		Message: "cannot read the claimed document to check its signature", Err: err}
 }
 
 // claimChanged returns an *errChanged when the claimed original is a
