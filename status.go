@@ -27,6 +27,19 @@ type FolderStatus struct {
 	// Ignored lists inbox entries the agent leaves alone and never reads
 	// (not regular files it could not move aside), with the reason.
 	Ignored []string `json:"ignored,omitempty"`
+	// FileSystem is the inbox's file system ("local", "smb", "nfs",
+	// "fuse", …); empty when unknown.
+	FileSystem string `json:"file_system,omitempty"`
+	// Network is set when the inbox is on a network share or user-space
+	// file system: file events are unreliable there, and new files are
+	// found by scanning every ScanInterval.
+	Network bool `json:"network,omitempty"`
+	// ScanInterval is the time between scans of the inbox.
+	ScanInterval time.Duration `json:"scan_interval_ns,omitempty"`
+	// Unreported counts files a scan found that no file event had
+	// reported (running agent only): when it grows, events are not
+	// arriving for this folder.
+	Unreported int64 `json:"unreported_by_events,omitempty"`
 }
 
 // Waiting describes a document that waits.

@@ -203,6 +203,9 @@ func (a *Agent) Status(ctx context.Context) (*signagent.Status, error) {
 				st.Folders[i].WatchError = err.Error()
 			}
 			st.Folders[i].Ignored = r.ignoredEntries()
+			info := r.w.Info()
+			st.Folders[i].FileSystem, st.Folders[i].Network = info.FS.Type, info.FS.Remote
+			st.Folders[i].ScanInterval, st.Folders[i].Unreported = info.ScanInterval, info.Unreported
 		}
 	}
 	return st, nil

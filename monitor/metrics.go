@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -157,6 +158,12 @@ var (
 		"Batches submitted to a backend and not yet finished.", []string{"folder"}, nil)
 	descLedger = prometheus.NewDesc("signagent_ledger_bytes",
 		"Size of the ledger database on disk.", nil, nil)
+	descInbox = prometheus.NewDesc("signagent_inbox_info",
+		"1, labelled with the inbox's file system and whether it is a network share (file events unreliable: new files are found by scans).", []string{"folder", "fs", "network"}, nil)
+	descScan = prometheus.NewDesc("signagent_scan_interval_seconds",
+		"Time between scans of the folder's inbox.", []string{"folder"}, nil)
+	descUnreported = prometheus.NewDesc("signagent_watcher_unreported_files_total",
+		"Files a scan found that no file event had reported; growing means events are not arriving for this folder.", []string{"folder"}, nil)
 )
 
 // statusCollector turns the queue report into gauges at scrape time.
@@ -168,7 +175,7 @@ type statusCollector struct {
 }
 
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descDocuments, descOldest, descHeld, descWatcher, descInFlight, descLedger} {
+	for _, d := range []*prometheus.Desc{descUp, descDocuments, descOldest, descHeld, descWatcher, descInFlight, descLedger, descInbox, descScan, descUnreported} {
 		ch <- d
 	}
 }
@@ -197,6 +204,11 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descHeld, prometheus.GaugeValue, flag(f.Held != ""), f.Name)
 		ch <- prometheus.MustNewConstMetric(descWatcher, prometheus.GaugeValue, flag(f.WatchError == ""), f.Name)
 		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(len(f.InFlight)), f.Name)
+		if f.FileSystem != "" {
+			ch <- prometheus.MustNewConstMetric(descInbox, prometheus.GaugeValue, 1, f.Name, f.FileSystem, strconv.FormatBool(f.Network))
+			ch <- prometheus.MustNewConstMetric(descScan, prometheus.GaugeValue, f.ScanInterval.Seconds(), f.Name)
+			ch <- prometheus.MustNewConstMetric(descUnreported, prometheus.CounterValue, float64(f.Unreported), f.Name)
+		}
 	}
 }
 

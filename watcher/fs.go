@@ -25,9 +25,11 @@ type FS struct {
 }
 
 // String says what the folder is, for messages: "local disk", "network
-// share (smb)".
+// share (smb)", "user-space file system (fuse)".
 func (f FS) String() string {
 	switch {
+	case f.Remote && f.Type == "fuse":
+		return "user-space file system (fuse)"
 	case f.Remote:
 		return "network share (" + f.Type + ")"
 	case f.Type == "":

@@ -21,6 +21,7 @@ import (
 	"github.com/signagent/signagent/signer"
 	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash"
+	"github.com/signagent/signagent/watcher"
 )
 
 func cmdVersion(ctx context.Context, e *env, args []string) error {
@@ -114,6 +115,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	addInboxFS(st, cfg)
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -121,6 +123,27 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	}
 	printStatus(e.stdout, st)
 	return nil
+}
+
+// addInboxFS fills in each folder's file system and scan interval, as the
+// agent's watcher would choose them.
+func addInboxFS(st *signagent.Status, cfg *config.Config) {
+	for i := range st.Folders {
+		f := &st.Folders[i]
+		for _, cf := range cfg.Folders {
+			if cf.Name != f.Name || f.FileSystem != "" {
+				continue
+			}
+			fs, err := watcher.DetectFS(cf.Inbox)
+			if err != nil {
+				continue
+			}
+			f.FileSystem, f.Network, f.ScanInterval = fs.Type, fs.Remote, cf.ScanInterval.Duration
+			if f.ScanInterval == 0 {
+				f.ScanInterval = fs.DefaultScanInterval()
+			}
+		}
+	}
 }
 
 var stateOrder = []signagent.State{signagent.StateSeen, signagent.StateClaimed, signagent.StateBatched,
@@ -153,6 +176,12 @@ func printStatus(w io.Writer, st *signagent.Status) {
 		for _, op := range f.InFlight {
 			fmt.Fprintf(w, "%s: in flight: batch %s at %s (operation %s, %d documents, since %s)\n",
 				f.Name, op.Batch, op.Backend, op.ID, op.Docs, op.Submitted.Format(time.RFC3339))
+		}
+		if f.Network {
+			fmt.Fprintf(w, "%s: inbox on a %s\n", f.Name, watcher.FS{Type: f.FileSystem, Remote: true}.Unreliable(f.ScanInterval))
+		}
+		if f.Unreported > 0 {
+			fmt.Fprintf(w, "%s: events are not arriving for this folder; relying on scans (%d files found only by scanning)\n", f.Name, f.Unreported)
 		}
 		for _, ig := range f.Ignored {
 			fmt.Fprintf(w, "%s: ignored entry (never read): %s\n", f.Name, ig)

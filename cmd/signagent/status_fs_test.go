@@ -1,0 +1,46 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/config"
+)
+
+func TestStatusSaysNetworkShare(t *testing.T) {
+	st := &signagent.Status{Folders: []signagent.FolderStatus{
+		{Name: "share", FileSystem: "smb", Network: true, ScanInterval: 3 * time.Second, Unreported: 4},
+		{Name: "local", FileSystem: "local", ScanInterval: time.Minute},
+	}}
+	var b strings.Builder
+	printStatus(&b, st)
+	out := b.String()
+	for _, want := range []string{
+		"share: inbox on a network share (smb): file events are unreliable here; new files are found by scanning every 3s\n",
+		"share: events are not arriving for this folder; relying on scans (4 files found only by scanning)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "local: inbox") || strings.Contains(out, "local: events") {
+		t.Errorf("a local folder is reported as a share:\n%s", out)
+	}
+}
+
+// status (which reads the ledger, not the agent) tells the inbox's file
+// system itself, and the scan interval the agent would use.
+func TestStatusDetectsInboxFS(t *testing.T) {
+	cfg := &config.Config{Folders: []*config.Folder{{Name: "a", Inbox: t.TempDir()}}}
+	st := &signagent.Status{Folders: []signagent.FolderStatus{{Name: "a"}}}
+	addInboxFS(st, cfg)
+	f := st.Folders[0]
+	if f.FileSystem == "" || f.ScanInterval == 0 {
+		t.Fatalf("file system not filled in: %+v", f)
+	}
+	if !f.Network && f.ScanInterval != time.Minute {
+		t.Errorf("local inbox scan interval %s, want 1m", f.ScanInterval)
+	}
+}
