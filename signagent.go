@@ -36,7 +36,7 @@ func (s State) Terminal() bool { return s == StatePublished || s == StateFailed 
 // Kind is the class of an error; it decides what the agent does with it.
 type Kind int
 
-// Error kinds. See DESIGN §4.
+// Error kinds. See docs/ARCHITECTURE.md §3.
 const (
 	// KindTransient: retry with backoff (network, 5xx, 429, timeout, token
 	// expiry). The zero value, so unknown errors are retried, never bounced.

@@ -506,7 +506,7 @@ func TestOutboxVanishesAndComesBack(t *testing.T) {
 }
 
 // TestAlreadySignedTooLargeAndSymlink covers the remaining bad-input kinds
-// of DESIGN §8: an already signed PDF gets a second signature (the first
+// of the design: an already signed PDF gets a second signature (the first
 // stays valid), a file over max_size fails with TOO_LARGE, and a symlink to
 // a PDF is moved to error/ as NOT_A_REGULAR_FILE, never read.
 func TestAlreadySignedTooLargeAndSymlink(t *testing.T) {

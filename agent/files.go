@@ -17,7 +17,7 @@ import (
 	"github.com/signagent/signagent"
 )
 
-// Permissions of what the agent writes: not world-readable (DESIGN §8).
+// Permissions of what the agent writes: not world-readable (docs/ARCHITECTURE.md §6).
 const (
 	filePerm = 0o640
 	dirPerm  = 0o750
