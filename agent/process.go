@@ -64,7 +64,7 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool, fr
 		return
 	}
 	if len(docs) == 0 {
-		r.a.Ledger.FinishBatch(ctx, lb.ID)
+		r.finishBatch(ctx, lb)
 		return
 	}
 	var op *signing.Operation
@@ -151,7 +151,7 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool, fr
 			for _, d := range docs {
 				r.fail(ctx, d, lb.Ref, err)
 			}
-			r.a.Ledger.FinishBatch(ctx, lb.ID)
+			r.finishBatch(ctx, lb)
 			return
 		case signagent.KindConfig, signagent.KindLocal:
 			r.hold(ctx, err)
@@ -166,7 +166,7 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool, fr
 						Message: fmt.Sprintf("still failing after %s: %v", r.f.GiveUpAfter, err),
 						Hint:    "check the backend's reachability, then `signagent retry` this document"})
 				}
-				r.a.Ledger.FinishBatch(ctx, lb.ID)
+				r.finishBatch(ctx, lb)
 				return
 			}
 			wait := fails.NextBackOff()
@@ -293,9 +293,7 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 	// The signed states and requeues are recorded with the output names,
 	// in one transaction.
 	r.publishAll(ctx, signed, ups...)
-	if err := r.a.Ledger.FinishBatch(ctx, lb.ID); err != nil {
-		r.log.Error("cannot finish batch", "batch", lb.ID, "err", err)
-	}
+	r.finishBatch(ctx, lb)
 	for _, c := range changedDocs {
 		r.resettle(ctx, c.d, c.err)
 	}
@@ -306,6 +304,15 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 			wait = r.holdWait()
 		}
 		r.requeueLater(ctx, retry, wait)
+	}
+}
+
+// finishBatch records that a batch is done. If that cannot be recorded the
+// batch stays open, and reconcile resumes it after a restart: its documents
+// are already terminal or requeued, so resuming only closes it.
+func (r *runner) finishBatch(ctx context.Context, lb *ledger.Batch) {
+	if err := r.a.Ledger.FinishBatch(ctx, lb.ID); err != nil {
+		r.log.Error("cannot record the batch as finished; it is closed after the next restart", "batch", lb.ID, "err", err)
 	}
 }
 
