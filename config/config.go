@@ -72,6 +72,10 @@ type Config struct {
 	// default 127.0.0.1:9464. "" or "off" disables it. A non-loopback address
 	// is allowed; Check warns about it.
 	Listen string `toml:"listen"`
+	// UIActions enables the status page's actions ("recheck now" for a held
+	// folder, "retry" for failed documents); default true. The page itself
+	// stays, read-only, when false.
+	UIActions bool `toml:"ui_actions"`
 	// LedgerRetention is how long terminal ledger records are kept; default
 	// 90 days, 0 keeps them forever.
 	LedgerRetention Duration `toml:"ledger_retention"`
@@ -265,6 +269,7 @@ func Default() *Config {
 		LogLevel:        DefaultLogLevel,
 		LogFormat:       DefaultLogFormat,
 		Listen:          DefaultListen,
+		UIActions:       true,
 		LedgerRetention: Duration{DefaultLedgerRetention},
 		BackupInterval:  Duration{DefaultBackupInterval},
 		BackupKeep:      DefaultBackupKeep,

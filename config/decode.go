@@ -29,7 +29,7 @@ func (d *decoder) errorf(key, hint, format string, args ...any) {
 
 // Keys by table, for unknown-key suggestions.
 var (
-	topKeys = []string{"data_dir", "log_level", "log_format", "listen", "ledger_retention", "backup_interval", "backup_keep",
+	topKeys = []string{"data_dir", "log_level", "log_format", "listen", "ui_actions", "ledger_retention", "backup_interval", "backup_keep",
 		"backends", "folders"}
 	backendKeys = []string{"type", "certificate", "key_file", "password_file", "tsa_url", "max_size", "workers",
 		"base_url", "token_url", "client_id", "client_secret_file", "client_secret_env", "mode", "sync_max_files",
@@ -82,6 +82,8 @@ func (d *decoder) config(raw map[string]any) *Config {
 			d.str(key, v, &c.LogFormat)
 		case "listen":
 			d.str(key, v, &c.Listen)
+		case "ui_actions":
+			d.boolean(key, v, &c.UIActions)
 		case "ledger_retention":
 			d.duration(key, v, &c.LedgerRetention)
 		case "backup_interval":

@@ -94,6 +94,7 @@ func checkLayout(cfg *config.Config) (warnings config.Problems, err error) {
 
 // runAgent runs the agent and its monitor until ctx is done.
 func runAgent(ctx context.Context, cfg *config.Config, e *env, log *slog.Logger, start ledgerStart) error {
+	started := time.Now()
 	db, err := openLedger(cfg)
 	if err != nil {
 		return err
@@ -127,8 +128,7 @@ func runAgent(ctx context.Context, cfg *config.Config, e *env, log *slog.Logger,
 	defer cancel()
 	var wg sync.WaitGroup
 	if cfg.Listen != "" && cfg.Listen != "off" {
-		srv := &monitor.Server{Addr: cfg.Listen, AllowRemote: cfg.ListenRemote(), Status: a.Status,
-			Health: a.Health, Metrics: metrics, Logger: log.With("component", "monitor")}
+		srv := newMonitor(cfg, a, backends, metrics, started, log)
 		ln, err := srv.Listen()
 		if err != nil {
 			return fmt.Errorf("listen %s: %w", cfg.Listen, err)

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"log/slog"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/signagent/signagent/agent"
+	"github.com/signagent/signagent/config"
+	"github.com/signagent/signagent/monitor"
+	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
+)
+
+// newMonitor wires the monitor listener for a running agent: status,
+// health, metrics and the status page (with its actions unless
+// ui_actions = false).
+func newMonitor(cfg *config.Config, a *agent.Agent, backends map[string]signing.Backend, metrics *monitor.Metrics,
+	started time.Time, log *slog.Logger) *monitor.Server {
+	page := &monitor.Page{
+		Info: &monitor.AgentInfo{Version: version, PID: os.Getpid(), Started: started, ConfigFile: cfg.Path,
+			Listen: cfg.Listen, Backends: backendInfos(cfg, backends)},
+		Live: liveFolders(a),
+		Rate: metrics.PerMinute,
+	}
+	if cfg.UIActions {
+		page.Actions = a
+	}
+	return &monitor.Server{Addr: cfg.Listen, AllowRemote: cfg.ListenRemote(), Status: a.Status,
+		Health: a.Health, Metrics: metrics, Page: page, Logger: log.With("component", "monitor")}
+}
+
+// backendInfos describes every backend in use, with the certificate of
+// those that hold one, sorted by name.
+func backendInfos(cfg *config.Config, backends map[string]signing.Backend) []monitor.BackendInfo {
+	var out []monitor.BackendInfo
+	for name, be := range backends {
+		bi := monitor.BackendInfo{Name: name}
+		if b := cfg.Backends[name]; b != nil {
+			bi.Type = b.Type
+			bi.Dev = b.Type == config.TypeLocal && b.Certificate == config.DevCertificate
+		}
+		if c := certificateOf(be); c != nil {
+			bi.Subject, bi.Issuer = c.Subject.String(), c.Issuer.String()
+			bi.NotBefore, bi.NotAfter = c.NotBefore, c.NotAfter
+		} else {
+			bi.Note = "held by the signing service"
+		}
+		out = append(out, bi)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// certificateOf returns the signing certificate a backend holds itself,
+// nil when the certificate stays at a remote service.
+func certificateOf(be signing.Backend) *x509.Certificate {
+	if l, ok := be.(*signer.Local); ok {
+		return l.Certificate()
+	}
+	return nil
+}
+
+// liveFolders adapts the agent's live folder state to the page's.
+func liveFolders(a *agent.Agent) func(context.Context) ([]monitor.FolderLive, error) {
+	return func(ctx context.Context) ([]monitor.FolderLive, error) {
+		ls, err := a.Live(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]monitor.FolderLive, 0, len(ls))
+		for _, l := range ls {
+			fl := monitor.FolderLive{Name: l.Name, HeldSince: l.HeldSince, NextRecheck: l.NextRecheck,
+				Inbox: l.Inbox, InboxOldest: l.InboxOldest, InboxOldestRel: l.InboxOldestRel,
+				InboxTruncated: l.InboxTruncated, FailedTotal: l.FailedTotal}
+			for _, f := range l.Failed {
+				fl.Failed = append(fl.Failed, monitor.FailedDoc{File: f.Rel, ErrorFile: f.ErrorFile,
+					Code: string(f.Error.Code), Message: f.Error.Message, Hint: f.Error.Hint,
+					Attempts: f.Error.Attempts, FailedAt: f.Error.FailedAt})
+			}
+			out = append(out, fl)
+		}
+		return out, nil
+	}
+}
