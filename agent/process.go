@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -63,7 +64,9 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool, fr
 		log.Error("cannot load batch", "err", err)
 		return
 	}
-	if len(docs) == 0 {
+	if !slices.ContainsFunc(docs, func(d *ledger.Doc) bool { return !d.State.Terminal() }) {
+		// Nothing left to sign (a batch whose end was not recorded):
+		// never send its documents again.
 		r.finishBatch(ctx, lb)
 		return
 	}
