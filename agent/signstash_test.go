@@ -178,10 +178,10 @@ func newSimEnv(t *testing.T, o simOpts) *simEnv {
 		HTTPClient:   &http.Client{Transport: e.wire},
 		Logger:       slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
-	if o.instances > 1 {
-		for _, u := range c.InstanceURLs {
-			ccfg.Instances = append(ccfg.Instances, u+"/signstash/einvoice-integration-client-ws") // base URLs, as documented
-		}
+	// Every instance is listed (a single proxy lists itself), so a "not
+	// found" proves absence; without the list an outcome stays unknown.
+	for _, u := range c.InstanceURLs {
+		ccfg.Instances = append(ccfg.Instances, u+"/signstash/einvoice-integration-client-ws") // base URLs, as documented
 	}
 	if o.client != nil {
 		o.client(&ccfg)
@@ -542,6 +542,41 @@ func TestSignStashFaultsSurvived(t *testing.T) {
 			}
 			if strings.HasPrefix(c.name, "restart-after/") && !strings.Contains(e.logs.String(), "resubmitting") {
 				t.Error("no batch was resubmitted after its operation was forgotten")
+			}
+		})
+	}
+}
+
+// TestSignStashBalancerWithoutInstances: two proxy instances behind a
+// balancer, none listed in instances, register calls processed and then
+// reset. A look-up through the balancer reaches either instance; "not
+// found" from the wrong one must not lead to a resend. Every document is
+// signed by the service exactly once and published.
+func TestSignStashBalancerWithoutInstances(t *testing.T) {
+	for _, seed := range []uint64{2, 4, 6} { // seeds where today's faults hit a register
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			// Resets only: a register that failed before reaching an
+			// instance leaves an outcome no look-up through the balancer can
+			// settle (an operator decision).
+			e := newSimEnv(t, simOpts{instances: 2, faults: sim.Faults{ResetRate: 0.3}, seed: seed,
+				client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync; cf.Instances = nil },
+				folder: func(f *agent.Folder) { f.MaxFiles = 3 }})
+			docs := uniquePDFs(t, 12)
+			e.start()
+			e.dropAll(docs)
+			e.settled(docs)
+			published, failed := e.accounted(docs)
+			for _, f := range failed {
+				ef := e.errorFile(f)
+				t.Errorf("%s failed: %s %s", f, ef.Code, ef.Message)
+			}
+			e.onceEach(published, failed, false)
+			if strings.Contains(e.logs.String(), "resubmitting") {
+				t.Error("a batch was resubmitted on an arbitrary instance's 'not found'")
+			}
+			// Behind the balancer a reset register comes back as 502.
+			if e.wire.status(http.StatusBadGateway) == 0 {
+				t.Errorf("no call was reset: nothing was tested (%s)", e.wire)
 			}
 		})
 	}

@@ -168,6 +168,7 @@ base_url = "https://p.example/signstash/einvoice-integration-client-ws"
 token_url = "https://p.example/oauth2/authorization-server/oauth/token"
 client_id = "PRT.1-PRT.2-x"
 client_secret_file = "open.secret"
+instances = ["https://p.example"]
 ca_file = "ca.pem"
 [backends.closed]
 type = "signstash"
@@ -175,6 +176,7 @@ base_url = "https://p.example/signstash/einvoice-integration-client-ws"
 token_url = "https://p.example/oauth2/authorization-server/oauth/token"
 client_id = "PRT.1-PRT.2-x"
 client_secret_file = "closed.secret"
+instances = ["https://p.example"]
 ca_file = "missing-ca.pem"
 [backends.gone]
 type = "signstash"
@@ -182,6 +184,7 @@ base_url = "https://p.example/signstash/einvoice-integration-client-ws"
 token_url = "https://p.example/oauth2/authorization-server/oauth/token"
 client_id = "PRT.1-PRT.2-x"
 client_secret_file = "`+secret+`"
+instances = ["https://p.example"]
 [backends.hsm]
 type = "local"
 certificate = "signer.p12"
@@ -226,7 +229,8 @@ client_id = "PRT.1-PRT.2-x"
 client_secret_env = "SS_SECRET"
 `, "")
 	ps := c.Check()
-	for _, key := range []string{"listen", "backends.ss.base_url"} {
+	// base_url: not encrypted; instances: a proxy with none listed.
+	for _, key := range []string{"listen", "backends.ss.base_url", "backends.ss.instances"} {
 		if p, ok := find(ps, key); !ok || !p.Warning {
 			t.Errorf("want a warning for %s, got %+v", key, p)
 		}
@@ -234,8 +238,8 @@ client_secret_env = "SS_SECRET"
 	if p, ok := find(ps, "backends.ss.token_url"); ok {
 		t.Errorf("loopback http warned: %v", p)
 	}
-	if len(ps) != 2 {
-		t.Errorf("%d problems, want 2:\n%v", len(ps), Problems(ps))
+	if len(ps) != 3 {
+		t.Errorf("%d problems, want 3:\n%v", len(ps), Problems(ps))
 	}
 	// Warnings do not fail validation.
 	if err := c.Validate(); err != nil {

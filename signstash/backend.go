@@ -221,50 +221,79 @@ func notFound(err error, what string) error {
 }
 
 // Lookup finds the operation created for b after a send whose outcome is
-// unknown. An async batch is looked up by its external reference on the
-// base URL and on every configured instance; a sync batch by its first
-// document's external reference (the service indexes operations by document
-// reference). The returned operation is not Done: Poll fetches its result.
-// Lookup returns signing.ErrNotFound only when every place asked answered 404.
+// unknown: an async batch by its external reference, a sync batch by its
+// first document's external reference (the service indexes operations by
+// document reference). The returned operation is not Done: Poll fetches its
+// result.
+//
+// Proxy instances behind a balancer do not share operations, so a "not
+// found" from whichever instance the balancer picked proves nothing.
+// Lookup returns signing.ErrNotFound only when absence is authoritative: the
+// Integration Service (SaaS) said so, or every configured instance did.
+// Otherwise it returns a transient error ("outcome unknown"): the caller
+// looks up again (each call may reach another instance) and never resends
+// on its own.
 func (c *Client) Lookup(ctx context.Context, b *signing.Batch) (*signing.Operation, error) {
 	send, _ := split(b)
 	if len(send) == 0 {
 		return nil, signing.ErrNotFound
 	}
-	if c.async(len(send)) {
-		eps := []string{""}
+	async := c.async(len(send))
+	eps := []string{""}
+	if !c.saas && len(c.instances) > 0 {
+		eps = eps[:0]
 		for _, u := range c.instances {
 			eps = append(eps, u.String())
 		}
-		for _, ep := range eps {
-			what := "look up batch " + b.Ref
-			resp, err := c.do(ctx, http.MethodGet, c.endpointURL(ep, c.paths[wire.PathAsyncStatus], map[string]string{"externalReference": b.Ref}), nil, what)
-			if err != nil {
-				if st, _ := wireCode(err); st == http.StatusNotFound {
-					continue
-				}
-				return nil, err
-			}
-			ao, err := decodeSmall[wire.AsyncOperation](resp, what)
-			drain(resp)
-			if err != nil {
-				return nil, err
-			}
-			op := c.asyncOp(b, ao)
-			if op.Endpoint == "" {
-				op.Endpoint = ep
-			}
-			op.PollAfter = 0
-			return op, nil
-		}
-		return nil, signing.ErrNotFound
 	}
 	what := "look up batch " + b.Ref
-	resp, err := c.do(ctx, http.MethodGet, c.endpointURL("", c.paths[wire.PathLookup], map[string]string{"externalReference": send[0].Ref}), nil, what)
-	if err != nil {
-		if st, _ := wireCode(err); st == http.StatusNotFound {
-			return nil, signing.ErrNotFound
+	for _, ep := range eps {
+		var op *signing.Operation
+		var err error
+		if async {
+			op, err = c.lookupAsync(ctx, ep, b, what)
+		} else {
+			op, err = c.lookupSync(ctx, ep, send[0].Ref, b, what)
 		}
+		if absent(err) {
+			continue
+		}
+		return op, err
+	}
+	if c.saas || len(c.instances) > 0 {
+		return nil, signing.ErrNotFound
+	}
+	return nil, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
+		Message: fmt.Sprintf("%s: outcome unknown: the proxy at %s does not know the batch, but an instance behind a load balancer knows only its own operations, so the batch is not sent again", what, c.base.Host),
+		Hint:    "list every proxy instance in the backend's instances (for a single proxy, its base URL): absence is then proven when all of them deny it",
+		Err:     errOutcomeUnknown}
+}
+
+// errOutcomeUnknown marks a look-up that could not prove the operation
+// absent.
+var errOutcomeUnknown = errors.New("outcome unknown")
+
+func (c *Client) lookupAsync(ctx context.Context, ep string, b *signing.Batch, what string) (*signing.Operation, error) {
+	resp, err := c.do(ctx, http.MethodGet, c.endpointURL(ep, c.paths[wire.PathAsyncStatus], map[string]string{"externalReference": b.Ref}), nil, what)
+	if err != nil {
+		return nil, err
+	}
+	ao, err := decodeSmall[wire.AsyncOperation](resp, what)
+	drain(resp)
+	if err != nil {
+		return nil, err
+	}
+	op := c.asyncOp(b, ao)
+	if op.Endpoint == "" {
+		op.Endpoint = ep
+	}
+	op.PollAfter = 0
+	return op, nil
+}
+
+func (c *Client) lookupSync(ctx context.Context, ep, docRef string, b *signing.Batch, what string) (*signing.Operation, error) {
+	resp, err := c.do(ctx, http.MethodGet, c.endpointURL(ep, c.paths[wire.PathLookup], map[string]string{"externalReference": docRef}), nil, what)
+	if err != nil {
 		return nil, err
 	}
 	id, err := decodeSmall[int64](resp, what)
@@ -272,7 +301,8 @@ func (c *Client) Lookup(ctx context.Context, b *signing.Batch) (*signing.Operati
 	if err != nil {
 		return nil, err
 	}
-	return &signing.Operation{ID: strconv.FormatInt(id, 10), Ref: b.Ref}, nil
+	// Polled where it was found: another instance would not know it.
+	return &signing.Operation{ID: strconv.FormatInt(id, 10), Ref: b.Ref, Endpoint: ep}, nil
 }
 
 // Check gets a fresh access token and makes one harmless authenticated call

@@ -46,6 +46,11 @@ type Error struct {
 	Code        string // errorCode, e.g. "1.1.1"; for OAuth answers the OAuth error
 	Description string // errorCodeDescription
 	Cause       string // causeMessage
+
+	// errorResponse: the body was the service's ErrorResponse (errorCode,
+	// errorCodeDescription, causeMessage), not a web server's or gateway's
+	// page. Only such a 404 says "no such operation".
+	errorResponse bool
 }
 
 func (e *Error) Error() string {
@@ -69,6 +74,14 @@ func wireCode(err error) (int, string) {
 		return e.StatusCode, e.Code
 	}
 	return 0, ""
+}
+
+// absent reports whether err is the service saying it holds no such
+// operation: HTTP 404 in the service's error shape. A 404 without it (a
+// path the server does not offer) says nothing about the operation.
+func absent(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.StatusCode == http.StatusNotFound && e.errorResponse
 }
 
 // token returns a valid access token, fetching one when none is cached or
@@ -250,6 +263,7 @@ func readError(resp *http.Response) *Error {
 	}
 	if json.Unmarshal(b, &er) == nil {
 		we.Code, we.Description, we.Cause = er.ErrorCode, er.ErrorCodeDescription, er.CauseMessage
+		we.errorResponse = er.ErrorCode != ""
 		if we.Code == "" && er.Error != "" {
 			we.Code, we.Cause = er.Error, er.ErrorDescription
 		}

@@ -123,7 +123,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.ClientSecret == "" {
 		return nil, configError("backend %s: the client secret is missing or empty", cfg.Name)
 	}
-	saas := strings.HasSuffix(base.Path, "/einvoice-integration-ws")
+	saas := InferService(cfg.BaseURL) == ServiceSaaS
 	switch cfg.Mode {
 	case ModeSync, ModeAuto:
 	case ModeAsync:
@@ -173,6 +173,23 @@ func New(cfg Config) (*Client, error) {
 		cfg: cfg, base: base, paths: paths, hc: hc, saas: saas, instances: instances,
 		log: cfg.Logger.With("component", "signstash", "backend", cfg.Name),
 	}, nil
+}
+
+// Services.
+const (
+	ServiceProxy = "proxy" // the on-premise Sign'Stash Proxy (einvoice-integration-client-ws)
+	ServiceSaaS  = "saas"  // the Integration Service (einvoice-integration-ws)
+)
+
+// InferService guesses from a base URL's path which service it is: the
+// Integration Service's context path is …/einvoice-integration-ws, anything
+// else is taken for a proxy.
+func InferService(baseURL string) string {
+	u, err := url.Parse(baseURL)
+	if err == nil && strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/einvoice-integration-ws") {
+		return ServiceSaaS
+	}
+	return ServiceProxy
 }
 
 // ParseInstance reads one entry of Config.Instances against baseURL: a base

@@ -242,7 +242,12 @@ func TestFaultsSurvived(t *testing.T) {
 	for _, c := range cases {
 		for _, mode := range []string{signstash.ModeSync, signstash.ModeAsync} {
 			t.Run(c.name+"/"+mode, func(t *testing.T) {
-				e := newEnv(t, 1, sim.Config{Faults: c.faults, Seed: 7}, func(cf *signstash.Config) { cf.Mode = mode })
+				e := newEnv(t, 1, sim.Config{Faults: c.faults, Seed: 7}, func(cf *signstash.Config) {
+					cf.Mode = mode
+					// A single proxy listed as the only instance: its
+					// "not found" proves absence.
+					cf.Instances = []string{cf.BaseURL}
+				})
 				srv := e.cluster.Instances[0]
 				failures := 0
 				defer func() {
@@ -415,5 +420,66 @@ func TestCheckReachesEveryInstance(t *testing.T) {
 	err = e.client.Check(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "instances[1]") || !strings.Contains(err.Error(), dead) {
 		t.Fatalf("check with an unreachable instance: %v", err)
+	}
+}
+
+// TestLookupBehindBalancerNeverClaimsAbsence: behind a balancer with no
+// instances listed, a "not found" comes from whichever instance the
+// balancer picked, which knows only its own operations: Lookup must never
+// turn it into proof of absence (a resend would sign twice). With every
+// instance listed, absence is proven only when all of them deny it.
+func TestLookupBehindBalancerNeverClaimsAbsence(t *testing.T) {
+	for _, mode := range []string{signstash.ModeSync, signstash.ModeAsync} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t, 2, sim.Config{}, func(c *signstash.Config) { c.Mode = mode })
+			ctx := context.Background()
+			b := e.batch("lb-"+mode, 1)
+			if _, err := e.client.Submit(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			found := 0
+			for range 6 { // the balancer alternates between the instances
+				op, err := e.client.Lookup(ctx, b)
+				if errors.Is(err, signing.ErrNotFound) {
+					t.Fatal("an arbitrary instance's 'not found' was taken as proof of absence")
+				}
+				if err == nil && op != nil {
+					found++
+				} else if signagent.KindOf(err) != signagent.KindTransient {
+					t.Fatalf("lookup: %v", err)
+				}
+			}
+			if found == 0 {
+				t.Fatal("the instance holding the operation was never reached")
+			}
+			_, err := e.client.Lookup(ctx, e.batch("lb-never-"+mode, 1))
+			if errors.Is(err, signing.ErrNotFound) || signagent.KindOf(err) != signagent.KindTransient {
+				t.Fatalf("unknown batch without instances: %v, want a transient 'outcome unknown'", err)
+			}
+			// Every instance listed: absence is proven.
+			cfg := e.cfg
+			cfg.Instances = e.cluster.InstanceURLs
+			c, err := signstash.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Lookup(ctx, e.batch("lb-never2-"+mode, 1)); !errors.Is(err, signing.ErrNotFound) {
+				t.Fatalf("unknown batch, every instance listed: %v", err)
+			}
+			op, err := c.Lookup(ctx, b)
+			if err != nil {
+				t.Fatalf("known batch, every instance listed: %v", err)
+			}
+			if mode == signstash.ModeSync {
+				op, err = c.Poll(ctx, b, op)
+				for err == nil && !op.Done {
+					time.Sleep(op.PollAfter)
+					op, err = c.Poll(ctx, b, op)
+				}
+				if err != nil {
+					t.Fatalf("poll of the operation found at its instance: %v", err)
+				}
+			}
+		})
 	}
 }
