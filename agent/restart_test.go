@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/ledger"
@@ -136,5 +138,29 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFinishedBatchLeftOpenIsNotSentAgain: a batch whose documents all
+// failed, but whose end was not recorded (the ledger write failed, or a
+// crash came first), is closed after restart without sending anything.
+func TestFinishedBatchLeftOpenIsNotSentAgain(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	d := &ledger.Doc{Folder: "invoices", Rel: "gone.pdf", Size: 10, ModTime: time.Now(), SHA256: "00"}
+	must(t, e.db.AddSeen(ctx, d))
+	b := ledger.Batch{Folder: "invoices", Backend: "local"}
+	must(t, e.db.CreateBatch(ctx, &b, []int64{d.ID}))
+	must(t, e.db.Apply(ctx, ledger.Update{ID: d.ID, BatchID: b.ID, State: signagent.StateFailed,
+		ErrCode: signagent.CodeCorruptPDF, ErrMessage: "bad", Cleaned: true}))
+	var submits atomic.Int32
+	e.folder.Backend = &hookBackend{Backend: e.local, before: func(*signing.Batch) { submits.Add(1) }}
+	e.start()
+	e.waitFor("the batch closed", func() bool {
+		open, err := e.db.OpenBatches(ctx, "invoices")
+		return err == nil && len(open) == 0
+	})
+	if n := submits.Load(); n != 0 {
+		t.Errorf("the finished batch was sent %d times", n)
 	}
 }
