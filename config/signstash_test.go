@@ -1,8 +1,11 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/signagent/signagent/signstash"
 )
 
 // signstashConf is a valid signstash backend; extra is appended to its table.
@@ -47,5 +50,60 @@ instances = ["10.0.0.5:8081", "ftp://10.0.0.6:8081"]
 	}
 	if !found {
 		t.Fatalf("no problem names instances[1]: %v", err)
+	}
+}
+
+// TestSignStashPathTemplatesValidated: every path template is checked at
+// load time by the client's own rule, on its line; the example's templates
+// (uncommented) load and the client takes them.
+func TestSignStashPathTemplatesValidated(t *testing.T) {
+	ex, err := os.ReadFile("../config.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	in := false
+	for _, l := range strings.Split(string(ex), "\n") {
+		switch {
+		case strings.HasPrefix(l, "# [backends.") && strings.HasSuffix(l, ".paths]"):
+			in = true
+		case in && strings.HasPrefix(l, "# ") && strings.Contains(l, " = "):
+			paths = append(paths, strings.TrimPrefix(l, "# "))
+		case in:
+			in = false
+		}
+	}
+	if len(paths) == 0 {
+		t.Fatal("no [backends.*.paths] example in config.example.toml")
+	}
+	c, err := Parse([]byte(signstashConf("instances = [\"10.0.0.5:8081\"]\n[backends.m.paths]\n"+strings.Join(paths, "\n")+"\n")), "")
+	if err != nil {
+		t.Fatalf("the example's path templates do not load: %v", err)
+	}
+	if _, err := signstash.New(signstash.Config{BaseURL: c.Backends["m"].BaseURL, TokenURL: c.Backends["m"].TokenURL,
+		ClientID: "x", ClientSecret: "y", Paths: c.Backends["m"].Paths}); err != nil {
+		t.Fatalf("the example's path templates load but the client refuses them: %v", err)
+	}
+	for tmpl, key := range map[string]string{
+		`status = "api/v0/operation/status"`:                      "status",       // no {operationId}
+		`lookup = "api/v0/operation/{operationId}"`:               "lookup",       // not the look-up's placeholder
+		`async_status = "api/v0/async/{externalRef}"`:             "async_status", // unknown placeholder
+		`detail = "api/v0/operation/sign/detail/{operationId}?x"`: "detail",
+		`async_result = "api/v0/../{externalReference}"`:          "async_result",
+	} {
+		_, err := Parse([]byte(signstashConf("[backends.m.paths]\n"+tmpl+"\n")), "")
+		if err == nil {
+			t.Errorf("%s: accepted", tmpl)
+			continue
+		}
+		found := false
+		for _, p := range problemsOf(t, err) {
+			if p.Key == "backends.m.paths."+key && p.Line == 8 {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: no problem on backends.m.paths.%s line 8: %v", tmpl, key, err)
+		}
 	}
 }

@@ -175,6 +175,11 @@ func New(cfg Config) (*Client, error) {
 	}, nil
 }
 
+// CheckPath reports what is wrong with a path template override for name
+// (see Config.Paths); the configuration checks each one with it at load
+// time, so what loads is what the client takes.
+func CheckPath(name, tmpl string) error { return wire.CheckPath(name, tmpl) }
+
 // Services.
 const (
 	ServiceProxy = "proxy" // the on-premise Sign'Stash Proxy (einvoice-integration-client-ws)

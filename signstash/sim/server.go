@@ -385,7 +385,12 @@ func (s *Server) business(w http.ResponseWriter, r *http.Request, proxy bool, re
 		}
 		incl := false
 		if rt.name == wire.PathDetail {
-			if incl, err = strconv.ParseBool(vars["includeContent"]); err != nil {
+			// A template may write the flag literally (…/contentInResponse/true).
+			v, ok := vars["includeContent"]
+			if !ok {
+				v = "true"
+			}
+			if incl, err = strconv.ParseBool(v); err != nil {
 				writeError(w, "0.0.6", "includeContent must be true or false")
 				return
 			}

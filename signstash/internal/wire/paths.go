@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -41,9 +42,77 @@ var DefaultPaths = map[string]string{
 	PathDetail:        "api/v0/operation/sign/detail/{operationId}/contentInResponse/{includeContent}",
 }
 
-var placeholders = []string{"{externalReference}", "{operationId}", "{includeContent}"}
+// Placeholders each template may hold, and must hold: the client fills
+// only these. A detail template may write its content flag literally
+// (…/contentInResponse/true), as the example configuration does.
+var placeholders = map[string]struct{ required, optional []string }{
+	PathSyncSign:      {},
+	PathAsyncRegister: {},
+	PathAsyncStatus:   {required: []string{"externalReference"}},
+	PathAsyncResult:   {required: []string{"externalReference"}},
+	PathLookup:        {required: []string{"externalReference"}},
+	PathStatus:        {required: []string{"operationId"}},
+	PathDetail:        {required: []string{"operationId"}, optional: []string{"includeContent"}},
+}
 
-// Paths merges overrides into the defaults, checking names and placeholders.
+// PathNames lists the template names, sorted.
+func PathNames() []string {
+	out := make([]string, 0, len(DefaultPaths))
+	for k := range DefaultPaths {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// CheckPath reports what is wrong with template v for name: an unknown
+// name, an empty template, a URL or a query instead of a path, a "." or
+// ".." segment, a placeholder that is not a whole segment, unknown for
+// this template or missing.
+func CheckPath(name, v string) error {
+	ph, ok := placeholders[name]
+	if !ok {
+		return fmt.Errorf("unknown path template %q (known: %s)", name, strings.Join(PathNames(), ", "))
+	}
+	v = strings.Trim(v, "/")
+	switch {
+	case v == "":
+		return fmt.Errorf("is empty")
+	case strings.Contains(v, "://"):
+		return fmt.Errorf("%q is not a path template but a URL: write a path relative to base_url", v)
+	case strings.ContainsAny(v, " \t\r\n\\?#"):
+		return fmt.Errorf("%q is not a path (no spaces, backslashes, query or fragment)", v)
+	}
+	seen := map[string]bool{}
+	for _, seg := range strings.Split(v, "/") {
+		if seg == "." || seg == ".." {
+			return fmt.Errorf("%q has a %q segment", v, seg)
+		}
+		if !strings.ContainsAny(seg, "{}") {
+			continue
+		}
+		name := strings.TrimSuffix(strings.TrimPrefix(seg, "{"), "}")
+		if len(name)+2 != len(seg) || strings.ContainsAny(name, "{}") {
+			return fmt.Errorf("%q: a placeholder must be a whole segment, e.g. /{externalReference}/", v)
+		}
+		if !slices.Contains(ph.required, name) && !slices.Contains(ph.optional, name) {
+			allowed := append(append([]string{}, ph.required...), ph.optional...)
+			if len(allowed) == 0 {
+				return fmt.Errorf("%q: this call takes no placeholder, not {%s}", v, name)
+			}
+			return fmt.Errorf("%q: {%s} is not a placeholder of this call (it takes {%s})", v, name, strings.Join(allowed, "}, {"))
+		}
+		seen[name] = true
+	}
+	for _, r := range ph.required {
+		if !seen[r] {
+			return fmt.Errorf("%q lacks the placeholder {%s}", v, r)
+		}
+	}
+	return nil
+}
+
+// Paths merges overrides into the defaults, checking each with CheckPath.
 func Paths(overrides map[string]string) (map[string]string, error) {
 	out := make(map[string]string, len(DefaultPaths))
 	for k, v := range DefaultPaths {
@@ -55,21 +124,10 @@ func Paths(overrides map[string]string) (map[string]string, error) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		v := overrides[k]
-		def, ok := DefaultPaths[k]
-		if !ok {
-			return nil, fmt.Errorf("unknown path template %q (known: async_register, async_status, async_result, lookup, status, detail, sync_sign)", k)
+		if err := CheckPath(k, overrides[k]); err != nil {
+			return nil, fmt.Errorf("path template %s: %w", k, err)
 		}
-		v = strings.Trim(v, "/")
-		if v == "" {
-			return nil, fmt.Errorf("path template %q is empty", k)
-		}
-		for _, p := range placeholders {
-			if strings.Contains(def, p) != strings.Contains(v, p) {
-				return nil, fmt.Errorf("path template %q = %q must contain exactly the placeholders of %q", k, v, def)
-			}
-		}
-		out[k] = v
+		out[k] = strings.Trim(overrides[k], "/")
 	}
 	return out, nil
 }
