@@ -8,7 +8,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 SIM     := $(wildcard cmd/signstash-sim/main.go)
 
-.PHONY: all build test run bench cross vet clean fuzz race test-windows
+.PHONY: all build test run bench cross vet clean fuzz race test-windows dist dist-check
 all: build
 
 build:
@@ -66,6 +66,15 @@ fuzz:
 RACE = ./agent ./watcher ./ledger ./monitor ./signstash ./signstash/sim ./signer ./cmd/signagent
 race:
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m $(RACE)
+
+# Release artifacts of the last commit, reproducibly, into dist/: binaries,
+# Debian packages, the MSI (with msitools), SHA256SUMS. See README "Install
+# from a package". dist-check builds twice and compares.
+dist:
+	./scripts/dist.sh $(VERSION)
+
+dist-check:
+	./scripts/dist-check.sh $(VERSION)
 
 clean:
 	rm -rf bin
