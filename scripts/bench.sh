@@ -12,6 +12,8 @@
 #   pipeline  agent end to end vs the bare signer, settle-to-publish latency
 #   backlog   real binary with a backlog of small PDFs at start-up
 #   signstash agent through signstash-sim: async 2,500 x 200 KB and 25 x 20 MB, 1 x 50 vs 50 x 1
+#   share     network shares: one scan with 10,000 and 100,000 files present; write-to-signed
+#             latency on a FUSE bindfs inbox written underneath (no events), one agent and two
 #
 # Knobs (environment):
 #   BENCH_CORPUS          PDFs to sign            (default testdata/corpus)
@@ -26,6 +28,7 @@
 #   BENCH_BACKLOG_DRAIN   1: wait until the backlog is published (long)
 #   BENCH_SIGNSTASH_SMALL documents of ~200 KB in one async request (2500)
 #   BENCH_SIGNSTASH_LARGE documents of 20 MB in one async request   (25)
+#   BENCH_SHARE_DOCS      share latency documents (60; the two-agent run writes as many)
 #   BENCH_KEEP            1: keep the work directory
 set -uo pipefail
 
@@ -36,7 +39,7 @@ export PATH="$(go env GOPATH)/bin:$PATH"
 
 corpus=${BENCH_CORPUS:-$root/testdata/corpus}
 benchtime=${BENCH_BENCHTIME:-1s}
-only=${BENCH_ONLY:-pades,check,module,bigsign,peer,pipeline,backlog,signstash}
+only=${BENCH_ONLY:-pades,check,module,bigsign,peer,pipeline,backlog,signstash,share}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/signagent-bench.XXXXXX")
 if [ "${BENCH_KEEP:-0}" = 1 ]; then
@@ -70,7 +73,8 @@ start=$(date +%s)
 go build -trimpath -o bin/signagent ./cmd/signagent &&
 	go build -trimpath -o bin/signstash-sim ./cmd/signstash-sim &&
 	go build -o "$work/pipeline" ./internal/bench/pipeline &&
-	go build -o "$work/backlog" ./internal/bench/backlog || {
+	go build -o "$work/backlog" ./internal/bench/backlog &&
+	go build -o "$work/share" ./internal/bench/share || {
 	echo "bench.sh: build failed" >&2
 	exit 1
 }
@@ -148,6 +152,22 @@ if want signstash; then
 	if run signstash go run ./internal/bench/signstash -agent bin/signagent -sim bin/signstash-sim \
 		-small "${BENCH_SIGNSTASH_SMALL:-2500}" -large "${BENCH_SIGNSTASH_LARGE:-25}"; then
 		grep -h '^RESULT' "$work/signstash.out" | sed 's/^RESULT /[signstash] /' >>"$summary"
+	fi
+fi
+
+if want share; then
+	section "share: one scan of an inbox with 10,000 and 100,000 files (deep: list + stat all; listed: shallow, list only; unchanged: one stat)"
+	if run share-scan go test -run '^$' -bench BenchmarkScan -benchtime 5x ./watcher; then
+		grep -h '^Benchmark' "$work/share-scan.out" | benchline | sed 's/^/[share] /' >>"$summary"
+	fi
+	section "share: write-to-signed latency, inbox on a FUSE bindfs mount written from underneath (no file events)"
+	if run share "$work/share" -bin bin/signagent -docs "${BENCH_SHARE_DOCS:-60}" -dir "$work/share.d"; then
+		grep -h '^RESULT' "$work/share.out" | sed 's/^RESULT /[share] /' >>"$summary"
+	fi
+	rm -rf "$work/share.d"
+	section "share: two agents with separate data directories on the same inbox: each document signed exactly once"
+	if run share2 "$work/share" -bin bin/signagent -agents 2 -docs "${BENCH_SHARE_DOCS:-60}" -gap 200ms -dir "$work/share2.d"; then
+		grep -h '^RESULT' "$work/share2.out" | sed 's/^RESULT /[share, 2 agents] /' >>"$summary"
 	fi
 fi
 

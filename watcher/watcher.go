@@ -59,9 +59,9 @@ type Config struct {
 	// (default DefaultSettle).
 	Settle time.Duration
 	// ScanInterval is the time between periodic scans (default: by the
-	// inbox's file system, FS.DefaultScanInterval). Scans between two full
-	// ones (FullScanInterval) skip unchanged directories and files already
-	// reported; see the package documentation.
+	// inbox's file system, FS.DefaultScanInterval). Scans between two
+	// deep ones (at least a minute apart) skip unchanged directories and
+	// files already reported; see the package documentation.
 	ScanInterval time.Duration
 	// EmptyGrace is how long an empty file must stay empty before it is
 	// reported (default DefaultEmptyGrace), so the agent can fail it with
