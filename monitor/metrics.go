@@ -39,6 +39,7 @@ type Metrics struct {
 	batchBytes *prometheus.HistogramVec
 	stage      *prometheus.HistogramVec
 	retries    *prometheus.CounterVec
+	certExpiry *prometheus.GaugeVec
 
 	status *statusCollector
 	rates  rates
@@ -75,12 +76,16 @@ func NewMetrics() *Metrics {
 			Name: "signagent_retries_total",
 			Help: "Attempts retried after a transient error.",
 		}, []string{"folder"}),
+		certExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "signagent_certificate_expiry_timestamp_seconds",
+			Help: "When the signing certificate a backend holds expires (Unix time); absent for backends whose certificate stays at the signing service.",
+		}, []string{"backend"}),
 		status: &statusCollector{timeout: DefaultScrapeTimeout},
 		now:    time.Now,
 	}
 	m.rates.started = m.now()
 	m.reg.MustRegister(
-		m.documents, m.batchDocs, m.batchBytes, m.stage, m.retries, m.status,
+		m.documents, m.batchDocs, m.batchBytes, m.stage, m.retries, m.certExpiry, m.status,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -118,6 +123,16 @@ func (m *Metrics) Transition(folder string, to signagent.State) {
 	m.documents.WithLabelValues(folder, string(to)).Inc()
 	if to == signagent.StatePublished {
 		m.rates.add(folder, m.now())
+	}
+}
+
+// Certificates sets the certificate expiry gauge of every backend that
+// holds its certificate.
+func (m *Metrics) Certificates(bs []BackendInfo) {
+	for _, b := range bs {
+		if !b.NotAfter.IsZero() {
+			m.certExpiry.WithLabelValues(b.Name).Set(float64(b.NotAfter.Unix()))
+		}
 	}
 }
 

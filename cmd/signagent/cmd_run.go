@@ -141,6 +141,7 @@ func runAgent(ctx context.Context, cfg *config.Config, e *env, log *slog.Logger,
 			}
 		}()
 	}
+	startOperations(ctx, &wg, cfg, a, backends, metrics, log)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()

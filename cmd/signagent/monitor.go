@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/signagent/signagent/agent"
@@ -31,6 +32,19 @@ func newMonitor(cfg *config.Config, a *agent.Agent, backends map[string]signing.
 	}
 	return &monitor.Server{Addr: cfg.Listen, AllowRemote: cfg.ListenRemote(), Status: a.Status,
 		Health: a.Health, Metrics: metrics, Page: page, Logger: log.With("component", "monitor")}
+}
+
+// startOperations starts what keeps an operator informed while the agent
+// runs, each stopping with ctx: the certificate log (at start and daily,
+// warning before expiry) with its expiry gauge, and the backlog progress
+// line every 10 s.
+func startOperations(ctx context.Context, wg *sync.WaitGroup, cfg *config.Config, a *agent.Agent,
+	backends map[string]signing.Backend, metrics *monitor.Metrics, log *slog.Logger) {
+	certs := backendInfos(cfg, backends)
+	metrics.Certificates(certs)
+	wg.Go(func() { monitor.RunCertificateLog(ctx, log.With("component", "certificates"), certs, nil, 0) })
+	p := &monitor.Progress{Status: a.Status, Live: liveFolders(a), Rate: metrics.PerMinute, Logger: log.With("component", "progress")}
+	wg.Go(func() { p.Run(ctx) })
 }
 
 // backendInfos describes every backend in use, with the certificate of

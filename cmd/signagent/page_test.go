@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,6 +49,7 @@ const pageBacklog = 30
 type pageAgent struct {
 	url     string
 	dir     string
+	logs    *lockedBuffer
 	stopped chan error
 }
 
@@ -112,11 +115,14 @@ certificate = "dev"
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &pageAgent{url: "http://" + ln.Addr().String(), dir: dir, stopped: make(chan error, 2)}
+	p := &pageAgent{url: "http://" + ln.Addr().String(), dir: dir, logs: logs, stopped: make(chan error, 2)}
 	go func() { p.stopped <- mon.Serve(ctx, ln) }()
 	go func() { p.stopped <- a.Run(ctx) }()
+	var ops sync.WaitGroup
+	startOperations(ctx, &ops, c, a, backends, metrics, log)
 	t.Cleanup(func() {
 		cancel()
+		ops.Wait()
 		for range 2 {
 			if err := <-p.stopped; err != nil {
 				t.Errorf("stop: %v", err)
@@ -191,6 +197,20 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Errorf("held folder's row does not show %d signed documents waiting: %q", pageBacklog, row)
 	}
 	screenshot(t, ctx, "status-page-held.png")
+
+	// The certificate, in the log and as a metric.
+	if !regexp.MustCompile(`msg="signing certificate" .*backend=local .*expires=\S+ days_left=\d+ development=true`).MatchString(p.logs.String()) {
+		t.Error("the signing certificate is not in the log")
+	}
+	resp, err := http.Get(p.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsText, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`(?m)^signagent_certificate_expiry_timestamp_seconds\{backend="local"\} \d`).Match(metricsText) {
+		t.Errorf("no certificate expiry metric:\n%s", metricsText)
+	}
 
 	// The share is back; "recheck now" publishes the backlog at once,
 	// long before the folder's own retry (a minute away).
