@@ -298,7 +298,9 @@ func securityHeaders(h http.Header) {
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// Not "no-referrer": with it browsers send "Origin: null" on the
+	// page's own form posts, which the Origin check must refuse.
+	h.Set("Referrer-Policy", "same-origin")
 }
 
 // action checks a POST against cross-site use, runs do and redirects to the

@@ -91,6 +91,10 @@ func TestPageShowsFoldersFailuresBatchesAgent(t *testing.T) {
 	if csp := hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Errorf("Content-Security-Policy = %q", csp)
 	}
+	// "no-referrer" would make browsers post the forms with "Origin: null".
+	if rp := hdr.Get("Referrer-Policy"); rp != "same-origin" {
+		t.Errorf("Referrer-Policy = %q, want same-origin", rp)
+	}
 	txt := text(body)
 	for _, want := range []string{
 		"Not healthy: 1 problem(s)",
