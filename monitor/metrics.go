@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -40,8 +41,11 @@ type Metrics struct {
 	stage      *prometheus.HistogramVec
 	retries    *prometheus.CounterVec
 	certExpiry *prometheus.GaugeVec
+	published  *prometheus.GaugeVec
+	build      *prometheus.GaugeVec
 
 	status *statusCollector
+	live   *liveCollector
 	rates  rates
 	now    func() time.Time
 }
@@ -80,12 +84,22 @@ func NewMetrics() *Metrics {
 			Name: "signagent_certificate_expiry_timestamp_seconds",
 			Help: "When the signing certificate a backend holds expires (Unix time); absent for backends whose certificate stays at the signing service.",
 		}, []string{"backend"}),
+		published: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "signagent_last_publish_timestamp_seconds",
+			Help: "When the folder last published a signed document (Unix time); absent until it has.",
+		}, []string{"folder"}),
+		build: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "signagent_build_info",
+			Help: "1, labelled with the agent's version and Go version.",
+		}, []string{"version", "goversion"}),
 		status: &statusCollector{timeout: DefaultScrapeTimeout},
+		live:   &liveCollector{timeout: DefaultScrapeTimeout},
 		now:    time.Now,
 	}
 	m.rates.started = m.now()
 	m.reg.MustRegister(
-		m.documents, m.batchDocs, m.batchBytes, m.stage, m.retries, m.certExpiry, m.status,
+		m.documents, m.batchDocs, m.batchBytes, m.stage, m.retries, m.certExpiry, m.published, m.build,
+		m.status, m.live,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -108,7 +122,7 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // Observe sets the function read at every scrape to fill the queue gauges
-// (signagent_documents, signagent_oldest_waiting_seconds,
+// (signagent_ledger_documents, signagent_oldest_waiting_seconds,
 // signagent_folder_held, signagent_watcher_up, signagent_in_flight_operations,
 // signagent_ledger_bytes). A later call replaces the earlier function; nil
 // removes it. Each call is bounded by DefaultScrapeTimeout.
@@ -122,8 +136,33 @@ func (m *Metrics) Observe(status StatusFunc) {
 func (m *Metrics) Transition(folder string, to signagent.State) {
 	m.documents.WithLabelValues(folder, string(to)).Inc()
 	if to == signagent.StatePublished {
-		m.rates.add(folder, m.now())
+		now := m.now()
+		m.rates.add(folder, now)
+		m.published.WithLabelValues(folder).Set(float64(now.UnixNano()) / 1e9)
 	}
+}
+
+// Init exports the build information and starts every per-folder counter
+// at 0, so that rate() and increase() see a document's first transition
+// instead of a series appearing.
+func (m *Metrics) Init(version string, folders []string) {
+	m.build.WithLabelValues(version, runtime.Version()).Set(1)
+	for _, f := range folders {
+		for _, s := range states {
+			m.documents.WithLabelValues(f, string(s))
+		}
+		m.retries.WithLabelValues(f)
+	}
+}
+
+// ObserveLive sets the function read at every scrape for the gauges only
+// the running agent knows: files waiting in each inbox
+// (signagent_inbox_files) and failed documents waiting in each error folder
+// by code (signagent_failed_documents). nil removes it.
+func (m *Metrics) ObserveLive(live func(ctx context.Context) ([]FolderLive, error)) {
+	m.live.mu.Lock()
+	m.live.fn = live
+	m.live.mu.Unlock()
 }
 
 // Certificates sets the certificate expiry gauge of every backend that
@@ -161,8 +200,14 @@ func (m *Metrics) Retry(folder string) {
 var (
 	descUp = prometheus.NewDesc("signagent_status_up",
 		"1 when the last scrape could read the queue report, 0 when it failed.", nil, nil)
-	descDocuments = prometheus.NewDesc("signagent_documents",
+	// Not "signagent_documents": OpenMetrics reads the counter
+	// signagent_documents_total as that family.
+	descDocuments = prometheus.NewDesc("signagent_ledger_documents",
 		"Documents currently recorded in each state, by folder.", []string{"folder", "state"}, nil)
+	descInboxFiles = prometheus.NewDesc("signagent_inbox_files",
+		"Files waiting in the folder's inbox, not yet claimed.", []string{"folder"}, nil)
+	descFailedDocs = prometheus.NewDesc("signagent_failed_documents",
+		"Failed documents waiting in the folder's error folder, by error code.", []string{"folder", "code"}, nil)
 	descOldest = prometheus.NewDesc("signagent_oldest_waiting_seconds",
 		"Age of the oldest document not yet in a terminal state (0 when none waits).", []string{"folder"}, nil)
 	descHeld = prometheus.NewDesc("signagent_folder_held",
@@ -223,6 +268,49 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descInbox, prometheus.GaugeValue, 1, f.Name, f.FileSystem, strconv.FormatBool(f.Network))
 			ch <- prometheus.MustNewConstMetric(descScan, prometheus.GaugeValue, f.ScanInterval.Seconds(), f.Name)
 			ch <- prometheus.MustNewConstMetric(descUnreported, prometheus.CounterValue, float64(f.Unreported), f.Name)
+		}
+	}
+}
+
+// liveCollector turns the agent's live folder state into gauges at scrape
+// time.
+type liveCollector struct {
+	timeout time.Duration
+
+	mu sync.Mutex // guards fn
+	fn func(ctx context.Context) ([]FolderLive, error)
+}
+
+func (c *liveCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descInboxFiles
+	ch <- descFailedDocs
+}
+
+func (c *liveCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	fn := c.fn
+	c.mu.Unlock()
+	if fn == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	ls, err := fn(ctx)
+	if err != nil {
+		return
+	}
+	for _, l := range ls {
+		ch <- prometheus.MustNewConstMetric(descInboxFiles, prometheus.GaugeValue, float64(l.Inbox), l.Name)
+		byCode := map[string]int{}
+		for _, f := range l.Failed {
+			byCode[f.Code]++
+		}
+		// Beyond the listed ones, the code is not known: counted as "".
+		if rest := l.FailedTotal - len(l.Failed); rest > 0 {
+			byCode[""] += rest
+		}
+		for code, n := range byCode {
+			ch <- prometheus.MustNewConstMetric(descFailedDocs, prometheus.GaugeValue, float64(n), l.Name, code)
 		}
 	}
 }

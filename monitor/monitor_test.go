@@ -216,10 +216,10 @@ func TestMetricsScrape(t *testing.T) {
 		// Gauges from the status report.
 		{"signagent_status_up", nil, 1},
 		{"signagent_ledger_bytes", nil, 123456},
-		{"signagent_documents", []string{"folder", "invoices", "state", "published"}, 40},
-		{"signagent_documents", []string{"folder", "invoices", "state", "batched"}, 3},
-		{"signagent_documents", []string{"folder", "invoices", "state", "submitted"}, 0},
-		{"signagent_documents", []string{"folder", "credit-notes", "state", "published"}, 7},
+		{"signagent_ledger_documents", []string{"folder", "invoices", "state", "published"}, 40},
+		{"signagent_ledger_documents", []string{"folder", "invoices", "state", "batched"}, 3},
+		{"signagent_ledger_documents", []string{"folder", "invoices", "state", "submitted"}, 0},
+		{"signagent_ledger_documents", []string{"folder", "credit-notes", "state", "published"}, 7},
 		{"signagent_oldest_waiting_seconds", []string{"folder", "invoices"}, 90},
 		{"signagent_oldest_waiting_seconds", []string{"folder", "credit-notes"}, 30},
 		{"signagent_folder_held", []string{"folder", "invoices"}, 0},
@@ -239,8 +239,8 @@ func TestMetricsScrape(t *testing.T) {
 		t.Errorf("submit seconds sum = %v, want 2", got)
 	}
 	// Every state has a series, so dashboards never see gaps.
-	if n := len(fams["signagent_documents"].Metric); n != 2*len(states) {
-		t.Errorf("signagent_documents has %d series, want %d", n, 2*len(states))
+	if n := len(fams["signagent_ledger_documents"].Metric); n != 2*len(states) {
+		t.Errorf("signagent_ledger_documents has %d series, want %d", n, 2*len(states))
 	}
 	for _, name := range []string{"go_goroutines", "process_start_time_seconds"} {
 		if _, ok := fams[name]; !ok {
@@ -269,7 +269,7 @@ func TestMetricsScrape(t *testing.T) {
 	if got := value(t, fams, "signagent_status_up"); got != 0 {
 		t.Errorf("status_up = %v with failing status, want 0", got)
 	}
-	if _, ok := fams["signagent_documents"]; ok {
+	if _, ok := fams["signagent_ledger_documents"]; ok {
 		t.Error("queue gauges reported although the status source failed")
 	}
 	if got := value(t, fams, "signagent_retries_total", "folder", "invoices"); got != 2 {

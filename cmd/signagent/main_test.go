@@ -295,7 +295,7 @@ func TestRunStatusMetricsHealth(t *testing.T) {
 		t.Fatalf("/metrics: %d", code)
 	}
 	for _, want := range []string{`signagent_documents_total{folder="invoices",state="published"} 3`,
-		`signagent_documents{folder="invoices",state="published"} 3`, "signagent_stage_seconds_bucket", "signagent_ledger_bytes"} {
+		`signagent_ledger_documents{folder="invoices",state="published"} 3`, "signagent_stage_seconds_bucket", "signagent_ledger_bytes"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

@@ -35,11 +35,18 @@ func newMonitor(cfg *config.Config, a *agent.Agent, backends map[string]signing.
 }
 
 // startOperations starts what keeps an operator informed while the agent
-// runs, each stopping with ctx: the certificate log (at start and daily,
+// runs, each stopping with ctx: the metrics only the running agent knows
+// (build, counters from 0, inbox and error folder gauges), the certificate log (at start and daily,
 // warning before expiry) with its expiry gauge, and the backlog progress
 // line every 10 s.
 func startOperations(ctx context.Context, wg *sync.WaitGroup, cfg *config.Config, a *agent.Agent,
 	backends map[string]signing.Backend, metrics *monitor.Metrics, log *slog.Logger) {
+	var names []string
+	for _, f := range cfg.Folders {
+		names = append(names, f.Name)
+	}
+	metrics.Init(version, names)
+	metrics.ObserveLive(liveFolders(a))
 	certs := backendInfos(cfg, backends)
 	metrics.Certificates(certs)
 	wg.Go(func() { monitor.RunCertificateLog(ctx, log.With("component", "certificates"), certs, nil, 0) })
