@@ -122,7 +122,7 @@ func (c *Client) finish(b *signing.Batch, pre map[string]error, resp *http.Respo
 		res.id = id
 	}
 	op := &signing.Operation{ID: strconv.FormatInt(res.id, 10), Ref: b.Ref}
-	if !finished(res.status) {
+	if !c.finished(res.status) {
 		res.discard()
 		op.PollAfter = c.cfg.PollInterval
 		return op, nil
@@ -159,7 +159,7 @@ func (c *Client) Poll(ctx context.Context, b *signing.Batch, op *signing.Operati
 		if next.Endpoint == "" {
 			next.Endpoint = op.Endpoint
 		}
-		if !finished(ao.Status) {
+		if !c.finished(ao.Status) {
 			return next, nil
 		}
 		what = "fetch batch " + b.Ref
@@ -193,7 +193,7 @@ func (c *Client) Poll(ctx context.Context, b *signing.Batch, op *signing.Operati
 	if err != nil {
 		return nil, err
 	}
-	if !finished(st.Status) {
+	if !c.finished(st.Status) {
 		return &signing.Operation{ID: op.ID, Endpoint: op.Endpoint, Ref: b.Ref, PollAfter: c.cfg.PollInterval}, nil
 	}
 	what = "fetch operation " + op.ID

@@ -29,6 +29,9 @@ type Client struct {
 	log   *slog.Logger
 	// instances are the parsed Config.Instances: base URLs.
 	instances []*url.URL
+	// unknownStatus holds the undocumented operation statuses already
+	// warned about.
+	unknownStatus sync.Map
 
 	tokMu  sync.Mutex // guards tok and tokExp; held while a token is fetched
 	tok    string
@@ -186,7 +189,7 @@ func (c *Client) tokenError(st int, h http.Header, we *Error) error {
 			Message: fmt.Sprintf("the Sign'Stash token endpoint %s does not exist (HTTP 404)", c.cfg.TokenURL),
 			Hint:    "check token_url", Err: we}
 	default:
-		return classify(st, h, we, "get an access token")
+		return classify(false, st, h, we, "get an access token")
 	}
 }
 
@@ -238,7 +241,7 @@ func (c *Client) do(ctx context.Context, method, u string, body bodyFunc, what s
 			c.dropToken(tok)
 			continue
 		}
-		return nil, classify(resp.StatusCode, resp.Header, we, what)
+		return nil, classify(method == http.MethodPost, resp.StatusCode, resp.Header, we, what)
 	}
 }
 
@@ -287,8 +290,12 @@ func tokenRejected(we *Error) bool {
 
 // classify turns an error answer into a *signagent.Error. It is the one place
 // where the service's answers become actions: what is the call doing ("sign
-// batch X", "poll operation Y"), and the answer.
-func classify(status int, h http.Header, we *Error, what string) *signagent.Error {
+// batch X", "poll operation Y"), whether it carried documents (send: a sign
+// or register call), and the answer. The HTTP status decides first, the
+// service's code refines it: the same 0.0.6 ("error validating request
+// parameters", documented as HTTP 500) rejects the documents of a sign
+// call, but only fails a look-up or a poll, which is retried.
+func classify(send bool, status int, h http.Header, we *Error, what string) *signagent.Error {
 	e := &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
 		Message: fmt.Sprintf("%s: Sign'Stash answered %v", what, we), Err: we}
 	config := func(hint string) *signagent.Error {
@@ -299,7 +306,19 @@ func classify(status int, h http.Header, we *Error, what string) *signagent.Erro
 		e.Kind, e.Code, e.Hint = signagent.KindDocument, signagent.CodeRemoteRejected, hint
 		return e
 	}
-	switch code := we.Code; {
+	// account: the client service, its licence, issuer or partner (1.x),
+	// whatever the status.
+	account := func() *signagent.Error {
+		switch we.Code {
+		case "1.1.0", "1.1.1", "1.1.3":
+			return config("the client service or its licence is invalid or inactive: check it in the Sign'Stash back-office; documents wait until it is active")
+		case "1.1.4":
+			return config("the client service credential is too weak for Sign'Stash: set a stronger secret in the back-office and in the secret file")
+		}
+		return config("the client service, issuer or partner is not in a state that allows signing: check the Sign'Stash back-office")
+	}
+	code := we.Code
+	switch {
 	case status == http.StatusTooManyRequests:
 		e.RetryAfter = retryAfter(h)
 		if e.RetryAfter == 0 {
@@ -307,28 +326,44 @@ func classify(status int, h http.Header, we *Error, what string) *signagent.Erro
 		}
 		e.Hint = "the service is throttling requests; fewer, larger batches help"
 		return e
-	case code == "0.0.7":
-		return document("the external reference was already used; the agent looks the operation up before resubmitting")
-	case code == "0.0.2" || code == "0.0.4" || code == "0.0.6":
-		return document("the service rejected the request for these documents; fix them (or the folder's signature settings) and retry")
-	case strings.HasPrefix(code, "2."):
-		return document("the service could not apply the requested signature (e.g. visible signature placement); check the folder's signature settings")
-	case code == "0.0.3":
-		return config("the client service has no default configuration at Sign'Stash; complete its set-up in the back-office")
+	case strings.HasPrefix(code, "1."):
+		return account()
 	case code == "0.0.10":
 		return config("the access token is not valid for this service: check that base_url and token_url are the same environment (for the proxy, its einvoice-integration-client.service.domain)")
-	case code == "1.1.0" || code == "1.1.1" || code == "1.1.3":
-		return config("the client service or its licence is invalid or inactive: check it in the Sign'Stash back-office; documents wait until it is active")
-	case strings.HasPrefix(code, "1."):
-		return config("the client service, issuer or partner is not in a state that allows signing: check the Sign'Stash back-office")
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return config("Sign'Stash refused the credentials: check client_id, the client secret and that token_url and base_url are the same environment")
+	case status == http.StatusConflict:
+		if code == "0.0.7" {
+			return document("the external reference was already used; the agent looks the operation up before resubmitting")
+		}
+		if !send {
+			return e // e.g. a result asked for before the operation finished
+		}
+		return document("the service rejected the request")
 	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
 		return config("no such Sign'Stash call: check base_url (…/signstash/einvoice-integration-client-ws or …/einvoice-integration-ws) and the path templates")
 	case status >= 500:
 		e.RetryAfter = retryAfter(h)
+		switch {
+		case code == "0.0.3":
+			return config("the client service has no default configuration at Sign'Stash; complete its set-up in the back-office")
+		case !send:
+			return e // a look-up, poll or fetch failed; nothing was rejected
+		case code == "0.0.2" || code == "0.0.4" || code == "0.0.6":
+			e.RetryAfter = 0
+			return document("the service rejected the request for these documents; fix them (or the folder's signature settings) and retry")
+		case strings.HasPrefix(code, "2."):
+			e.RetryAfter = 0
+			return document("the service could not apply the requested signature (e.g. visible signature placement); check the folder's signature settings")
+		}
 		return e
 	case status >= 400:
+		if strings.HasPrefix(code, "2.") && send {
+			return document("the service could not apply the requested signature (e.g. visible signature placement); check the folder's signature settings")
+		}
+		if !send {
+			return config("Sign'Stash refused the call: check base_url and the path templates")
+		}
 		return document("the service rejected the request")
 	}
 	return e

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -481,5 +484,84 @@ func TestLookupBehindBalancerNeverClaimsAbsence(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestErrorClassedByStatusThenCall: the documented 500 / 0.0.6 ("error
+// validating request parameters") answering a look-up or a poll is a
+// failure of that call, retried, not a rejection of the batch's documents;
+// answering a sign call it still rejects the request.
+func TestErrorClassedByStatusThenCall(t *testing.T) {
+	var inject atomic.Bool
+	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if inject.Load() && r.Method == http.MethodGet {
+			return &http.Response{StatusCode: 500, Header: http.Header{"Content-Type": {"application/json"}}, Request: r,
+				Body: io.NopCloser(strings.NewReader(`{"errorCode":"0.0.6","errorCodeDescription":"Error validating request parameters.","causeMessage":"unknown reference"}`))}, nil
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})
+	for _, mode := range []string{signstash.ModeSync, signstash.ModeAsync} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t, 1, sim.Config{}, func(c *signstash.Config) {
+				c.Mode, c.HTTPClient, c.Instances = mode, &http.Client{Transport: rt}, []string{c.BaseURL}
+			})
+			ctx := context.Background()
+			b := e.batch("cls-"+mode, 1)
+			op, err := e.client.Submit(ctx, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inject.Store(true)
+			defer inject.Store(false)
+			_, err = e.client.Lookup(ctx, b)
+			wantKind(t, err, signagent.KindTransient, "0.0.6")
+			if mode == signstash.ModeAsync {
+				_, err = e.client.Poll(ctx, b, op)
+				wantKind(t, err, signagent.KindTransient, "0.0.6")
+			}
+		})
+	}
+}
+
+// TestUnknownStatusIsRunning: an operation status the documentation does
+// not list is "still running", never finished: no early fetch.
+func TestUnknownStatusIsRunning(t *testing.T) {
+	var fetches atomic.Int32
+	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if err != nil || r.Method != http.MethodGet {
+			return resp, err
+		}
+		if strings.Contains(r.URL.Path, "/async/operation/status/") || strings.Contains(r.URL.Path, "/operation/status/") {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			b = []byte(strings.NewReplacer(`"EXECUTED"`, `"IN_PROGRESS"`, `"PENDING_EXECUTION"`, `"IN_PROGRESS"`).Replace(string(b)))
+			resp.Body, resp.ContentLength = io.NopCloser(strings.NewReader(string(b))), int64(len(b))
+			resp.Header.Del("Content-Length")
+		} else {
+			fetches.Add(1)
+		}
+		return resp, nil
+	})
+	e := newEnv(t, 1, sim.Config{}, func(c *signstash.Config) {
+		c.Mode, c.HTTPClient = signstash.ModeAsync, &http.Client{Transport: rt}
+	})
+	ctx := context.Background()
+	b := e.batch("unknown-status", 1)
+	op, err := e.client.Submit(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the emulator has signed by now
+	for range 3 {
+		if op, err = e.client.Poll(ctx, b, op); err != nil {
+			t.Fatal(err)
+		}
+		if op.Done {
+			t.Fatal("an unknown status was taken as finished")
+		}
+	}
+	if n := fetches.Load(); n != 0 {
+		t.Fatalf("%d result fetches for an operation whose status is unknown", n)
 	}
 }

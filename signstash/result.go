@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/signing"
@@ -167,9 +168,22 @@ func (r *opResult) discard() {
 	}
 }
 
-// finished reports whether the operation's results are final.
-func finished(status string) bool {
-	return status != wire.StatusPending && status != wire.StatusError && status != ""
+// finished reports whether the operation's results are final: EXECUTED or
+// EXECUTION_FAILED (in any letter case). PENDING_EXECUTION and
+// EXECUTION_ERROR (the service retries) are running; so is any status the
+// documentation does not list, with one warning per value, since fetching
+// too early could take a partial result for the final one.
+func (c *Client) finished(status string) bool {
+	switch {
+	case strings.EqualFold(status, wire.StatusExecuted), strings.EqualFold(status, wire.StatusFailed):
+		return true
+	case strings.EqualFold(status, wire.StatusPending), strings.EqualFold(status, wire.StatusError):
+		return false
+	}
+	if _, seen := c.unknownStatus.LoadOrStore(status, true); !seen {
+		c.log.Warn("Sign'Stash answered an undocumented operation status; taking it for still running", "status", status)
+	}
+	return false
 }
 
 // results moves signed documents to their Out and returns one Result per
