@@ -164,9 +164,7 @@ func splitKey(s string) []string {
 		}
 		segs = append(segs, seg)
 		s = strings.TrimSpace(s)
-		if strings.HasPrefix(s, ".") {
-			s = s[1:]
-		}
+		s = strings.TrimPrefix(s, ".")
 	}
 }
 

@@ -1,7 +1,6 @@
 package pades
 
 import (
-	"fmt"
 	"os"
 )
 
@@ -79,5 +78,5 @@ func LastXrefKind(path string) (string, error) {
 	if d.xrefIsStm {
 		return "stream", nil
 	}
-	return fmt.Sprint("table"), nil
+	return "table", nil
 }

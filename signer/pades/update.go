@@ -28,10 +28,9 @@ type update struct {
 }
 
 type newObj struct {
-	num  int64
-	gen  int
-	at   int64 // offset in the update
-	body []byte
+	num int64
+	gen int
+	at  int64 // offset in the update
 }
 
 // buildUpdate prepares the update for d with a /Contents hole of reserve
@@ -269,7 +268,8 @@ func writeXref(b *bytes.Buffer, d *pdf, base int64, objs []newObj, next int64) e
 	objs = append(objs, newObj{num: xnum, gen: 0, at: xrefAt - base})
 	sort.Slice(objs, func(i, j int) bool { return objs[i].num < objs[j].num })
 	w := 1
-	for max := xrefAt; max >= 1<<(8*w); w++ {
+	for xrefAt >= 1<<(8*w) {
+		w++
 	}
 	var index bytes.Buffer
 	var data []byte

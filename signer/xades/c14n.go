@@ -76,7 +76,7 @@ func parseExpanded(data []byte) (*etree.Document, error) {
 // standard library's decoder does not). Character references such as &#9;
 // are left alone, so they still yield their character.
 func normalizeAttrSpace(data []byte) []byte {
-	if bytes.IndexAny(data, "\t\r\n") < 0 {
+	if !bytes.ContainsAny(data, "\t\r\n") {
 		return data
 	}
 	out := make([]byte, 0, len(data))
