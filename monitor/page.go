@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -319,11 +320,30 @@ func (p *Page) action(w http.ResponseWriter, r *http.Request, addr string, do fu
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
 	msg, err := do(ctx, r)
+	if r.Header.Get("Accept") == "application/json" {
+		// A program (signagent recheck): the outcome itself, no redirect.
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		code, res := http.StatusOK, ActionResult{Message: msg}
+		if err != nil {
+			code, res = http.StatusConflict, ActionResult{Error: err.Error()}
+		}
+		w.WriteHeader(code)
+		json.NewEncoder(w).Encode(res)
+		return
+	}
 	f := flash{Msg: msg, at: p.now()}
 	if err != nil {
 		f = flash{Msg: err.Error(), Err: true, at: p.now()}
 	}
 	http.Redirect(w, r, "/?result="+url.QueryEscape(p.putFlash(f)), http.StatusSeeOther)
+}
+
+// ActionResult is the answer to an action posted with "Accept:
+// application/json": 200 with Message, or 409 with Error.
+type ActionResult struct {
+	Message string `json:"message,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // allowed reports why r may not run an action: a Host that does not name

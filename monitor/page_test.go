@@ -212,6 +212,15 @@ func TestPageActionsRefuseCrossSiteRequests(t *testing.T) {
 	if got := fa.retries; len(got) != 2 || strings.Join(got[0], ",") != "invoices,bad.pdf" || strings.Join(got[1], ",") != "invoices" {
 		t.Errorf("retries = %v", got)
 	}
+	// A program asks for JSON: the outcome, no redirect.
+	resp, body := post(t, base+"/actions/recheck", good, map[string]string{"Accept": "application/json"})
+	if resp.StatusCode != http.StatusOK || body != `{"message":"folder \"credit-notes\": recheck started"}`+"\n" {
+		t.Errorf("JSON recheck: %d %s", resp.StatusCode, body)
+	}
+	resp, body = post(t, base+"/actions/recheck", url.Values{"token": {tok}, "folder": {"invoices"}}, map[string]string{"Accept": "application/json"})
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, `"error":"recheck of folder \"invoices\": the folder is not held"`) {
+		t.Errorf("JSON failed recheck: %d %s", resp.StatusCode, body)
+	}
 	// GET never acts.
 	if code, _, _ := get(t, base+"/actions/retry"); code != http.StatusMethodNotAllowed {
 		t.Errorf("GET /actions/retry: %d, want 405", code)

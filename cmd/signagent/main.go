@@ -63,6 +63,7 @@ func commands() []command {
 		{"sign", "sign files directly, no folders involved", cmdSign},
 		{"verify", "check the signatures of files offline", cmdVerify},
 		{"retry", "requeue failed documents from error/", cmdRetry},
+		{"recheck", "make the running agent's held folders try again now", cmdRecheck},
 		{"install", "install as a system service", cmdInstall},
 		{"uninstall", "remove the system service", cmdUninstall},
 		{"start", "start the installed service", cmdStart},
