@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/windows"
 )
@@ -29,9 +30,25 @@ func renameDurable(src, dst string) error {
 // every Windows file system (FAT, exFAT and SMB shares too, where hard
 // links do not work), and the name comparison is the file system's own:
 // "Invoice.pdf" takes "invoice.pdf".
+//
+// A handle still open on src (our own reader finishing a request body, a
+// virus scanner) makes the move fail with a sharing violation; that passes
+// within moments, so the move is tried again for up to shareWait.
 func placeNew(src, dst string) error {
-	return moveFile(src, dst, windows.MOVEFILE_WRITE_THROUGH)
+	delay := 20 * time.Millisecond
+	for deadline := time.Now().Add(shareWait); ; delay = min(2*delay, 500*time.Millisecond) {
+		err := moveFile(src, dst, windows.MOVEFILE_WRITE_THROUGH)
+		if err == nil || time.Now().After(deadline) ||
+			!(errors.Is(err, windows.ERROR_SHARING_VIOLATION) || errors.Is(err, windows.ERROR_LOCK_VIOLATION)) {
+			return err
+		}
+		time.Sleep(delay)
+	}
 }
+
+// shareWait is how long placeNew waits for another handle on its source to
+// close.
+const shareWait = 5 * time.Second
 
 func moveFile(src, dst string, flags uint32) error {
 	from, err := windows.UTF16PtrFromString(fixLongPath(src))

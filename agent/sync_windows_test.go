@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/windows"
 )
@@ -93,5 +94,27 @@ func TestFixLongPath(t *testing.T) {
 		if got := fixLongPath(in); got != want {
 			t.Errorf("fixLongPath(%.20s…) = %.30s…, want %.30s…", in, got, want)
 		}
+	}
+}
+
+// A handle left open on the source for a moment (a request body still being
+// read, a virus scanner) must not fail the placement: it used to hold the
+// folder with a sharing violation.
+func TestPlaceNewWaitsForOpenHandle(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, ".src"), filepath.Join(dir, "out.pdf")
+	if err := os.WriteFile(src, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(src) // no FILE_SHARE_DELETE: a move of src fails while it is open
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { time.Sleep(300 * time.Millisecond); f.Close() }()
+	if err := placeNew(src, dst); err != nil {
+		t.Fatalf("placeNew with a handle open for 300ms: %v", err)
+	}
+	if !exists(dst) || exists(src) {
+		t.Errorf("after placeNew: dst exists %v, src exists %v", exists(dst), exists(src))
 	}
 }
