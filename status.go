@@ -40,6 +40,17 @@ type FolderStatus struct {
 	// reported (running agent only): when it grows, events are not
 	// arriving for this folder.
 	Unreported int64 `json:"unreported_by_events,omitempty"`
+	// Retrying lists documents waiting to be tried again after transient
+	// failures, next attempt first (at most 10).
+	Retrying []Retry `json:"retrying,omitempty"`
+}
+
+// Retry is a document waiting for its next attempt after transient
+// failures.
+type Retry struct {
+	File        string    `json:"file"`
+	Attempts    int       `json:"attempts"`
+	NextAttempt time.Time `json:"next_attempt"`
 }
 
 // Waiting describes a document that waits.

@@ -346,6 +346,12 @@ func (r *runner) run(intake, work context.Context) error {
 		go func() {
 			defer wg.Done()
 			for _, d := range pending {
+				// A document that failed before the restart keeps its
+				// place in the retry schedule.
+				if wait := d.NextAttempt.Sub(r.a.Now()); wait > 0 && d.State == signagent.StateClaimed {
+					r.requeueLater(work, []*ledger.Doc{d}, wait)
+					continue
+				}
 				r.admit(intake, d)
 			}
 		}()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -256,6 +257,9 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 				t := sb.Docs[i].Opts.Type.Resolve(sb.Docs[i].Name)
 				d.State, d.OutputSHA, d.SigType = signagent.StateSigned, sum, string(t)
 				ups = append(ups, ledger.Update{ID: d.ID, State: signagent.StateSigned, BatchID: lb.ID, OutputSHA: sum, SigType: string(t)})
+				if !d.NextAttempt.IsZero() {
+					r.log.Info("document signed after failed attempts", "doc", d.ID, "attempts", d.Attempts)
+				}
 				signed = append(signed, d)
 				continue
 			}
@@ -284,10 +288,18 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 				continue
 			}
 		}
-		r.log.Warn("document not signed; will retry", "doc", d.ID, "err", err)
+		first := d.NextAttempt.IsZero()
 		d.State, d.Attempts = signagent.StateClaimed, d.Attempts+1
+		d.NextAttempt = r.a.Now().Add(retryWait(d.Attempts, rand.Float64()))
+		// One line when a document starts failing (and one when it is
+		// signed at last); the attempts between are counted in the ledger.
+		if first {
+			r.log.Warn("document not signed; will retry with growing waits (up to 5 min)", "doc", d.ID, "err", err)
+		} else {
+			r.log.Debug("document not signed; will retry", "doc", d.ID, "attempt", d.Attempts, "next_attempt", d.NextAttempt, "err", err)
+		}
 		os.Remove(r.out(d))
-		ups = append(ups, ledger.Update{ID: d.ID, State: signagent.StateClaimed, Attempts: d.Attempts})
+		ups = append(ups, ledger.Update{ID: d.ID, State: signagent.StateClaimed, Attempts: d.Attempts, NextAttempt: d.NextAttempt})
 		retry = append(retry, d)
 	}
 	for range signed {
@@ -301,12 +313,14 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 		r.resettle(ctx, c.d, c.err)
 	}
 	if len(retry) > 0 {
-		wait := newBackoff().NextBackOff()
 		if holdErr != nil {
 			r.hold(ctx, holdErr)
-			wait = r.holdWait()
+			r.requeueLater(ctx, retry, r.holdWait())
+			return
 		}
-		r.requeueLater(ctx, retry, wait)
+		for _, d := range retry {
+			r.requeueLater(ctx, []*ledger.Doc{d}, d.NextAttempt.Sub(r.a.Now()))
+		}
 	}
 }
 

@@ -84,7 +84,9 @@ func (r *runner) reconcile(ctx context.Context) error {
 				continue
 			}
 		}
-		ups = append(ups, ledger.Update{ID: d.ID, State: signagent.StateClaimed})
+		// NextAttempt is kept: a document that was failing resumes its
+		// retry schedule where it stood.
+		ups = append(ups, ledger.Update{ID: d.ID, State: signagent.StateClaimed, NextAttempt: d.NextAttempt})
 		d.State, d.BatchID = signagent.StateClaimed, 0
 		os.Remove(r.out(d))
 		ready = append(ready, d)

@@ -52,6 +52,23 @@ func (db *DB) Status(ctx context.Context, folders []string) (*signagent.Status, 
 			return nil, fmt.Errorf("ledger: status: %w", err)
 		}
 
+		rrows, err := db.db.QueryContext(ctx, `SELECT rel, attempts, next_attempt FROM documents
+			WHERE folder = ? AND state = ? AND next_attempt > 0 ORDER BY next_attempt LIMIT 10`, f, signagent.StateClaimed)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: status: %w", err)
+		}
+		for rrows.Next() {
+			var r signagent.Retry
+			var next int64
+			if err := rrows.Scan(&r.File, &r.Attempts, &next); err != nil {
+				rrows.Close()
+				return nil, err
+			}
+			r.NextAttempt = fromNanos(next)
+			fs.Retrying = append(fs.Retrying, r)
+		}
+		rrows.Close()
+
 		var reason sql.NullString
 		err = db.db.QueryRowContext(ctx, `SELECT reason FROM holds WHERE folder = ?`, f).Scan(&reason)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {

@@ -180,6 +180,10 @@ func printStatus(w io.Writer, st *signagent.Status) {
 		if f.Network {
 			fmt.Fprintf(w, "%s: inbox on a %s\n", f.Name, watcher.FS{Type: f.FileSystem, Remote: true}.Unreliable(f.ScanInterval))
 		}
+		for _, rt := range f.Retrying {
+			fmt.Fprintf(w, "%s: retrying after transient failures: %s (%d attempts), next attempt at %s\n",
+				f.Name, rt.File, rt.Attempts, rt.NextAttempt.Local().Format(time.RFC3339))
+		}
 		if f.Unreported > 0 {
 			fmt.Fprintf(w, "%s: events are not arriving for this folder; relying on scans (%d files found only by scanning)\n", f.Name, f.Unreported)
 		}

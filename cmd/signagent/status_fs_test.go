@@ -12,7 +12,8 @@ import (
 func TestStatusSaysNetworkShare(t *testing.T) {
 	st := &signagent.Status{Folders: []signagent.FolderStatus{
 		{Name: "share", FileSystem: "smb", Network: true, ScanInterval: 3 * time.Second, Unreported: 4},
-		{Name: "local", FileSystem: "local", ScanInterval: time.Minute},
+		{Name: "local", FileSystem: "local", ScanInterval: time.Minute,
+			Retrying: []signagent.Retry{{File: "b.pdf", Attempts: 4, NextAttempt: time.Date(2026, 11, 30, 1, 2, 3, 0, time.Local)}}},
 	}}
 	var b strings.Builder
 	printStatus(&b, st)
@@ -20,6 +21,7 @@ func TestStatusSaysNetworkShare(t *testing.T) {
 	for _, want := range []string{
 		"share: inbox on a network share (smb): file events are unreliable here; new files are found by scanning every 3s\n",
 		"share: events are not arriving for this folder; relying on scans (4 files found only by scanning)\n",
+		"local: retrying after transient failures: b.pdf (4 attempts), next attempt at " + time.Date(2026, 11, 30, 1, 2, 3, 0, time.Local).Format(time.RFC3339) + "\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
