@@ -210,3 +210,22 @@ func TestUnreportedByEvents(t *testing.T) {
 		})
 	}
 }
+
+// In recursive mode an unchanged sub-directory is skipped too, and a file
+// added to it is found.
+func TestShallowScanRecursive(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "sub", "deeper", "left.pdf"), "data")
+	w, c := start(t, Config{Root: dir, Recursive: true, NoEvents: true, ScanInterval: 20 * time.Millisecond}, pretend(remoteFS("smb")), shallow)
+	c.wait(t, "sub/deeper/left.pdf")
+	waitFor(t, func() bool { return w.nskipped.Load() >= 9 }) // three directories, three scans
+	listed := w.nlisted.Load()
+	waitFor(t, func() bool { return w.nskipped.Load() >= 18 })
+	if got := w.nlisted.Load(); got != listed {
+		t.Errorf("unchanged directories listed %d more time(s), want none", got-listed)
+	}
+	write(t, filepath.Join(dir, "sub", "deeper", "new.pdf"), "data")
+	c.wait(t, "sub/deeper/new.pdf")
+	write(t, filepath.Join(dir, "sub", "other", "new2.pdf"), "data") // a new directory
+	c.wait(t, "sub/other/new2.pdf")
+}
