@@ -111,9 +111,13 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	for _, f := range cfg.Folders {
 		names = append(names, f.Name)
 	}
-	st, err := db.Status(ctx, names)
-	if err != nil {
-		return err
+	// The running agent knows more than its ledger (watchers, ignored
+	// entries, whether a hold is still current): ask it first.
+	st, agentLine := askAgent(ctx, cfg)
+	if st == nil {
+		if st, err = db.Status(ctx, names); err != nil {
+			return err
+		}
 	}
 	addInboxFS(st, cfg)
 	if *asJSON {
@@ -121,6 +125,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
 	}
+	fmt.Fprintln(e.stdout, agentLine)
 	printStatus(e.stdout, st)
 	return nil
 }

@@ -27,16 +27,39 @@ import (
 const monitorFile = "monitor.json"
 
 type monitorInfo struct {
-	URL   string `json:"url"`
-	PID   int    `json:"pid"`
-	Token string `json:"token"`
+	URL     string    `json:"url"`
+	PID     int       `json:"pid"`
+	Version string    `json:"version"`
+	Started time.Time `json:"started"`
+	Token   string    `json:"token"`
+}
+
+// askAgent returns the running agent's live report and a line naming the
+// agent, or nil and a line saying the report comes from the ledger.
+func askAgent(ctx context.Context, cfg *config.Config) (*signagent.Status, string) {
+	const fromLedger = "agent: no running agent answers (stopped, or listen is off): this report is the ledger's, holds as last recorded"
+	mi, err := readMonitorFile(cfg)
+	if err != nil {
+		return nil, fromLedger
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := liveStatus(ctx, &http.Client{}, mi)
+	if err != nil {
+		return nil, fromLedger
+	}
+	line := fmt.Sprintf("agent: running, pid %d, version %s", mi.PID, mi.Version)
+	if !mi.Started.IsZero() {
+		line += fmt.Sprintf(", up %s", time.Since(mi.Started).Round(time.Second))
+	}
+	return st, line + " (live report)"
 }
 
 // writeMonitorFile records the listener for local commands; the returned
 // func removes it.
-func writeMonitorFile(dataDir, addr, token string) (func(), error) {
+func writeMonitorFile(dataDir, addr, token string, started time.Time) (func(), error) {
 	p := filepath.Join(dataDir, monitorFile)
-	b, _ := json.Marshal(monitorInfo{URL: "http://" + addr, PID: os.Getpid(), Token: token})
+	b, _ := json.Marshal(monitorInfo{URL: "http://" + addr, PID: os.Getpid(), Version: version, Started: started, Token: token})
 	tmp := p + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return nil, err

@@ -133,7 +133,7 @@ func runAgent(ctx context.Context, cfg *config.Config, e *env, log *slog.Logger,
 		if err != nil {
 			return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 		}
-		remove, err := writeMonitorFile(cfg.DataDir, ln.Addr().String(), srv.Page.Token())
+		remove, err := writeMonitorFile(cfg.DataDir, ln.Addr().String(), srv.Page.Token(), started)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("record the monitor for local commands: %w", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,11 @@ func TestRecheckCommand(t *testing.T) {
 	waitFor(t, "the monitor file", func() bool { _, err := os.Stat(mf); return err == nil })
 	if fi, _ := os.Stat(mf); fi.Mode().Perm() != 0o600 {
 		t.Errorf("%s has mode %v, want 0600", mf, fi.Mode().Perm())
+	}
+	// status asks the running agent.
+	if code, out, stderr := runCmd(t, nil, "status", "--config", l.cfg); code != 0 ||
+		!strings.Contains(out, fmt.Sprintf("agent: running, pid %d, version dev, up ", os.Getpid())) || !strings.Contains(out, "(live report)") {
+		t.Errorf("status beside a running agent: exit %d\n%s%s", code, out, stderr)
 	}
 	if code, out, stderr := runCmd(t, nil, "recheck", "--config", l.cfg); code != 0 || strings.TrimSpace(out) != "no folder is held" {
 		t.Errorf("recheck with nothing held: exit %d %q %s", code, out, stderr)
@@ -58,5 +64,9 @@ func TestRecheckCommand(t *testing.T) {
 	}
 	if _, err := os.Stat(mf); !os.IsNotExist(err) {
 		t.Errorf("the monitor file outlives the agent: %v", err)
+	}
+	if code, out, stderr := runCmd(t, nil, "status", "--config", l.cfg); code != 0 ||
+		!strings.Contains(out, "agent: no running agent answers") || !strings.Contains(out, "invoices") {
+		t.Errorf("status without an agent: exit %d\n%s%s", code, out, stderr)
 	}
 }
