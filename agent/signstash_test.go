@@ -519,7 +519,9 @@ func TestSignStashFaultsSurvived(t *testing.T) {
 			func(e *simEnv) bool { e.wire.mu.Lock(); defer e.wire.mu.Unlock(); return e.wire.noAnswer > 0 }, 0},
 		{"latency/async", signstash.ModeAsync, sim.Faults{Latency: sim.Duration(150 * time.Millisecond)}, false,
 			func(e *simEnv) bool { return true }, 0},
-		{"restart-after/async", signstash.ModeAsync, sim.Faults{RestartAfter: 7}, true,
+		// Every 5 calls: a batch takes at least 3 (register, status,
+		// result), so a restart lands on one in flight whatever the timing.
+		{"restart-after/async", signstash.ModeAsync, sim.Faults{RestartAfter: 5}, true,
 			func(e *simEnv) bool { return e.cluster.Instances[0].Stats().Restarts > 0 && e.wire.status(404) > 0 }, 0},
 	}
 	for _, c := range cases {

@@ -157,7 +157,11 @@ func (v *validator) backendFiles(key string, b *Backend) {
 	case TypeSignStash:
 		v.file(k("client_secret_file"), b.ClientSecretFile, true, false)
 		v.file(k("ca_file"), b.CAFile, false, true)
-		if b.BaseURL != "" && len(b.Instances) == 0 && signstash.InferService(b.BaseURL) == signstash.ServiceProxy {
+		service := b.Service
+		if service == "" {
+			service = signstash.InferService(b.BaseURL)
+		}
+		if b.BaseURL != "" && len(b.Instances) == 0 && service == signstash.ServiceProxy {
 			v.warnf(k("instances"), "list every proxy instance in instances (a single proxy: its own base URL); then a batch whose answer was lost is sent again once all of them deny it",
 				"proxy instances behind one URL keep separate operations: with no instances listed, a batch whose answer was lost can never be proven absent and waits for an operator instead of being sent again")
 		}

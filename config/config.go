@@ -155,6 +155,15 @@ type Backend struct {
 	// behind a load balancer, so a lost operation is only declared absent
 	// after each instance denies it.
 	Instances []string `toml:"instances"`
+	// Service (signstash) is "proxy" or "saas"; default inferred from
+	// BaseURL's path (…/einvoice-integration-ws is the SaaS).
+	Service string `toml:"service"`
+	// InstanceScheme (signstash) is the scheme of instances named only by
+	// host:port; default BaseURL's.
+	InstanceScheme string `toml:"instance_scheme"`
+	// HTTPProxy (signstash) is the outbound HTTP proxy; default the
+	// HTTPS_PROXY / HTTP_PROXY / NO_PROXY environment variables.
+	HTTPProxy string `toml:"http_proxy"`
 }
 
 // PathKeys are the keys accepted in a signstash backend's [paths] table.

@@ -33,7 +33,7 @@ var (
 		"backends", "folders"}
 	backendKeys = []string{"type", "certificate", "key_file", "password_file", "tsa_url", "max_size", "workers",
 		"base_url", "token_url", "client_id", "client_secret_file", "client_secret_env", "mode", "sync_max_files",
-		"ca_file", "timeout", "poll_interval", "paths", "instances"}
+		"ca_file", "timeout", "poll_interval", "paths", "instances", "service", "instance_scheme", "http_proxy"}
 	folderKeys = []string{"name", "inbox", "outbox", "error", "archive", "include", "exclude", "recursive", "backend",
 		"settle", "scan_interval", "max_files", "max_bytes", "max_wait", "on_collision", "done_marker",
 		"give_up_after", "archive_retention", "signature"}
@@ -169,6 +169,12 @@ func (d *decoder) backend(key, name string, m map[string]any) *Backend {
 			d.duration(kk, v, &b.PollInterval)
 		case "instances":
 			d.strings(kk, v, &b.Instances)
+		case "service":
+			d.str(kk, v, &b.Service)
+		case "instance_scheme":
+			d.str(kk, v, &b.InstanceScheme)
+		case "http_proxy":
+			d.str(kk, v, &b.HTTPProxy)
 		case "paths":
 			pm, ok := d.table(kk, v)
 			if !ok {

@@ -107,3 +107,44 @@ func TestSignStashPathTemplatesValidated(t *testing.T) {
 		}
 	}
 }
+
+// TestSignStashServiceSchemeProxyKeys: service, instance_scheme and
+// http_proxy load, and bad values are refused on their line (a proxy URL
+// is never echoed: it may hold a password).
+func TestSignStashServiceSchemeProxyKeys(t *testing.T) {
+	good := signstashConf(`service = "proxy"
+instance_scheme = "http"
+http_proxy = "http://proxy.corp:3128"
+instances = ["10.0.0.5:8081"]
+mode = "async"
+`)
+	c, err := Parse([]byte(good), "")
+	if err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	if b := c.Backends["m"]; b.Service != "proxy" || b.InstanceScheme != "http" || b.HTTPProxy != "http://proxy.corp:3128" {
+		t.Fatalf("decoded %+v", b)
+	}
+	for extra, key := range map[string]string{
+		`service = "cloud"`:                         "service",
+		`instance_scheme = "ftp"`:                   "instance_scheme",
+		`http_proxy = "http://u:Secr3t@proxy:3128"`: "http_proxy",
+		"service = \"saas\"\nmode = \"async\"":      "mode",
+	} {
+		_, err := Parse([]byte(signstashConf(extra+"\n")), "")
+		if err == nil {
+			t.Errorf("%s: accepted", extra)
+			continue
+		}
+		if strings.Contains(err.Error(), "Secr3t") {
+			t.Errorf("%s: the error echoes the proxy password", extra)
+		}
+		found := false
+		for _, p := range problemsOf(t, err) {
+			found = found || (p.Key == "backends.m."+key && p.Line >= 7)
+		}
+		if !found {
+			t.Errorf("%s: no problem on backends.m.%s: %v", extra, key, err)
+		}
+	}
+}

@@ -179,6 +179,9 @@ var (
 		{"poll_interval", func(b *Backend) bool { return b.PollInterval.Duration != 0 }},
 		{"paths", func(b *Backend) bool { return len(b.Paths) > 0 }},
 		{"instances", func(b *Backend) bool { return len(b.Instances) > 0 }},
+		{"service", func(b *Backend) bool { return b.Service != "" }},
+		{"instance_scheme", func(b *Backend) bool { return b.InstanceScheme != "" }},
+		{"http_proxy", func(b *Backend) bool { return b.HTTPProxy != "" }},
 	}
 )
 
@@ -257,10 +260,25 @@ func (v *validator) signstash(k func(string) string, b *Backend) {
 	}
 	v.positive(k("timeout"), b.Timeout)
 	v.positive(k("poll_interval"), b.PollInterval)
+	if b.Service != "" {
+		v.oneOf(k("service"), b.Service, signstash.ServiceProxy, signstash.ServiceSaaS)
+	}
+	if b.InstanceScheme != "" {
+		v.oneOf(k("instance_scheme"), b.InstanceScheme, "http", "https")
+	}
+	if b.HTTPProxy != "" {
+		// Never echo the value: it may hold a password.
+		if _, err := signstash.ProxyFunc(b.HTTPProxy, func(string) string { return "" }); err != nil {
+			v.errorf(k("http_proxy"), "write the proxy as http://host:port (without credentials), or leave it out to use HTTPS_PROXY / NO_PROXY", "is not a usable proxy URL")
+		}
+	}
+	if b.Mode == "async" && b.Service == signstash.ServiceSaaS {
+		v.errorf(k("mode"), `the Integration Service signs synchronously: use mode = "sync" or "auto", or service = "proxy" if base_url is a proxy`, "async mode needs the Sign'Stash Proxy")
+	}
 	if b.BaseURL != "" {
 		// The client's own reading, so what loads is what it uses.
 		for i, in := range b.Instances {
-			if _, err := signstash.ParseInstance(b.BaseURL, in); err != nil {
+			if _, err := signstash.ParseInstanceScheme(b.BaseURL, b.InstanceScheme, in); err != nil {
 				v.errorf(indexKey(k("instances"), i), "write each instance as a base URL (http://10.0.0.5:8081/signstash/einvoice-integration-client-ws) or host:port",
 					"%v", err)
 			}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/signing"
@@ -101,10 +102,38 @@ func (c *Client) Submit(ctx context.Context, b *signing.Batch) (*signing.Operati
 // the instance that holds it.
 func (c *Client) asyncOp(b *signing.Batch, ao wire.AsyncOperation) *signing.Operation {
 	op := &signing.Operation{ID: strconv.FormatInt(ao.ID, 10), Ref: b.Ref, PollAfter: c.cfg.PollInterval}
-	if ao.Host != "" && ao.Port > 0 {
-		op.Endpoint = net.JoinHostPort(ao.Host, strconv.Itoa(ao.Port))
-	}
+	op.Endpoint = c.asyncEndpoint(ao)
 	return op
+}
+
+// asyncEndpoint reads the instance named by an async answer, whose shape is
+// not published: "host" with a numeric or string "port", one "host:port",
+// a host without port (the scheme's default port), or a base URL. The
+// result is "host[:port]" (reached with instance_scheme, by default
+// base_url's scheme, and base_url's path) or a base URL; "" when the answer
+// names no instance.
+func (c *Client) asyncEndpoint(ao wire.AsyncOperation) string {
+	h := strings.TrimSpace(ao.Host)
+	switch {
+	case h == "":
+		return ""
+	case strings.Contains(h, "://"):
+		if u, err := ParseInstanceScheme(c.base.String(), c.cfg.InstanceScheme, h); err == nil {
+			return u.String()
+		}
+		return ""
+	}
+	if _, _, err := net.SplitHostPort(h); err == nil {
+		return h // "host:port" in one string
+	}
+	h = strings.Trim(h, "[]")
+	if ao.Port != "" {
+		return net.JoinHostPort(h, string(ao.Port))
+	}
+	if strings.Contains(h, ":") {
+		return "[" + h + "]"
+	}
+	return h
 }
 
 // finish decodes a SignOperation answer into a Done operation, or a pending
@@ -303,6 +332,28 @@ func (c *Client) lookupSync(ctx context.Context, ep, docRef string, b *signing.B
 	}
 	// Polled where it was found: another instance would not know it.
 	return &signing.Operation{ID: strconv.FormatInt(id, 10), Ref: b.Ref, Endpoint: ep}, nil
+}
+
+// Describe says how the client reads its configuration, for check: which
+// service base_url is (and whether that was inferred), the mode, the
+// instances and the outbound proxy.
+func (c *Client) Describe() string {
+	s := c.cfg.Service
+	if c.inferred {
+		s += " (from base_url's path; set service to change)"
+	}
+	s += ", mode " + c.cfg.Mode
+	switch {
+	case c.saas:
+	case len(c.instances) == 0:
+		s += ", no instances listed (a lost answer leaves the outcome unknown)"
+	default:
+		s += fmt.Sprintf(", %d instance(s) listed", len(c.instances))
+	}
+	if c.cfg.HTTPProxy != "" {
+		s += ", through http_proxy"
+	}
+	return s
 }
 
 // Check gets a fresh access token and makes one harmless authenticated call

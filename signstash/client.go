@@ -29,6 +29,8 @@ type Client struct {
 	log   *slog.Logger
 	// instances are the parsed Config.Instances: base URLs.
 	instances []*url.URL
+	// inferred: Service was inferred from BaseURL's path.
+	inferred bool
 	// unknownStatus holds the undocumented operation statuses already
 	// warned about.
 	unknownStatus sync.Map
@@ -406,11 +408,11 @@ func (c *Client) endpointBase(endpoint string) *url.URL {
 	switch {
 	case endpoint == "":
 	case strings.Contains(endpoint, "://"):
-		if p, err := ParseInstance(c.base.String(), endpoint); err == nil {
+		if p, err := ParseInstanceScheme(c.base.String(), c.cfg.InstanceScheme, endpoint); err == nil {
 			u = *p
 		}
 	default:
-		u.Host = endpoint
+		u.Host, u.Scheme = endpoint, c.cfg.InstanceScheme
 	}
 	return &u
 }

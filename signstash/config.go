@@ -63,6 +63,20 @@ type Config struct {
 	// them before declaring an async operation absent, since an instance
 	// only knows its own operations.
 	Instances []string
+	// Service says which service BaseURL is: ServiceProxy or ServiceSaaS.
+	// Default: inferred from the path (InferService); one page of the
+	// vendor documentation gives the proxy the SaaS path, so set it when
+	// that is the case.
+	Service string
+	// InstanceScheme is the scheme ("http" or "https") used to reach an
+	// instance named only by host:port (in Instances or in an async
+	// answer). Default: BaseURL's scheme. An HTTPS balancer in front of
+	// plain-HTTP instances needs "http".
+	InstanceScheme string
+	// HTTPProxy is the outbound proxy for every call (http://host:port).
+	// Default: the HTTPS_PROXY / HTTP_PROXY environment variables. NO_PROXY
+	// applies to both, and loopback hosts never go through a proxy.
+	HTTPProxy string
 	// CAFile adds a PEM CA bundle to the system roots. TLS verification is
 	// always on.
 	CAFile string
@@ -123,7 +137,26 @@ func New(cfg Config) (*Client, error) {
 	if cfg.ClientSecret == "" {
 		return nil, configError("backend %s: the client secret is missing or empty", cfg.Name)
 	}
-	saas := InferService(cfg.BaseURL) == ServiceSaaS
+	inferred := cfg.Service == ""
+	switch cfg.Service {
+	case "":
+		cfg.Service = InferService(cfg.BaseURL)
+	case ServiceProxy, ServiceSaaS:
+	default:
+		return nil, configError("backend %s: service %q is not %q or %q", cfg.Name, cfg.Service, ServiceProxy, ServiceSaaS)
+	}
+	saas := cfg.Service == ServiceSaaS
+	switch cfg.InstanceScheme {
+	case "":
+		cfg.InstanceScheme = base.Scheme
+	case "http", "https":
+	default:
+		return nil, configError("backend %s: instance_scheme %q is not http or https", cfg.Name, cfg.InstanceScheme)
+	}
+	proxy, err := ProxyFunc(cfg.HTTPProxy, os.Getenv)
+	if err != nil {
+		return nil, configError("backend %s: http_proxy: %v", cfg.Name, err)
+	}
 	switch cfg.Mode {
 	case ModeSync, ModeAuto:
 	case ModeAsync:
@@ -135,7 +168,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	var instances []*url.URL
 	for i, in := range cfg.Instances {
-		u, err := ParseInstance(cfg.BaseURL, in)
+		u, err := ParseInstanceScheme(cfg.BaseURL, cfg.InstanceScheme, in)
 		if err != nil {
 			return nil, configError("backend %s: instances[%d]: %v", cfg.Name, i, err)
 		}
@@ -163,14 +196,14 @@ func New(cfg Config) (*Client, error) {
 			tc.RootCAs = pool
 		}
 		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.Proxy = nil // no package reads the environment
+		tr.Proxy = proxy
 		tr.TLSClientConfig = tc
 		tr.ResponseHeaderTimeout = cfg.Timeout
 		tr.MaxIdleConnsPerHost = 8
 		hc = &http.Client{Transport: tr}
 	}
 	return &Client{
-		cfg: cfg, base: base, paths: paths, hc: hc, saas: saas, instances: instances,
+		cfg: cfg, base: base, paths: paths, hc: hc, saas: saas, instances: instances, inferred: inferred,
 		log: cfg.Logger.With("component", "signstash", "backend", cfg.Name),
 	}, nil
 }
@@ -204,9 +237,18 @@ func InferService(baseURL string) string {
 // configuration checks each entry with it, so a bad one is refused at load
 // time, not at the first look-up.
 func ParseInstance(baseURL, s string) (*url.URL, error) {
+	return ParseInstanceScheme(baseURL, "", s)
+}
+
+// ParseInstanceScheme is ParseInstance with the scheme of a bare host:port
+// given (instance_scheme); "" means baseURL's.
+func ParseInstanceScheme(baseURL, scheme, s string) (*url.URL, error) {
 	base, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil || base.Host == "" {
 		return nil, fmt.Errorf("base_url %q is not an http(s) URL", baseURL)
+	}
+	if scheme == "" {
+		scheme = base.Scheme
 	}
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -230,7 +272,7 @@ func ParseInstance(baseURL, s string) (*url.URL, error) {
 		if strings.ContainsAny(s, "/?#@ ") {
 			return nil, fmt.Errorf("%q is neither a base URL (http://host:port/…) nor host:port", s)
 		}
-		u = &url.URL{Scheme: base.Scheme, Host: s}
+		u = &url.URL{Scheme: scheme, Host: s}
 	}
 	host, port, err := net.SplitHostPort(u.Host)
 	if err != nil {
@@ -253,4 +295,80 @@ func ParseInstance(baseURL, s string) (*url.URL, error) {
 		u.Path = base.Path
 	}
 	return u, nil
+}
+
+// ProxyFunc returns the outbound proxy choice for explicit (the http_proxy
+// key; "" for the HTTPS_PROXY / HTTP_PROXY environment variables, as
+// net/http reads them). NO_PROXY (or no_proxy) exempts hosts in both cases:
+// "*", host names and domain suffixes (example.com, .example.com), IP
+// addresses and CIDR ranges, each optionally with :port. Loopback hosts
+// never go through a proxy.
+func ProxyFunc(explicit string, getenv func(string) string) (func(*http.Request) (*url.URL, error), error) {
+	if explicit == "" {
+		return http.ProxyFromEnvironment, nil
+	}
+	pu, err := url.Parse(explicit)
+	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https" && pu.Scheme != "socks5") || pu.Host == "" {
+		return nil, fmt.Errorf("%q is not a proxy URL such as http://proxy.example:3128", explicit)
+	}
+	if pu.User != nil {
+		return nil, errors.New("must not contain a user name or password")
+	}
+	noProxy := getenv("NO_PROXY")
+	if noProxy == "" {
+		noProxy = getenv("no_proxy")
+	}
+	return func(r *http.Request) (*url.URL, error) {
+		if bypass(r.URL, noProxy) {
+			return nil, nil
+		}
+		return pu, nil
+	}, nil
+}
+
+// bypass reports whether u's host is loopback or matches noProxy.
+func bypass(u *url.URL, noProxy string) bool {
+	host, port := u.Hostname(), u.Port()
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	if ip != nil && ip.IsLoopback() {
+		return true
+	}
+	for _, e := range strings.Split(noProxy, ",") {
+		e = strings.ToLower(strings.TrimSpace(e))
+		if e == "" {
+			continue
+		}
+		if e == "*" {
+			return true
+		}
+		if _, ipnet, err := net.ParseCIDR(e); err == nil {
+			if ip != nil && ipnet.Contains(ip) {
+				return true
+			}
+			continue
+		}
+		eh, ep, err := net.SplitHostPort(e)
+		if err != nil {
+			eh, ep = e, ""
+		}
+		if ep != "" && ep != port {
+			continue
+		}
+		eh = strings.Trim(eh, "[]")
+		if eip := net.ParseIP(eh); eip != nil {
+			if ip != nil && eip.Equal(ip) {
+				return true
+			}
+			continue
+		}
+		h := strings.ToLower(host)
+		d := strings.TrimPrefix(eh, "*")
+		if h == strings.TrimPrefix(d, ".") || strings.HasSuffix(h, "."+strings.TrimPrefix(d, ".")) {
+			return true
+		}
+	}
+	return false
 }

@@ -97,19 +97,22 @@ func newBackend(cfg *config.Config, b *config.Backend, e *env, log *slog.Logger)
 			return nil, err
 		}
 		return signstash.New(signstash.Config{
-			Name:         b.Name,
-			BaseURL:      b.BaseURL,
-			TokenURL:     b.TokenURL,
-			ClientID:     b.ClientID,
-			ClientSecret: sec,
-			Mode:         b.Mode,
-			SyncMaxFiles: b.SyncMaxFiles,
-			CAFile:       b.CAFile,
-			Timeout:      b.Timeout.Duration,
-			PollInterval: b.PollInterval.Duration,
-			Paths:        b.Paths,
-			Instances:    b.Instances,
-			Logger:       log.With("backend", b.Name),
+			Name:           b.Name,
+			BaseURL:        b.BaseURL,
+			TokenURL:       b.TokenURL,
+			ClientID:       b.ClientID,
+			ClientSecret:   sec,
+			Mode:           b.Mode,
+			SyncMaxFiles:   b.SyncMaxFiles,
+			CAFile:         b.CAFile,
+			Timeout:        b.Timeout.Duration,
+			PollInterval:   b.PollInterval.Duration,
+			Paths:          b.Paths,
+			Instances:      b.Instances,
+			Service:        b.Service,
+			InstanceScheme: b.InstanceScheme,
+			HTTPProxy:      b.HTTPProxy,
+			Logger:         log.With("backend", b.Name),
 		})
 	}
 	return nil, fmt.Errorf("backends.%s: unknown type %q", b.Name, b.Type)

@@ -71,6 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		instances   = fs.Int("instances", 1, "number of instances, each with its own state")
 		dataDir     = fs.String("data-dir", "", "directory for documents in flight and results (default: a temporary directory)")
 		advertise   = fs.String("advertise-host", "", "host returned by async calls (default: the listen host)")
+		advForm     = fs.String("advertise-form", sim.AdvertiseNumber, `how async answers write the instance: "number" (host + numeric port), "string" (port as a string) or "joined" (host "h:p", no port)`)
 		certificate = fs.String("certificate", "dev", `signing certificate: "dev" (development certificate in the data directory) or a .p12/.pem path`)
 		password    = fs.String("password-file", "", "password file of a PKCS#12 certificate")
 		tsa         = fs.String("tsa-url", "", "RFC 3161 timestamp authority for applyTimestamp (default: none; such documents fail)")
@@ -104,7 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	cfg := sim.Config{
-		Lenient: *lenient, TokenLifetime: *lifetime, Seed: *seed, ResultTTL: *ttl, AdvertiseHost: *advertise, Logger: log,
+		Lenient: *lenient, TokenLifetime: *lifetime, Seed: *seed, ResultTTL: *ttl, AdvertiseHost: *advertise, AdvertiseForm: *advForm, Logger: log,
 		Faults: sim.Faults{
 			Latency: sim.Duration(*latency), FailRate: *failRate, ThrottleRate: *throttle, RetryAfter: sim.Duration(*retryAfter),
 			ResetRate: *resetRate, DocErrorRate: *docErrRate, DocError: *docErr, ErrorCode: *errorCode,

@@ -24,6 +24,13 @@ type Client struct {
 	Status string `json:"status,omitempty"`
 }
 
+// Forms of the instance address in async answers.
+const (
+	AdvertiseNumber     = "number"
+	AdvertiseStringPort = "string"
+	AdvertiseJoined     = "joined"
+)
+
 // Client statuses.
 const (
 	StatusActive   = "ACTIVE"
@@ -138,6 +145,11 @@ type Config struct {
 	// status calls: where follow-up calls for the operation must go.
 	AdvertiseHost string
 	AdvertisePort int
+	// AdvertiseForm is how the answer writes them (the real shape is not
+	// published): AdvertiseNumber (default: "host" and a numeric "port"),
+	// AdvertiseStringPort ("port" as a string) or AdvertiseJoined (one
+	// "host": "host:port", no "port").
+	AdvertiseForm string
 	// DataDir holds documents in flight and results until fetched; default a
 	// fresh temporary directory removed by Close.
 	DataDir string

@@ -113,6 +113,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AdvertiseHost == "" {
 		cfg.AdvertiseHost = "127.0.0.1"
 	}
+	switch cfg.AdvertiseForm {
+	case "", AdvertiseNumber, AdvertiseStringPort, AdvertiseJoined:
+	default:
+		return nil, fmt.Errorf("advertise form %q is not %s, %s or %s", cfg.AdvertiseForm, AdvertiseNumber, AdvertiseStringPort, AdvertiseJoined)
+	}
 	if err := checkFaults(cfg.Faults); err != nil {
 		return nil, err
 	}

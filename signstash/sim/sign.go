@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -427,10 +428,20 @@ func options(d *doc) signing.Options {
 	return signing.Options{Type: sigTypes[d.sig.SignatureType], Reason: d.sig.Reason, Location: d.sig.Location, Timestamp: d.sig.ApplyTimestamp, Visible: v}
 }
 
-func (s *Server) asyncView(o *op) wire.AsyncOperation {
+func (s *Server) asyncView(o *op) map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return wire.AsyncOperation{ID: o.id, ExternalReference: o.ref, Status: o.status, Host: s.cfg.AdvertiseHost, Port: s.cfg.AdvertisePort}
+	v := map[string]any{"id": o.id, "externalReference": o.ref, "status": o.status, "host": s.cfg.AdvertiseHost}
+	port := strconv.Itoa(s.cfg.AdvertisePort)
+	switch s.cfg.AdvertiseForm {
+	case AdvertiseStringPort:
+		v["port"] = port
+	case AdvertiseJoined:
+		v["host"] = net.JoinHostPort(s.cfg.AdvertiseHost, port)
+	default:
+		v["port"] = s.cfg.AdvertisePort
+	}
+	return v
 }
 
 // find returns alias's operation by id (nil when unknown to this instance).

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"mime"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -36,12 +37,47 @@ type OAuthError struct {
 }
 
 // AsyncOperation is the answer of the async register and status calls.
+//
+// The shape of the instance's address is not published: Host may be a host
+// name, a "host:port" or a URL, Port a number, a string of digits or absent.
 type AsyncOperation struct {
 	ID                int64  `json:"id"`
 	ExternalReference string `json:"externalReference"`
 	Status            string `json:"status"`
 	Host              string `json:"host"`
-	Port              int    `json:"port"`
+	Port              Port   `json:"port"`
+}
+
+// Port is a TCP port written as a JSON number or a string of digits; ""
+// when absent, null, zero or not a port.
+type Port string
+
+// UnmarshalJSON accepts 8081, "8081" and null; anything else reads as absent.
+func (p *Port) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*p = ""
+	var s string
+	switch x := v.(type) {
+	case float64:
+		s = strconv.FormatFloat(x, 'f', -1, 64)
+	case string:
+		s = strings.TrimSpace(x)
+	}
+	if n, err := strconv.Atoi(s); err == nil && n >= 1 && n <= 65535 {
+		*p = Port(strconv.Itoa(n))
+	}
+	return nil
+}
+
+// MarshalJSON writes a number (null when absent).
+func (p Port) MarshalJSON() ([]byte, error) {
+	if p == "" {
+		return []byte("null"), nil
+	}
+	return []byte(p), nil
 }
 
 // Folder is SignOperation.folder.
