@@ -1,0 +1,25 @@
+# Debian packages (amd64, arm64), sourced by scripts/dist.sh: WORK, OUT,
+# VERSION, LDFLAGS, NFPM and build() come from there. The unit, man page
+# and completion are written by the release's own signagent
+# (`signagent package-files`), so they match the binary they ship with.
+
+PKG=$WORK/pkg
+mkdir -p "$PKG"
+sed -f "$WORK/src/packaging/config.sed" "$WORK/src/config.example.toml" >"$PKG/config.toml"
+if grep -q '"var/\|make run' "$PKG/config.toml"; then
+	echo "dist: packaging/config.sed left development paths in the packaged configuration:" >&2
+	grep -n '"var/\|make run' "$PKG/config.toml" >&2
+	exit 1
+fi
+build "$(go env GOHOSTOS)" "$(go env GOHOSTARCH)" signagent "$WORK/signagent-host"
+"$WORK/signagent-host" package-files --config "$PKG/config.toml" --out "$PKG"
+gzip -n -9 <"$PKG/signagent.8" >"$PKG/signagent.8.gz"
+cp "$WORK/src/README.md" "$PKG/README.md"
+
+for arch in amd64 arm64; do
+	cp "$OUT/signagent_${VERSION}_linux_${arch}" "$PKG/signagent"
+	(cd "$WORK/src" && DEB_ARCH=$arch VERSION=$VERSION PKG=$PKG \
+		DEB_MAINTAINER="${DEB_MAINTAINER:-signagent maintainers <signagent@users.noreply.github.com>}" \
+		GOFLAGS= $NFPM package --config packaging/nfpm.yaml --packager deb --target "$OUT/signagent_${VERSION}-1_${arch}.deb" >/dev/null)
+done
+echo "dist: Debian packages"
