@@ -221,6 +221,10 @@ func TestTimestamps(t *testing.T) {
 	if err != nil || len(vs) != 1 || !vs[0].Valid || !vs[0].Timestamped {
 		t.Fatalf("VerifyFile = %+v, %v", vs, err)
 	}
+	// The timestamp's own time and authority, apart from the claimed time.
+	if ts := vs[0].TimestampTime; ts.IsZero() || time.Since(ts).Abs() > time.Hour || vs[0].TSA == "" {
+		t.Errorf("timestamp time %v by %q, want now by the test TSA", ts, vs[0].TSA)
+	}
 	signedXML := filepath.Join(out, "a.xml")
 	if _, err = l.SignFile(context.Background(), xml, signedXML, "a.xml", signing.Options{Timestamp: true}); err != nil {
 		t.Fatal(err)

@@ -27,9 +27,15 @@ type Verification struct {
 	Valid bool
 	// Signer is the subject of the signer's certificate.
 	Signer string
-	// Time is the claimed signing time.
+	// Time is the claimed signing time (the PDF's /M, the signing-time
+	// attribute): the signer's own clock, not proof of anything.
 	Time        time.Time
 	Timestamped bool
+	// TimestampTime is the time attested by the signature timestamp
+	// token, and TSA the authority that signed it; zero and "" without a
+	// timestamp (TSA is also "" when the token carries no certificate).
+	TimestampTime time.Time
+	TSA           string
 	// Detail is one line for people: why the signature is invalid, or
 	// remarks on a valid one (development certificate, later changes).
 	Detail string
@@ -99,7 +105,7 @@ func verifyPDF(path string) ([]Verification, error) {
 	for i, s := range sigs {
 		signer, dev := describe(s.Signer)
 		v := Verification{File: path, Type: signing.TypePAdES, Index: i, Signer: signer, Time: s.Time,
-			Timestamped: s.Timestamped, Err: s.Err}
+			Timestamped: s.Timestamped, TimestampTime: s.TimestampTime, TSA: s.TSA, Err: s.Err}
 		kind := ""
 		if s.DocTimestamp {
 			kind = "document timestamp"
@@ -142,7 +148,7 @@ func verifyXML(path string) ([]Verification, error) {
 	for i, in := range infos {
 		signer, dev := describe(in.Signer)
 		v := Verification{File: path, Type: signing.TypeXAdES, Index: i, Signer: signer, Time: in.SigningTime,
-			Timestamped: !in.Timestamp.IsZero(), Valid: in.Err == nil, Err: in.Err, Detail: dev}
+			Timestamped: !in.Timestamp.IsZero(), TimestampTime: in.Timestamp, Valid: in.Err == nil, Err: in.Err, Detail: dev}
 		if in.Err != nil {
 			v.Detail = in.Err.Error()
 		}
@@ -176,6 +182,7 @@ func verifyP7S(path string) ([]Verification, error) {
 	var dev string
 	v.Signer, dev = describe(info.Signer)
 	v.Time, v.Timestamped, v.Valid = info.SigningTime, !info.Timestamp.IsZero(), true
+	v.TimestampTime, v.TSA = info.Timestamp, info.TSA
 	v.Detail = dev
 	return []Verification{v}, nil
 }

@@ -130,6 +130,19 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// timestampText says what a signature timestamp attests, apart from the
+// claimed time: ", timestamp TIME by TSA".
+func timestampText(v signer.Verification) string {
+	if v.TimestampTime.IsZero() {
+		return ""
+	}
+	s := ", timestamp " + v.TimestampTime.UTC().Format(time.RFC3339)
+	if v.TSA != "" {
+		s += fmt.Sprintf(" by %q", v.TSA)
+	}
+	return s
+}
+
 // addInboxFS fills in each folder's file system and scan interval, as the
 // agent's watcher would choose them.
 func addInboxFS(st *signagent.Status, cfg *config.Config) {
@@ -336,16 +349,17 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 			if !v.Valid {
 				state = "INVALID"
 			}
-			ts := ""
+			ts, when := "", ""
 			if v.Timestamped {
 				ts = ", timestamped"
+				when = timestampText(v)
 			}
 			detail := v.Detail
 			if v.Err != nil {
 				detail = v.Err.Error()
 			}
-			fmt.Fprintf(e.stdout, "%s: signature %d: %s (%s%s) signer %q time %s", p, v.Index+1, state, v.Type, ts,
-				v.Signer, v.Time.UTC().Format(time.RFC3339))
+			fmt.Fprintf(e.stdout, "%s: signature %d: %s (%s%s) signer %q claimed time %s%s", p, v.Index+1, state, v.Type, ts,
+				v.Signer, v.Time.UTC().Format(time.RFC3339), when)
 			if detail != "" {
 				fmt.Fprintf(e.stdout, ": %s", detail)
 			}
@@ -359,13 +373,19 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 			Type        string    `json:"type"`
 			Valid       bool      `json:"valid"`
 			Signer      string    `json:"signer"`
-			Time        time.Time `json:"time"`
+			Time        time.Time `json:"time"` // claimed by the signer
 			Timestamped bool      `json:"timestamped"`
-			Error       string    `json:"error,omitempty"`
+			// The timestamp token's time and authority, when timestamped.
+			TimestampTime *time.Time `json:"timestamp_time,omitempty"`
+			TSA           string     `json:"tsa,omitempty"`
+			Error         string     `json:"error,omitempty"`
 		}
 		var rows []row
 		for _, v := range all {
-			r := row{File: v.File, Index: v.Index, Type: string(v.Type), Valid: v.Valid, Signer: v.Signer, Time: v.Time, Timestamped: v.Timestamped}
+			r := row{File: v.File, Index: v.Index, Type: string(v.Type), Valid: v.Valid, Signer: v.Signer, Time: v.Time, Timestamped: v.Timestamped, TSA: v.TSA}
+			if !v.TimestampTime.IsZero() {
+				r.TimestampTime = &v.TimestampTime
+			}
 			if v.Err != nil {
 				r.Error = v.Err.Error()
 			}

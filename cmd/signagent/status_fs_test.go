@@ -7,6 +7,7 @@ import (
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/config"
+	"github.com/signagent/signagent/signer"
 )
 
 func TestStatusSaysNetworkShare(t *testing.T) {
@@ -44,5 +45,17 @@ func TestStatusDetectsInboxFS(t *testing.T) {
 	}
 	if !f.Network && f.ScanInterval != time.Minute {
 		t.Errorf("local inbox scan interval %s, want 1m", f.ScanInterval)
+	}
+}
+
+// verify prints what a timestamp attests apart from the claimed time.
+func TestTimestampText(t *testing.T) {
+	ts := time.Date(2026, 11, 21, 15, 53, 11, 0, time.UTC)
+	v := signer.Verification{Timestamped: true, TimestampTime: ts, TSA: "CN=Test TSA"}
+	if got, want := timestampText(v), `, timestamp 2026-11-21T15:53:11Z by "CN=Test TSA"`; got != want {
+		t.Errorf("timestampText = %q, want %q", got, want)
+	}
+	if got := timestampText(signer.Verification{}); got != "" {
+		t.Errorf("no timestamp: %q, want empty", got)
 	}
 }

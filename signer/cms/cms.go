@@ -62,6 +62,9 @@ type Info struct {
 	SigningTime time.Time
 	// Timestamp is the time in the signature timestamp token, zero when absent.
 	Timestamp time.Time
+	// TSA names the authority that signed the timestamp token (its
+	// certificate's subject), "" when the token carries no certificate.
+	TSA string
 	// HasSigningCertV2 reports an ESS signing-certificate-v2 attribute that
 	// names the signer certificate.
 	HasSigningCertV2 bool

@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/digitorus/timestamp"
@@ -54,7 +56,7 @@ func (t *TSA) Timestamp(ctx context.Context, digest []byte) ([]byte, error) {
 	if err != nil {
 		return nil, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
 			Message: fmt.Sprintf("timestamp authority %s unreachable", where),
-			Hint:    "the signature is retried later; check the network path to the authority", Err: stripURL(err)}
+			Hint:    tsaRetryHint + "; check the network path to the authority", Err: stripURL(err)}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -65,14 +67,14 @@ func (t *TSA) Timestamp(ctx context.Context, digest []byte) ([]byte, error) {
 	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
 		return nil, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
 			Message: fmt.Sprintf("timestamp authority %s answered %s", where, resp.Status),
-			Hint:    "the signature is retried later"}
+			Hint:    tsaRetryHint}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, tsaConfig(where, fmt.Sprintf("answered %s", resp.Status), nil)
 	}
 	ts, err := timestamp.ParseResponse(data)
 	if err != nil {
-		return nil, tsaConfig(where, "sent a reply that is not a valid timestamp", err)
+		return nil, tsaConfig(where, "sent a reply that is not a valid timestamp", oneLine(err))
 	}
 	if ts.HashAlgorithm != crypto.SHA256 || !bytes.Equal(ts.HashedMessage, digest) {
 		return nil, tsaConfig(where, "timestamped another digest than the one sent", nil)
@@ -81,6 +83,20 @@ func (t *TSA) Timestamp(ctx context.Context, digest []byte) ([]byte, error) {
 		return nil, tsaConfig(where, "answered with a wrong nonce", nil)
 	}
 	return ts.RawToken, nil
+}
+
+// tsaRetryHint fits both the agent, which retries, and `signagent sign`,
+// which does not.
+const tsaRetryHint = "a temporary failure: the agent tries again by itself; signagent sign does not, run it again later"
+
+// oneLine shortens a parser's error to its first line, at most 120
+// characters, so a malformed reply is not dumped into messages.
+func oneLine(err error) error {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return errors.New(s)
 }
 
 func tsaConfig(where, msg string, err error) error {

@@ -169,6 +169,7 @@ func VerifyDigestHash(der []byte, h crypto.Hash, digest []byte) (*Info, error) {
 				return nil, errors.New("cms: timestamp token does not cover this signature")
 			}
 			info.Timestamp = ts.Time
+			info.TSA = tsaName(ts.Certificates)
 		}
 	}
 	return info, nil
@@ -255,4 +256,20 @@ func checkSignature(cert *x509.Certificate, alg asn1.ObjectIdentifier, h crypto.
 		return fmt.Errorf("cms: %w %v", errUnsupportedSignatureAl, alg)
 	}
 	return nil
+}
+
+// tsaName returns the subject of the timestamp token's signing certificate:
+// the one for time stamping, else the first.
+func tsaName(certs []*x509.Certificate) string {
+	for _, c := range certs {
+		for _, u := range c.ExtKeyUsage {
+			if u == x509.ExtKeyUsageTimeStamping {
+				return c.Subject.String()
+			}
+		}
+	}
+	if len(certs) > 0 {
+		return certs[0].Subject.String()
+	}
+	return ""
 }

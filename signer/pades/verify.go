@@ -25,8 +25,12 @@ type Signature struct {
 	// Time is the claimed signing time (/M), or the CMS signing-time.
 	Time   time.Time
 	Signer *x509.Certificate
-	// Timestamped reports a valid signature timestamp token (B-T).
-	Timestamped bool
+	// Timestamped reports a valid signature timestamp token (B-T);
+	// TimestampTime is the time it attests and TSA the authority that
+	// signed it ("" when the token carries no certificate).
+	Timestamped   bool
+	TimestampTime time.Time
+	TSA           string
 	// DocTimestamp reports a document timestamp (/ETSI.RFC3161, PAdES
 	// B-LTA) rather than a signature; Signer is then the TSA.
 	DocTimestamp bool
@@ -213,6 +217,7 @@ func (d *pdf) verifySig(sd value) (Signature, int64) {
 	}
 	s.Signer = info.Signer
 	s.Timestamped = !info.Timestamp.IsZero()
+	s.TimestampTime, s.TSA = info.Timestamp, info.TSA
 	if s.Time.IsZero() {
 		s.Time = info.SigningTime
 	}
