@@ -57,7 +57,7 @@ go test -c "${overlay[@]}" -o "$out/" "${pkgs[@]}"
 # else in these packages runs.
 skip() {
 	case $1 in
-	agent) echo 'TestAlreadySignedTooLargeAndSymlink' ;; # symlinks need a privilege on Windows
+	agent) echo 'TestAlreadySignedTooLargeAndSymlink|TestSwappedForLinkAfterClaim|TestHostileInputsOneOutcomeEach' ;; # symlinks need a privilege on Windows; names with line breaks are invalid there
 	watcher) echo 'TestSymlinks|TestEventOverflowRescans|TestInboxRemovedAndBack' ;; # symlinks; Wine's ReadDirectoryChangesW neither overflows nor reports a removed watched folder
 	installer) echo 'TestCrossBuild|TestInstallSystemd|TestInstallNeedsAdmin|TestInstallDryRun|TestInstallUnknownUser|TestUninstallKeepsDataUnlessPurge|TestPurgeNeverTouchesFolders|TestLaunchdService|TestResolveDefaults' ;; # need the go tool; systemd/launchd installs of host (C:\) paths
 	config) echo 'TestDefaultsApplied|TestValuesDecoded|TestLookups' ;; # expect Unix paths
