@@ -147,7 +147,11 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool, fr
 		if ctx.Err() != nil {
 			return
 		}
-		if stage == "submit" {
+		if stage == "submit" && signagent.KindOf(err) == signagent.KindTransient {
+			// No answer, or one that does not prove the batch refused: it
+			// may have been taken. A configuration or account refusal
+			// (an error answer before any work), or a local fault before
+			// sending, leaves nothing behind: send again once it clears.
 			unknown = true
 		}
 		switch signagent.KindOf(err) {
