@@ -303,7 +303,7 @@ func (a *Agent) newRunner(f *Folder) (*runner, error) {
 	}
 	log := a.Logger.With("folder", f.Name)
 	if wc.Logger == nil {
-		wc.Logger = log.With("component", "watcher")
+		wc.Logger = log // the watcher adds its component and inbox
 	}
 	w, err := watcher.New(wc)
 	if err != nil {
