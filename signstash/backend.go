@@ -239,9 +239,11 @@ func (c *Client) Poll(ctx context.Context, b *signing.Batch, op *signing.Operati
 	return done, nil
 }
 
-// notFound turns a 404 into a transient error matching signing.ErrNotFound.
+// notFound turns the service's 404 (in its error shape: a 404 from a server
+// without the call says nothing about the operation) into a transient error
+// matching signing.ErrNotFound.
 func notFound(err error, what string) error {
-	if st, _ := wireCode(err); st == http.StatusNotFound {
+	if absent(err) {
 		return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
 			Message: what + ": Sign'Stash no longer knows the operation (the instance may have restarted)",
 			Hint:    "the batch is resubmitted under a new reference", Err: fmt.Errorf("%w: %w", signing.ErrNotFound, err)}
@@ -286,6 +288,16 @@ func (c *Client) Lookup(ctx context.Context, b *signing.Batch) (*signing.Operati
 		}
 		if absent(err) {
 			continue
+		}
+		if missingCall(err) {
+			tmpl := wire.PathLookup
+			if async {
+				tmpl = wire.PathAsyncStatus
+			}
+			return nil, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
+				Message: fmt.Sprintf("%s: outcome unknown: the server offers no look-up call at %s, so the batch cannot be proven absent and is not sent again", what, c.paths[tmpl]),
+				Hint:    fmt.Sprintf("if your proxy has this call under another path, set paths.%s (its Swagger page lists them; signagent check shows what the server offers)", tmpl),
+				Err:     fmt.Errorf("%w: %w", errOutcomeUnknown, err)}
 		}
 		return op, err
 	}
@@ -353,6 +365,17 @@ func (c *Client) Describe() string {
 	if c.cfg.HTTPProxy != "" {
 		s += ", through http_proxy"
 	}
+	c.offersMu.Lock()
+	defer c.offersMu.Unlock()
+	for _, p := range []struct{ name, label string }{{wire.PathLookup, "look-up"}, {wire.PathStatus, "status"}, {wire.PathAsyncStatus, "async status"}} {
+		if ok, probed := c.offers[p.name]; probed {
+			if ok {
+				s += fmt.Sprintf("; %s: offered", p.label)
+			} else {
+				s += fmt.Sprintf("; %s: not offered at %s (set paths.%s if the server has it elsewhere)", p.label, c.paths[p.name], p.name)
+			}
+		}
+	}
 	return s
 }
 
@@ -367,30 +390,51 @@ func (c *Client) Check(ctx context.Context) error {
 	if _, err := c.token(ctx); err != nil {
 		return err
 	}
-	if err := c.probe(ctx, ""); err != nil {
-		return err
+	offers := map[string]bool{}
+	probes := []string{wire.PathLookup, wire.PathStatus}
+	if !c.saas {
+		probes = append(probes, wire.PathAsyncStatus)
+	}
+	for _, name := range probes {
+		ok, err := c.probe(ctx, "", name)
+		if err != nil {
+			return err
+		}
+		offers[name] = ok
 	}
 	for i, u := range c.instances {
-		if err := c.probe(ctx, u.String()); err != nil {
+		if _, err := c.probe(ctx, u.String(), wire.PathLookup); err != nil {
 			return fmt.Errorf("instances[%d] (%s): %w", i, u.Redacted(), err)
 		}
 	}
+	c.offersMu.Lock()
+	c.offers = offers
+	c.offersMu.Unlock()
 	return nil
 }
 
-// probe makes the harmless call at endpoint.
-func (c *Client) probe(ctx context.Context, endpoint string) error {
-	what := "check the connection"
-	resp, err := c.do(ctx, http.MethodGet, c.endpointURL(endpoint, c.paths[wire.PathLookup], map[string]string{"externalReference": "signagent-check-absent"}), nil, what)
-	if err != nil {
-		var we *Error
-		if errors.As(err, &we) && we.StatusCode == http.StatusNotFound && we.Code != "" {
-			return nil // the service answered: no such reference
-		}
-		return err
+// probe makes a harmless call of template name at endpoint: the look-up or
+// status of something that does not exist. It reports whether the server
+// offers the call: yes when it answers in the service's error shape (or
+// finds something), no when the call does not exist there.
+func (c *Client) probe(ctx context.Context, endpoint, name string) (bool, error) {
+	what := "check the connection (" + name + ")"
+	vars := map[string]string{"externalReference": "signagent-check-absent", "operationId": "0", "includeContent": "false"}
+	resp, err := c.do(ctx, http.MethodGet, c.endpointURL(endpoint, c.paths[name], vars), nil, what)
+	switch {
+	case err == nil:
+		drain(resp)
+		return true, nil
+	case absent(err):
+		return true, nil // the service answered: no such reference
+	case missingCall(err):
+		return false, nil
 	}
-	drain(resp)
-	return nil
+	var we *Error
+	if errors.As(err, &we) && we.errorResponse && we.StatusCode >= 500 && name != wire.PathLookup {
+		return true, nil // e.g. 500 / 0.0.6 for operation 0: the call exists
+	}
+	return false, err
 }
 
 // decodeSmall decodes a small JSON answer (at most 1 MB).

@@ -31,6 +31,10 @@ type Client struct {
 	instances []*url.URL
 	// inferred: Service was inferred from BaseURL's path.
 	inferred bool
+	// offers records, per path template, whether the last Check found the
+	// call offered.
+	offersMu sync.Mutex
+	offers   map[string]bool
 	// unknownStatus holds the undocumented operation statuses already
 	// warned about.
 	unknownStatus sync.Map
@@ -87,6 +91,15 @@ func wireCode(err error) (int, string) {
 func absent(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.StatusCode == http.StatusNotFound && e.errorResponse
+}
+
+// missingCall reports whether err says the server does not offer the call
+// at all: 404 without the service's error shape, or 405. The proxy may
+// offer no look-up, status or detail (it "only signs"), so this is never
+// taken for "no such operation".
+func missingCall(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.StatusCode == http.StatusNotFound && !e.errorResponse || e.StatusCode == http.StatusMethodNotAllowed)
 }
 
 // token returns a valid access token, fetching one when none is cached or

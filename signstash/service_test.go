@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash"
 	"github.com/signagent/signagent/signstash/sim"
@@ -187,5 +188,33 @@ func TestHTTPProxy(t *testing.T) {
 	}
 	if _, err := signstash.ProxyFunc("http://user:pw@proxy:3128", func(string) string { return "" }); err == nil || strings.Contains(err.Error(), "pw") {
 		t.Errorf("a proxy URL with a password: %v", err)
+	}
+}
+
+// TestProxyWithoutLookup: a proxy that only signs answers the look-up with
+// "no such call" (404 in the web server's shape): that is not "no such
+// operation", even with every instance listed. The outcome stays unknown
+// (transient, never ErrNotFound), and Describe says what check found.
+func TestProxyWithoutLookup(t *testing.T) {
+	e := newEnv(t, 1, sim.Config{NoProxyLookup: true}, func(c *signstash.Config) { c.Instances = []string{c.BaseURL} })
+	ctx := context.Background()
+	_, err := e.client.Lookup(ctx, e.batch("nolookup", 1))
+	if errors.Is(err, signing.ErrNotFound) {
+		t.Fatal("a missing look-up call was taken as proof of absence")
+	}
+	wantKind(t, err, signagent.KindTransient, "")
+	if err := e.client.Check(ctx); err != nil {
+		t.Fatalf("check of a proxy that only signs: %v", err)
+	}
+	if d := e.client.Describe(); !strings.Contains(d, "look-up: not offered") {
+		t.Fatalf("describe: %s", d)
+	}
+	// The same proxy with its look-up: check says so.
+	e2 := newEnv(t, 1, sim.Config{}, func(c *signstash.Config) { c.Instances = []string{c.BaseURL} })
+	if err := e2.client.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := e2.client.Describe(); !strings.Contains(d, "look-up: offered") {
+		t.Fatalf("describe: %s", d)
 	}
 }

@@ -160,6 +160,10 @@ type Config struct {
 	MaxDocumentBytes int64
 	// AsyncStatus is the HTTP status of an accepted async register (default 202).
 	AsyncStatus int
+	// NoProxyLookup removes the look-up, status and detail calls from the
+	// proxy base path (the documentation says the proxy only signs and
+	// stores nothing); the SaaS base path keeps them.
+	NoProxyLookup bool
 	// Lenient accepts what the real service is not documented to accept
 	// (today: client credentials in the token request's form body instead of
 	// Basic). Off by default: a client that works only with a lenient

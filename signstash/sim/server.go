@@ -303,8 +303,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, wire.SaaSPrefix+"/"):
 		s.business(w, r, false, strings.TrimPrefix(p, wire.SaaSPrefix+"/"))
 	default:
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such path: " + p})
+		s.noSuchPath(w, p)
 	}
+}
+
+// noSuchPath answers a path the server does not serve as a Spring Boot
+// application does: 404 with its own error shape, not the service's
+// ErrorResponse, so a client can tell "no such call" from "no such
+// operation".
+func (s *Server) noSuchPath(w http.ResponseWriter, p string) {
+	writeJSON(w, http.StatusNotFound, map[string]any{"timestamp": s.now().UTC().Format("2006-01-02T15:04:05.000+00:00"),
+		"status": 404, "error": "Not Found", "path": p})
 }
 
 func (s *Server) delay(ctx context.Context) {
@@ -349,13 +358,16 @@ func (s *Server) business(w http.ResponseWriter, r *http.Request, proxy bool, re
 	var rt *route
 	var vars map[string]string
 	for i := range routes {
+		if proxy && s.cfg.NoProxyLookup && (routes[i].name == wire.PathLookup || routes[i].name == wire.PathStatus || routes[i].name == wire.PathDetail) {
+			continue // a proxy that only signs: no operation management
+		}
 		if v, ok := wire.Match(s.paths[routes[i].name], rel); ok && (proxy || !routes[i].proxy) {
 			rt, vars = &routes[i], v
 			break
 		}
 	}
 	if rt == nil {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such path: " + rel})
+		s.noSuchPath(w, r.URL.Path)
 		return
 	}
 	if r.Method != rt.method {
