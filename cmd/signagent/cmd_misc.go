@@ -69,7 +69,11 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 			}
 			continue
 		}
-		fmt.Fprintf(e.stdout, "backends.%s: ok (%s)\n", b.Name, b.Type)
+		desc := b.Type
+		if c, ok := be.(*signstash.Client); ok {
+			desc += ": " + c.Describe() // which service, instances, the calls the server offers
+		}
+		fmt.Fprintf(e.stdout, "backends.%s: ok (%s)\n", b.Name, desc)
 	}
 	if errs > 0 {
 		return usageError{msg: fmt.Sprintf("%d problem(s) found", errs)}
