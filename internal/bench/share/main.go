@@ -26,6 +26,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -112,6 +113,17 @@ func run(o options) error {
 		return fmt.Errorf("%w: bindfs %s: %v %s", errSkipped, mnt, err, strings.TrimSpace(string(out)))
 	}
 	defer unmount(mnt)
+	// Interrupted (the agents, in the same process group, stop too): do not
+	// leave the mount behind.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	go func() {
+		if _, ok := <-sig; ok {
+			exec.Command("fusermount3", "-uz", mnt).Run()
+			os.Exit(130)
+		}
+	}()
 
 	var procs []*exec.Cmd
 	var lines sync.WaitGroup
