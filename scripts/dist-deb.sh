@@ -14,12 +14,12 @@ fi
 build "$(go env GOHOSTOS)" "$(go env GOHOSTARCH)" signagent "$WORK/signagent-host"
 "$WORK/signagent-host" package-files --config "$PKG/config.toml" --out "$PKG"
 gzip -n -9 <"$PKG/signagent.8" >"$PKG/signagent.8.gz"
-cp "$WORK/src/README.md" "$PKG/README.md"
+cp "$WORK/src/README.md" "$WORK/src/packaging/deb/"* "$PKG/"
 
 for arch in amd64 arm64; do
 	cp "$OUT/signagent_${VERSION}_linux_${arch}" "$PKG/signagent"
-	(cd "$WORK/src" && DEB_ARCH=$arch VERSION=$VERSION PKG=$PKG \
+	(cd "$PKG" && DEB_ARCH=$arch VERSION=$VERSION PKG=$PKG \
 		DEB_MAINTAINER="${DEB_MAINTAINER:-signagent maintainers <signagent@users.noreply.github.com>}" \
-		GOFLAGS= $NFPM package --config packaging/nfpm.yaml --packager deb --target "$OUT/signagent_${VERSION}-1_${arch}.deb" >/dev/null)
+		GOFLAGS= $NFPM package --config "$WORK/src/packaging/nfpm.yaml" --packager deb --target "$OUT/signagent_${VERSION}-1_${arch}.deb" 2>&1 | { grep -v "^ *• \(using\|creating\|building\)" || true; })
 done
 echo "dist: Debian packages"
