@@ -25,10 +25,11 @@ else
 	PACKAGE_CODE=$(guid "signagent package $VERSION $COMMIT")
 	TARGET=$OUT/signagent_${VERSION}_windows_amd64.msi
 
-	wixl --arch x64 -o "$TARGET" \
+	# wixl takes sources relative to the working directory.
+	(cd "$MSI" && wixl --arch x64 -o "$TARGET" \
 		-D Version="$VERSION" -D ProductCode="$PRODUCT_CODE" -D PackageCode="$PACKAGE_CODE" \
-		-D Exe="$MSI/signagent.exe" -D Config="$MSI/config.toml" -D Readme="$MSI/README.md" \
-		"$WORK/src/packaging/msi/signagent.wxs" 2> >(grep -v "has no property named\|^$" >&2)
+		-D Exe=signagent.exe -D Config=config.toml -D Readme=README.md \
+		"$WORK/src/packaging/msi/signagent.wxs" 2> >(grep -v "has no property named\|^$" >&2))
 	# wixl ignores Component/@Permanent and @NeverOverwrite: set them
 	# (0x10 | 0x80, beside 0x100 for 64-bit) on the configuration.
 	msibuild "$TARGET" -q "UPDATE Component SET Attributes = 400 WHERE Component = 'Config'"
