@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -85,8 +86,10 @@ func (s *Server) parseSignRequest(body io.Reader, dir string) (*signRequest, err
 		case "documents":
 			req.haveDocs = true
 			err = s.parseDocuments(l, req, dir)
+		case "preservationInfo":
+			err = l.Skip() // documented; preservation is not emulated
 		default:
-			err = l.Skip()
+			err = s.unknownField(l, "signRequest."+k)
 		}
 		if err != nil {
 			var ae *apiError
@@ -95,6 +98,9 @@ func (s *Server) parseSignRequest(body io.Reader, dir string) (*signRequest, err
 			}
 			return nil, invalid("malformed request at %q: %v", k, err)
 		}
+	}
+	if t, err := l.Next(); err != io.EOF && !s.cfg.Lenient {
+		return nil, &apiError{code: "0.0.2", cause: fmt.Sprintf("malformed request: trailing data after the JSON object (%v)", t)}
 	}
 	switch {
 	case req.ref == "":
@@ -156,7 +162,7 @@ func (s *Server) parseDocuments(l *wire.Lexer, req *signRequest, dir string) err
 						d.size, err = s.saveContent(l, d.in, len(req.docs))
 						req.bytesWritten += d.size
 					default:
-						err = l.Skip()
+						err = s.unknownField(l, fmt.Sprintf("signRequest.documents[%d].documentRequest.%s", len(req.docs), k))
 					}
 					if err != nil {
 						return err
@@ -168,7 +174,7 @@ func (s *Server) parseDocuments(l *wire.Lexer, req *signRequest, dir string) err
 					return invalid("documents[%d].signatureInfo: %v", len(req.docs), err)
 				}
 			default:
-				if err := l.Skip(); err != nil {
+				if err := s.unknownField(l, fmt.Sprintf("signRequest.documents[%d].%s", len(req.docs), k)); err != nil {
 					return err
 				}
 			}
@@ -197,6 +203,9 @@ func (s *Server) parseDocuments(l *wire.Lexer, req *signRequest, dir string) err
 		}
 		if _, ok := sigTypes[d.sig.SignatureType]; !ok {
 			return invalid("documents[%d].signatureInfo.signatureType %q is not one of PAdES, XAdES, CAdES", n, d.sig.SignatureType)
+		}
+		if !s.cfg.Lenient && !typeFits(d.sig.SignatureType, d.ctype) {
+			return invalid("documents[%d]: signatureType %s does not sign contentType %s", n, d.sig.SignatureType, d.ctype)
 		}
 		if _, err := visible(d.sig.VisibleSignatureInfo); err != nil {
 			return err
@@ -234,6 +243,27 @@ func (s *Server) saveContent(l *wire.Lexer, path string, n int) (int64, error) {
 		return 0, &apiError{code: "0.0.4", cause: fmt.Sprintf("documents[%d] exceeds %d bytes", n, s.cfg.MaxDocumentBytes)}
 	}
 	return size, nil
+}
+
+// unknownField refuses a field the request schema does not have (the
+// service validates its requests); lenient, it skips it.
+func (s *Server) unknownField(l *wire.Lexer, path string) error {
+	if s.cfg.Lenient {
+		return l.Skip()
+	}
+	return invalid("unknown field %s", path)
+}
+
+// typeFits reports whether a signature type signs a content type: PAdES a
+// PDF, XAdES XML; CAdES (detached, binary) anything.
+func typeFits(sig, ctype string) bool {
+	switch sig {
+	case "PAdES":
+		return ctype == "application/pdf"
+	case "XAdES":
+		return ctype == "text/xml" || ctype == "application/xml"
+	}
+	return true
 }
 
 var sigTypes = map[string]signing.Type{"PAdES": signing.TypePAdES, "XAdES": signing.TypeXAdES, "CAdES": signing.TypeCAdES}
@@ -296,6 +326,12 @@ func (s *Server) handleSign(w http.ResponseWriter, r *http.Request, alias string
 	s.nextID++
 	id := s.nextID
 	s.mu.Unlock()
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); (err != nil || mt != "application/json") && !s.cfg.Lenient {
+		// Spring Boot's answer: 415 in its own error shape.
+		writeJSON(w, http.StatusUnsupportedMediaType, map[string]any{"timestamp": s.now().UTC().Format("2006-01-02T15:04:05.000+00:00"),
+			"status": 415, "error": "Unsupported Media Type", "path": r.URL.Path})
+		return
+	}
 	dir := filepath.Join(s.cfg.DataDir, "ops", strconv.FormatInt(id, 10))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		writeError(w, "0.0.1", "cannot store request: "+err.Error())

@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -53,6 +54,9 @@ func token(t *testing.T, ts *httptest.Server, query bool) string {
 func call(t *testing.T, method, u, auth, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, u, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
@@ -216,5 +220,52 @@ func TestTokenCredentialsStrict(t *testing.T) {
 	_, lenient := start(t, Config{Clients: clients, Lenient: true})
 	if st := post(lenient, false, odd); st != 200 {
 		t.Fatalf("credentials in the body, lenient: %d", st)
+	}
+}
+
+// TestStrictRequests: the emulator refuses what the service validates:
+// unknown fields, trailing data, a body that is not JSON by its
+// Content-Type, a signature type that does not sign the content type.
+// Lenient, it accepts them all.
+func TestStrictRequests(t *testing.T) {
+	for _, lenient := range []bool{false, true} {
+		_, ts := start(t, Config{Lenient: lenient, Sign: MarkerSign})
+		tok := "Bearer " + token(t, ts, false)
+		u := ts.URL + "/signstash/einvoice-integration-client-ws/api/v0/document/sign/base64"
+		n := 0
+		ref := func() string { n++; return fmt.Sprintf("strict-%v-%d", lenient, n) }
+		for name, c := range map[string]struct {
+			body   func(r string) string
+			status int
+		}{
+			"unknown top field": {func(r string) string {
+				return strings.Replace(signBody(r, r), `{"externalReference"`, `{"priority":1,"externalReference"`, 1)
+			}, 500},
+			"unknown doc field": {func(r string) string {
+				return strings.Replace(signBody(r, r), `"name":"a.pdf"`, `"name":"a.pdf","size":3`, 1)
+			}, 500},
+			"trailing data": {func(r string) string { return signBody(r, r) + `{}` }, 500},
+			"PAdES of XML":  {func(r string) string { return strings.Replace(signBody(r, r), `"application/pdf"`, `"text/xml"`, 1) }, 500},
+			"known fields":  {func(r string) string { return signBody(r, r) }, 200},
+		} {
+			want := c.status
+			if lenient {
+				want = 200
+			}
+			if st, body := call(t, "POST", u, tok, c.body(ref())); st != want {
+				t.Errorf("lenient=%v %s: %d %s, want %d", lenient, name, st, body, want)
+			}
+		}
+		req, _ := http.NewRequest("POST", u, strings.NewReader(signBody(ref(), ref())))
+		req.Header.Set("Authorization", tok)
+		req.Header.Set("Content-Type", "text/plain")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := map[bool]int{false: 415, true: 200}[lenient]; resp.StatusCode != want {
+			t.Errorf("lenient=%v text/plain body: %d, want %d", lenient, resp.StatusCode, want)
+		}
 	}
 }
