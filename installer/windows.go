@@ -217,6 +217,8 @@ func upper(c byte) byte {
 }
 
 // winIsAbs is filepath.IsAbs for Windows paths, on any OS.
+//
+//lint:ignore U1000 used by the Windows build (install_windows.go)
 func winIsAbs(p string) bool {
 	norm := strings.ReplaceAll(p, "/", `\`)
 	if strings.HasPrefix(norm, `\\`) {
