@@ -158,6 +158,13 @@ type Config struct {
 	ResultTTL time.Duration
 	// MaxDocumentBytes rejects larger documents with 0.0.4 (0: no limit).
 	MaxDocumentBytes int64
+	// MaxDocuments and MaxRequestBytes cap one request's documents and
+	// decoded bytes, answered with the documented 500 / 0.0.4 ("attribute
+	// size exceeded"); 0: no cap. The service publishes no number: the
+	// proxy documents < 100 documents per sync request as typical, 2,500
+	// per async request.
+	MaxDocuments    int
+	MaxRequestBytes int64
 	// AsyncStatus is the HTTP status of an accepted async register (default 202).
 	AsyncStatus int
 	// NoProxyLookup removes the look-up, status and detail calls from the

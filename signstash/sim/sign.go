@@ -122,6 +122,9 @@ func (s *Server) parseDocuments(l *wire.Lexer, req *signRequest, dir string) err
 		if err != nil || !more {
 			return err
 		}
+		if s.cfg.MaxDocuments > 0 && len(req.docs) >= s.cfg.MaxDocuments {
+			return &apiError{code: "0.0.4", cause: fmt.Sprintf("signRequest.documents has more than %d elements", s.cfg.MaxDocuments)}
+		}
 		d := &doc{}
 		var haveReq, haveSig, haveContent bool
 		if err := l.Expect('{'); err != nil {
@@ -161,6 +164,9 @@ func (s *Server) parseDocuments(l *wire.Lexer, req *signRequest, dir string) err
 						d.in = filepath.Join(dir, strconv.Itoa(len(req.docs))+".in")
 						d.size, err = s.saveContent(l, d.in, len(req.docs))
 						req.bytesWritten += d.size
+						if err == nil && s.cfg.MaxRequestBytes > 0 && req.bytesWritten > s.cfg.MaxRequestBytes {
+							err = &apiError{code: "0.0.4", cause: fmt.Sprintf("signRequest.documents exceed %d bytes", s.cfg.MaxRequestBytes)}
+						}
 					default:
 						err = s.unknownField(l, fmt.Sprintf("signRequest.documents[%d].documentRequest.%s", len(req.docs), k))
 					}

@@ -269,3 +269,23 @@ func TestStrictRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestCaps: documents and bytes per request are capped with the
+// documented 500 / 0.0.4.
+func TestRequestCaps(t *testing.T) {
+	two := func(r string) string {
+		return strings.Replace(signBody(r, r+".a"), `}]}`, `},{"documentRequest":{"externalReference":"`+r+`.b","name":"b.pdf","contentType":"application/pdf","base64Content":"JVBERi0xLjQ="},"signatureInfo":{"signatureType":"PAdES"}}]}`, 1)
+	}
+	for name, cfg := range map[string]Config{"documents": {MaxDocuments: 1}, "bytes": {MaxRequestBytes: 15}} {
+		cfg.Sign = MarkerSign
+		_, ts := start(t, cfg)
+		tok := "Bearer " + token(t, ts, false)
+		u := ts.URL + "/signstash/einvoice-integration-client-ws/api/v0/document/sign/base64"
+		if st, body := call(t, "POST", u, tok, two("cap-"+name)); st != 500 || !strings.Contains(body, `"0.0.4"`) {
+			t.Errorf("%s: %d %s, want 500 / 0.0.4", name, st, body)
+		}
+		if st, body := call(t, "POST", u, tok, signBody("one-"+name, "one-"+name)); st != 200 {
+			t.Errorf("%s: one small document: %d %s", name, st, body)
+		}
+	}
+}
