@@ -15,11 +15,15 @@ build "$(go env GOHOSTOS)" "$(go env GOHOSTARCH)" signagent "$WORK/signagent-hos
 "$WORK/signagent-host" package-files --config "$PKG/config.toml" --out "$PKG"
 gzip -n -9 <"$PKG/signagent.8" >"$PKG/signagent.8.gz"
 cp "$WORK/src/README.md" "$WORK/src/packaging/deb/"* "$PKG/"
+MAINTAINER=${DEB_MAINTAINER:-signagent maintainers <signagent@users.noreply.github.com>}
+printf 'signagent (%s-1) unstable; urgency=medium\n\n  * Release %s (%s).\n\n -- %s  %s\n' \
+	"$VERSION" "$VERSION" "$COMMIT" "$MAINTAINER" "$(LC_ALL=C date -u -R -d "@$SOURCE_DATE_EPOCH")" |
+	gzip -n -9 >"$PKG/changelog.Debian.gz"
 
 for arch in amd64 arm64; do
 	cp "$OUT/signagent_${VERSION}_linux_${arch}" "$PKG/signagent"
 	(cd "$PKG" && DEB_ARCH=$arch VERSION=$VERSION PKG=$PKG \
-		DEB_MAINTAINER="${DEB_MAINTAINER:-signagent maintainers <signagent@users.noreply.github.com>}" \
+		DEB_MAINTAINER="$MAINTAINER" \
 		GOFLAGS= $NFPM package --config "$WORK/src/packaging/nfpm.yaml" --packager deb --target "$OUT/signagent_${VERSION}-1_${arch}.deb" 2>&1 | { grep -v "^ *• \(using\|creating\|building\)" || true; })
 done
 echo "dist: Debian packages"
