@@ -60,8 +60,7 @@ func TestAsyncAffinityAcrossInstances(t *testing.T) {
 }
 
 func TestLookupAsksEveryInstance(t *testing.T) {
-	var e *env
-	e = newEnv(t, 3, sim.Config{}, func(c *signstash.Config) { c.Mode = signstash.ModeAsync })
+	e := newEnv(t, 3, sim.Config{}, func(c *signstash.Config) { c.Mode = signstash.ModeAsync })
 	// A second client that knows the instances.
 	cfg := e.cfg
 	for _, u := range e.cluster.InstanceURLs {
