@@ -65,7 +65,7 @@ func stamp(file, code string, t time.Time) error {
 // stampBytes patches the summary information property set in b.
 func stampBytes(b []byte, code string, t time.Time) error {
 	i := bytes.Index(b, fmtidSummary)
-	if i < 28 || bytes.Index(b[i+1:], fmtidSummary) >= 0 {
+	if i < 28 || bytes.Contains(b[i+1:], fmtidSummary) {
 		return errors.New("no single summary information property set")
 	}
 	set := b[i-28:] // byte order, version, system id, CLSID, count, then FMTID
