@@ -8,7 +8,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 SIM     := $(wildcard cmd/signstash-sim/main.go)
 
-.PHONY: all build test run bench cross vet clean fuzz race test-windows dist dist-check
+.PHONY: all build test run bench cross vet lint clean fuzz race test-windows dist dist-check
 all: build
 
 build:
@@ -18,8 +18,13 @@ ifneq ($(SIM),)
 endif
 
 # The whole suite: vet, cross-builds for the service platforms, every test.
-test: vet cross
+test: vet lint cross
 	$(GO) test -count=1 -timeout 20m ./...
+
+# staticcheck, pinned; run from the module cache, not a dependency of the product.
+STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
+lint:
+	$(GO) run $(STATICCHECK) ./...
 
 vet:
 	$(GO) vet ./...
