@@ -83,7 +83,7 @@ func (v *validator) folderDirs(key string, f *Folder) {
 		fi, err := os.Stat(r.path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			v.errorf(k, "create it: "+mkdirCommand(r.path)+" (if it lives on a share, check that the share is mounted)", "%s does not exist", r.path)
+			v.errorf(k, missingHint(r.path), "%s does not exist", r.path)
 			continue
 		case err != nil:
 			v.errorf(k, "let the account running signagent reach it", "cannot use %s: %s", r.path, errText(err))
@@ -201,6 +201,41 @@ func (v *validator) file(key, path string, secret, showPath bool) {
 	if secret && secretTooOpen(fi) {
 		v.warnf(key, "restrict it to the account running signagent: chmod 600 on the file", "holds a secret and is readable by group or others (mode %04o)", fi.Mode().Perm())
 	}
+}
+
+// missingHint says what to do about a folder that does not exist: create
+// it, unless it is on a Windows share (\\server\share\…), where the share
+// itself is more likely unreachable than the folder missing.
+func missingHint(dir string) string {
+	if share, ok := uncShare(dir); ok {
+		return fmt.Sprintf(`check that %s is reachable from this machine by the account running signagent `+
+			`(a service running as LocalSystem reaches shares as the computer's account), then that the folder exists on it`, share)
+	}
+	return "create it: " + mkdirCommand(dir) + " (if it lives on a share, check that the share is mounted)"
+}
+
+// uncShare returns the \\server\share part of a UNC path (also in its
+// \\?\UNC\ forms, and with forward slashes on Windows).
+func uncShare(p string) (string, bool) {
+	s := p
+	if runtime.GOOS == "windows" {
+		s = strings.ReplaceAll(p, "/", `\`)
+	}
+	switch {
+	case strings.HasPrefix(strings.ToUpper(s), `\\?\UNC\`):
+		s = s[len(`\\?\UNC\`):]
+	case strings.HasPrefix(s, `\\?\`), strings.HasPrefix(s, `\\.\`):
+		return "", false
+	case strings.HasPrefix(s, `\\`):
+		s = s[2:]
+	default:
+		return "", false
+	}
+	parts := strings.SplitN(s, `\`, 3)
+	if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
+		return "", false
+	}
+	return `\\` + parts[0] + `\` + parts[1], true
 }
 
 // mkdirCommand is the shell command that creates dir on this OS.
