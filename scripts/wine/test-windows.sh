@@ -62,7 +62,7 @@ skip() {
 	installer) echo 'TestCrossBuild|TestInstallSystemd|TestInstallNeedsAdmin|TestInstallDryRun|TestInstallUnknownUser|TestUninstallKeepsDataUnlessPurge|TestPurgeNeverTouchesFolders|TestLaunchdService|TestResolveDefaults' ;; # need the go tool; systemd/launchd installs of host (C:\) paths
 	config) echo 'TestDefaultsApplied|TestValuesDecoded|TestLookups' ;; # expect Unix paths
 	signer) echo 'TestPasswordFilePermissionsWarn|TestDevCredentials' ;; # Unix permission bits
-	cmd/signagent) echo 'TestCrashLoopExactlyOnce|TestSecondAgentOnOneDataDirExits|TestRecheckCommand' ;; # need the go tool (internal/wintest kills signagent.exe instead); Unix permission bits
+	cmd/signagent) echo 'TestCrashLoopExactlyOnce|TestSecondAgentOnOneDataDirExits|TestRecheckCommand|TestPackageFiles|TestStatusPageInBrowser' ;; # need the go tool (internal/wintest kills signagent.exe instead); Unix permission bits; Debian package files (Linux paths); the browser is Linux's chromium
 	esac
 }
 fail=0
