@@ -82,6 +82,7 @@ func TestRenderSystemdUnitGolden(t *testing.T) {
 		"Type=notify\n",
 		"Restart=on-failure\n",
 		`ExecStart="/usr/local/bin/signagent" run --config "/etc/signagent/config.toml"` + "\n",
+		"ExecReload=/bin/kill -HUP $MAINPID\n",
 		"TimeoutStopSec=15\n",
 		"User=signagent\n",
 		"NoNewPrivileges=yes\n",

@@ -67,6 +67,9 @@ func RenderSystemdUnit(opts Options) (string, error) {
 	line("Type=notify")
 	line("NotifyAccess=main")
 	line("ExecStart=%s run --config %s", execQuote(o.Executable), execQuote(o.Config))
+	// The agent validates the file first and keeps the old configuration
+	// when the new one has problems (see signagent reload).
+	line("ExecReload=/bin/kill -HUP $MAINPID")
 	line("Restart=on-failure")
 	line("RestartSec=10s")
 	// The first reconcile of a large backlog comes before READY=1.

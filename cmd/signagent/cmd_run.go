@@ -57,12 +57,17 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	for _, w := range warnings {
 		log.Warn(w.Message, "key", w.Key, "line", w.Line, "hint", w.Hint)
 	}
+	run := func(ctx context.Context, cfg *config.Config) error {
+		err := runAgent(ctx, cfg, e, log, start)
+		start = ledgerStart{} // recorded once; a reload opens the same ledger
+		return err
+	}
 	if !installer.Interactive() {
 		return installer.RunService(serviceName, func(ctx context.Context) error {
-			return runAgent(ctx, cfg, e, log, start)
+			return runReloadable(ctx, cfg, *cfgPath, run, log)
 		}, stopBudget, log)
 	}
-	return runAgent(ctx, cfg, e, log, start)
+	return runReloadable(ctx, cfg, *cfgPath, run, log)
 }
 
 // checkLayout creates missing folders, then refuses to start on any layout

@@ -64,6 +64,7 @@ func commands() []command {
 		{"verify", "check the signatures of files offline", cmdVerify},
 		{"retry", "requeue failed documents from error/", cmdRetry},
 		{"recheck", "make the running agent's held folders try again now", cmdRecheck},
+		{"reload", "make the running agent read its configuration again (validated first; drains, then runs on it)", cmdReload},
 		{"install", "install as a system service", cmdInstall},
 		{"uninstall", "remove the system service", cmdUninstall},
 		{"start", "start the installed service", cmdStart},
