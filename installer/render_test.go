@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +162,44 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 				t.Errorf("%s: systemd-analyze: %s", name, l)
 			}
 		}
+	}
+}
+
+// TestSystemdExposure keeps the unit's sandbox tight: systemd's own
+// assessment of the rendered unit must stay "OK" (3.1 today; 7.7, EXPOSED,
+// before the capability, device, namespace, /proc and address-family
+// restrictions). Running as root keeps its capabilities.
+func TestSystemdExposure(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Skip("systemd-analyze not installed (apt-get install systemd); CI has it")
+	}
+	unit, err := RenderSystemdUnit(sampleOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "signagent.service")
+	if err := os.WriteFile(path, []byte(unit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("systemd-analyze", "security", "--offline=true", "--no-pager", path).CombinedOutput()
+	if err != nil && !strings.Contains(string(out), "Overall exposure level") {
+		t.Skipf("systemd-analyze security --offline is not available here: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`).FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("no exposure level in:\n%s", out)
+	}
+	if level, _ := strconv.ParseFloat(m[1], 64); level > 4.0 {
+		t.Errorf("exposure level %s, want at most 4.0 (\"OK\"):\n%s", m[1], out)
+	}
+	o := sampleOptions()
+	o.User = ""
+	root, err := RenderSystemdUnit(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(root, "CapabilityBoundingSet=") {
+		t.Error("a unit running as root drops the capabilities root reads the folders with")
 	}
 }
 

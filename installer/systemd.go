@@ -90,6 +90,25 @@ func RenderSystemdUnit(opts Options) (string, error) {
 	line("ProtectControlGroups=yes")
 	line("RestrictSUIDSGID=yes")
 	line("LockPersonality=yes")
+	// The agent needs no privilege beyond its account's file access, no
+	// devices, no namespaces and no sockets but IP and the notify socket.
+	// Running as root (no User=) keeps its capabilities: root reads the
+	// folders through them.
+	if o.User != "" && o.User != "root" {
+		line("CapabilityBoundingSet=")
+		line("AmbientCapabilities=")
+	}
+	line("PrivateDevices=yes")
+	line("ProtectClock=yes")
+	line("ProtectHostname=yes")
+	line("ProtectKernelLogs=yes")
+	line("ProtectProc=invisible")
+	line("ProcSubset=pid")
+	line("RestrictNamespaces=yes")
+	line("RestrictRealtime=yes")
+	line("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6")
+	line("MemoryDenyWriteExecute=yes")
+	line("SystemCallArchitectures=native")
 	// A missing folder ("-") must not keep the other folders from running:
 	// the agent reports it. The data directory is created by Install.
 	var rw []string
