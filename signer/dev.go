@@ -168,3 +168,10 @@ func serial() *big.Int {
 	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	return n.Add(n, big.NewInt(1))
 }
+
+// DevExists reports whether the development certificate has been created
+// in dataDir (DevCredentials creates it on first use).
+func DevExists(dataDir string) bool {
+	_, err := os.Stat(filepath.Join(dataDir, devDir, devCertFile))
+	return err == nil
+}

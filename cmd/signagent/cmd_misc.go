@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -53,6 +54,13 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	}
 	log := newLogger(cfg, io.Discard)
 	for _, b := range sortedBackends(cfg) {
+		if b.Type == config.TypeLocal && b.Certificate == config.DevCertificate && !signer.DevExists(cfg.DataDir) {
+			// check never creates keys: run does, as the service's account
+			// (made here, by root, the service could not read them).
+			fmt.Fprintf(e.stdout, "backends.%s: ok (local: the development certificate is created at the first run in %s)\n", b.Name, cfg.DataDir)
+			fmt.Fprintf(e.stdout, "%s: backends.%s.certificate: warning: the development certificate's signatures are NOT trusted by anyone\n  hint: configure a real certificate (.p12) before production use\n", cfg.Path, b.Name)
+			continue
+		}
 		be, err := newBackend(cfg, b, e, log)
 		if err == nil {
 			if c, ok := be.(*signstash.Client); ok {
@@ -72,6 +80,9 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 		desc := b.Type
 		if c, ok := be.(*signstash.Client); ok {
 			desc += ": " + c.Describe() // which service, instances, the calls the server offers
+		}
+		if l, ok := be.(*signer.Local); ok {
+			desc += ": " + certificateNotes(e.stdout, cfg.Path, b.Name, l.Certificate(), time.Now())
 		}
 		fmt.Fprintf(e.stdout, "backends.%s: ok (%s)\n", b.Name, desc)
 	}
@@ -501,4 +512,24 @@ func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
 func within(dir, p string) bool {
 	rel, err := filepath.Rel(dir, p)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// certWarnDays is how long before its expiry check warns about a signing
+// certificate.
+const certWarnDays = 30
+
+// certificateNotes describes a local backend's signing certificate for
+// check, and prints a warning for a development certificate or one that
+// expires within certWarnDays (an expired one never loads).
+func certificateNotes(w io.Writer, cfgPath, backend string, c *x509.Certificate, now time.Time) string {
+	days := int(c.NotAfter.Sub(now).Hours() / 24)
+	desc := fmt.Sprintf("certificate %q, issued by %q, expires %s", c.Subject.CommonName, c.Issuer.CommonName, c.NotAfter.Format(time.DateOnly))
+	switch {
+	case c.Subject.CommonName == signer.DevCommonName:
+		fmt.Fprintf(w, "%s: backends.%s.certificate: warning: the development certificate's signatures are NOT trusted by anyone\n  hint: configure a real certificate (.p12) before production use\n", cfgPath, backend)
+	case days < certWarnDays:
+		fmt.Fprintf(w, "%s: backends.%s.certificate: warning: the signing certificate %q expires in %d day(s), on %s\n  hint: renew it and configure the new one before then; documents fail to sign once it has expired\n",
+			cfgPath, backend, c.Subject.CommonName, days, c.NotAfter.Format(time.DateOnly))
+	}
+	return desc
 }
