@@ -109,6 +109,11 @@ func RenderSystemdUnit(opts Options) (string, error) {
 	line("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6")
 	line("MemoryDenyWriteExecute=yes")
 	line("SystemCallArchitectures=native")
+	// The calls of an ordinary service; anything else answers EPERM
+	// instead of killing the agent mid-batch.
+	line("SystemCallFilter=@system-service")
+	line("SystemCallFilter=~@privileged")
+	line("SystemCallErrorNumber=EPERM")
 	// A missing folder ("-") must not keep the other folders from running:
 	// the agent reports it. The data directory is created by Install.
 	var rw []string
