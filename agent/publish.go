@@ -352,7 +352,7 @@ func (r *runner) fail(ctx context.Context, d *ledger.Doc, batchRef string, cause
 			return
 		}
 		r.a.Observer.Transition(r.f.Name, signagent.StateFailed)
-		r.log.Warn("failed", "doc", d.ID, "file", d.Rel, "code", code, "msg", msg)
+		r.log.Warn("failed", "doc", d.ID, "file", d.Rel, "code", code, "error", msg)
 		r.writeFailure(ctx, d, batchRef, hint)
 		return
 	}
