@@ -203,6 +203,23 @@ func TestSystemdExposure(t *testing.T) {
 	}
 }
 
+// A folder under /tmp is invisible to a service with a private /tmp: the
+// unit leaves PrivateTmp off then, and says why.
+func TestFolderUnderTmpKeepsSharedTmp(t *testing.T) {
+	o := sampleOptions()
+	o.Folders = append(o.Folders, "/tmp/erp-drop")
+	unit, err := RenderSystemdUnit(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(unit, "PrivateTmp=yes") || !strings.Contains(unit, "# PrivateTmp is off") {
+		t.Errorf("unit with a folder under /tmp:\n%s", unit)
+	}
+	if unit, _ := RenderSystemdUnit(sampleOptions()); !strings.Contains(unit, "PrivateTmp=yes\n") {
+		t.Error("the usual unit lost PrivateTmp")
+	}
+}
+
 func TestRenderLaunchdPlistGolden(t *testing.T) {
 	o := sampleOptions()
 	o.Executable = "/usr/local/bin/signagent"

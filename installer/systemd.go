@@ -40,10 +40,13 @@ func RenderSystemdUnit(opts Options) (string, error) {
 	if o.DataDir != "" {
 		mounts = append(mounts, o.DataDir)
 	}
-	protectHome := true
+	protectHome, privateTmp := true, true
 	for _, p := range mounts {
 		if underHome(p) {
 			protectHome = false
+		}
+		if underTmp(p) {
+			privateTmp = false
 		}
 	}
 
@@ -84,7 +87,13 @@ func RenderSystemdUnit(opts Options) (string, error) {
 	if protectHome {
 		line("ProtectHome=read-only")
 	}
-	line("PrivateTmp=yes")
+	if privateTmp {
+		line("PrivateTmp=yes")
+	} else {
+		// A private /tmp would hide the folders the producers write to.
+		line("# PrivateTmp is off: a folder or the data directory lives under /tmp or /var/tmp,")
+		line("# which the service would otherwise see empty. Move them to lasting places.")
+	}
 	line("ProtectKernelTunables=yes")
 	line("ProtectKernelModules=yes")
 	line("ProtectControlGroups=yes")
@@ -134,6 +143,18 @@ func RenderSystemdUnit(opts Options) (string, error) {
 }
 
 // underHome reports whether p lies where ProtectHome applies.
+// underTmp reports whether p lives under a temporary directory that
+// PrivateTmp replaces for the service.
+func underTmp(p string) bool {
+	p = path.Clean(p)
+	for _, t := range []string{"/tmp", "/var/tmp"} {
+		if p == t || strings.HasPrefix(p, t+"/") {
+			return true
+		}
+	}
+	return false
+}
+
 func underHome(p string) bool {
 	p = path.Clean(p)
 	for _, h := range []string{"/home", "/root", "/run/user"} {
