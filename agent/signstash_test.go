@@ -109,7 +109,7 @@ type simOpts struct {
 	instances int
 	// unlisted leaves instances out of the client's configuration (one
 	// proxy behind its own address), so a "not found" proves nothing.
-	unlisted bool
+	unlisted  bool
 	faults    sim.Faults
 	seed      uint64
 	client    func(*signstash.Config)
