@@ -30,12 +30,17 @@ func hashFile(path string) (string, int64, error) {
 		return "", 0, err
 	}
 	defer f.Close()
+	return hashReader(f)
+}
+
+// hashReader returns the SHA-256 of what r holds and how many bytes it read.
+func hashReader(r io.Reader) (string, int64, error) {
 	h := sha256.New()
 	buf := hashBufs.Get().(*[]byte)
 	defer hashBufs.Put(buf)
 	// CopyBuffer through a plain reader: *os.File's WriteTo would read in
 	// 32 KiB pieces; a document is usually one read.
-	n, err := io.CopyBuffer(h, struct{ io.Reader }{f}, *buf)
+	n, err := io.CopyBuffer(h, struct{ io.Reader }{r}, *buf)
 	if err != nil {
 		return "", 0, err
 	}

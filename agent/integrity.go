@@ -106,12 +106,8 @@ func (r *runner) checkOutput(d *ledger.Doc, t signing.Type, res signing.Result) 
 	// without the backend's digest, the claimed file must still hold the
 	// recorded bytes.
 	if t == signing.TypeXAdES && res.SHA256 == "" {
-		sum, n, _, err := hashRegular(claim)
-		if err != nil {
-			return r.unreadableClaim(claim, err)
-		}
-		if sum != d.SHA256 || n != d.Size {
-			return changed("its SHA-256 is now %s (%d bytes), %s (%d bytes) when claimed", short(sum), n, short(d.SHA256), d.Size)
+		if err := r.claimCheck(d); err != nil {
+			return err
 		}
 	}
 	content, _, err := openRegular(claim)
@@ -126,11 +122,10 @@ func (r *runner) checkOutput(d *ledger.Doc, t signing.Type, res signing.Result) 
 	case errors.Is(err, signer.ErrContentChanged):
 		return changed("%v", err)
 	}
-	if cerr := r.claimChanged(d); cerr != nil {
-		return cerr // the bytes moved under the backend: not its fault
-	}
-	if _, _, _, herr := hashRegular(claim); errors.Is(herr, errNotRegular) {
-		return r.unreadableClaim(claim, herr)
+	// The bytes moved under the backend, or a link was swapped in: not the
+	// backend's fault.
+	if cerr := r.claimCheck(d); isChanged(cerr) || signagent.KindOf(cerr) == signagent.KindDocument {
+		return cerr
 	}
 	return signagent.DocError(signagent.CodeSigningError,
 		"the signed output failed its check and was not published: "+err.Error(),
@@ -152,15 +147,24 @@ func (r *runner) unreadableClaim(claim string, err error) error {
 		Message: "cannot read the claimed document to check its signature", Err: err}
 }
 
-// claimChanged returns an *errChanged when the claimed original is a
-// regular file whose bytes are no longer the recorded ones, nil otherwise
-// (unchanged, or unreadable: the caller's own error then stands).
-func (r *runner) claimChanged(d *ledger.Doc) error {
-	sum, n, _, err := hashRegular(r.abs(d.Claim))
-	if err != nil || (sum == d.SHA256 && n == d.Size) {
-		return nil
+// claimCheck hashes the claimed original again: nil when it still holds
+// the recorded bytes, an *errChanged when they changed, otherwise the
+// read failure as unreadableClaim classes it.
+func (r *runner) claimCheck(d *ledger.Doc) error {
+	claim := r.abs(d.Claim)
+	sum, n, _, err := hashRegular(claim)
+	switch {
+	case err != nil:
+		return r.unreadableClaim(claim, err)
+	case sum != d.SHA256 || n != d.Size:
+		return changed("its SHA-256 is now %s (%d bytes), %s (%d bytes) when claimed", short(sum), n, short(d.SHA256), d.Size)
 	}
-	return changed("its SHA-256 is now %s (%d bytes), %s (%d bytes) when claimed", short(sum), n, short(d.SHA256), d.Size)
+	return nil
+}
+
+func isChanged(err error) bool {
+	var ce *errChanged
+	return errors.As(err, &ce)
 }
 
 func short(sum string) string {

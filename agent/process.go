@@ -243,15 +243,19 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 		}
 		if err == nil {
 			t := sb.Docs[i].Opts.Type.Resolve(sb.Docs[i].Name)
-			err = r.checkOutput(d, t, results[sb.Docs[i].Ref])
-			var ce *errChanged
-			if errors.As(err, &ce) {
-				os.Remove(r.out(d))
-				d.State = signagent.StateClaimed
-				ups = append(ups, ledger.Update{ID: d.ID, State: signagent.StateClaimed})
-				changedDocs = append(changedDocs, changedDoc{d, err})
-				continue
+			err = r.checkOutput(d, t, res)
+		} else if signagent.KindOf(err) == signagent.KindDocument {
+			if cerr := r.claimCheck(d); isChanged(cerr) {
+				err = cerr // the backend refused bytes that are not the recorded ones
 			}
+		}
+		if isChanged(err) {
+			// A producer still writing: settle, then sign what it wrote.
+			os.Remove(r.out(d))
+			d.State = signagent.StateClaimed
+			ups = append(ups, ledger.Update{ID: d.ID, State: signagent.StateClaimed})
+			changedDocs = append(changedDocs, changedDoc{d, err})
+			continue
 		}
 		if err == nil {
 			sum, _, herr := hashFile(r.out(d))
@@ -270,15 +274,6 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 		}
 		switch signagent.KindOf(err) {
 		case signagent.KindDocument:
-			if cerr := r.claimChanged(d); cerr != nil {
-				// The backend refused bytes that are not the recorded
-				// ones (a producer still writing): settle and try again.
-				os.Remove(r.out(d))
-				d.State = signagent.StateClaimed
-				ups = append(ups, ledger.Update{ID: d.ID, State: signagent.StateClaimed})
-				changedDocs = append(changedDocs, changedDoc{d, cerr})
-				continue
-			}
 			r.fail(ctx, d, lb.Ref, err)
 			continue
 		case signagent.KindConfig, signagent.KindLocal:

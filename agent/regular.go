@@ -1,11 +1,8 @@
 package agent
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 
@@ -45,14 +42,8 @@ func hashRegular(path string) (string, int64, fs.FileInfo, error) {
 		return "", 0, nil, err
 	}
 	defer f.Close()
-	h := sha256.New()
-	buf := hashBufs.Get().(*[]byte)
-	defer hashBufs.Put(buf)
-	n, err := io.CopyBuffer(h, struct{ io.Reader }{f}, *buf)
-	if err != nil {
-		return "", 0, nil, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, fi, nil
+	sum, n, err := hashReader(f)
+	return sum, n, fi, err
 }
 
 // notRegular is the document error for an entry that is not a regular file.
