@@ -54,10 +54,31 @@ func OutputName(name string, t Type) string {
 
 // Visible places a visible signature widget. Page is 1-based; the rectangle
 // is in PDF user-space points from the page's lower-left corner.
+//
+// Location says how the widget is placed: at Page, X, Y (LocationCoordinate,
+// also the zero value), in the PDF's existing signature field named Field
+// (LocationSignField), or at the first occurrence of the word Placeholder in
+// the document (LocationPlaceholder; a document without it fails). W and H
+// size the widget in every case; zero leaves the size to the backend.
 type Visible struct {
 	Page       int
 	X, Y, W, H float64
+
+	Location    Location
+	Field       string // LocationSignField: the existing field's name
+	Placeholder string // LocationPlaceholder: the word to place the widget at
 }
+
+// Location is how a visible signature is placed; the values are the
+// configuration's words.
+type Location string
+
+// Locations of a visible signature.
+const (
+	LocationCoordinate  Location = "coordinate"
+	LocationSignField   Location = "sign_field"
+	LocationPlaceholder Location = "placeholder"
+)
 
 // Options are the per-document signature settings of a folder.
 type Options struct {
