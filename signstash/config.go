@@ -28,13 +28,26 @@ const (
 	ModeAuto  = "auto"
 )
 
-// Defaults.
+// Transports: how documents travel.
+const (
+	// TransportBase64 sends each document base64-encoded inside the JSON
+	// sign request and reads it back from signedContent.
+	TransportBase64 = "base64"
+	// TransportMultipart sends the documents as binary parts of a
+	// multipart/form-data sign request and downloads the signed ones as the
+	// operation's ZIP file.
+	TransportMultipart = "multipart"
+)
+
+// Defaults. They are the configuration's (package config): a zero value in
+// Config falls back to the same value the configuration file would give.
 const (
 	DefaultSyncMaxFiles = 50
 	// MaxAsyncFiles is the service's documented maximum per async request.
 	MaxAsyncFiles       = 2500
 	DefaultTimeout      = 5 * time.Minute
-	DefaultPollInterval = 5 * time.Second
+	DefaultPollInterval = 2 * time.Second
+	DefaultTransport    = TransportBase64
 )
 
 // Config configures a Client. Zero values take the defaults above.
@@ -83,8 +96,14 @@ type Config struct {
 	// Timeout bounds the wait for a response's headers (a sync call signs
 	// before answering). Default 5 minutes.
 	Timeout time.Duration
-	// PollInterval is the suggested wait between async polls (default 5s).
+	// PollInterval is the suggested wait between async polls (default 2s,
+	// as in the configuration).
 	PollInterval time.Duration
+	// Transport is TransportBase64 (default) or TransportMultipart.
+	Transport string
+	// TempDir holds the ZIP files of the multipart transport while they are
+	// read (the archive format needs random access). Default os.TempDir().
+	TempDir string
 	// Paths overrides path templates: async_register, async_status,
 	// async_result, lookup, status, detail, sync_sign.
 	Paths map[string]string
@@ -122,6 +141,13 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
+	}
+	switch cfg.Transport {
+	case "":
+		cfg.Transport = DefaultTransport
+	case TransportBase64, TransportMultipart:
+	default:
+		return nil, configError("backend %s: transport %q is not %q or %q", cfg.Name, cfg.Transport, TransportBase64, TransportMultipart)
 	}
 	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
