@@ -18,6 +18,7 @@ import (
 	"github.com/digitorus/pdf"
 	"github.com/digitorus/pdfsign/sign"
 	"github.com/signagent/signagent/bench/internal/benchpki"
+	"github.com/signagent/signagent/internal/cputime"
 	"github.com/signagent/signagent/signer/pades"
 )
 
@@ -118,30 +119,30 @@ func signOnce(b *testing.B, m method, in, out string, cpu *time.Duration) {
 		if !*timeOutput {
 			b.StopTimer()
 		}
-		c := cpuTime()
+		c := cputime.Process()
 		var err error
 		if fo, err = os.OpenFile(out, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
 			b.Fatal(err)
 		}
 		if *timeOutput {
-			*cpu += cpuTime() - c
+			*cpu += cputime.Process() - c
 		} else {
 			b.StartTimer()
 		}
 	}
-	c := cpuTime()
+	c := cputime.Process()
 	m.sign(b, in, fo)
-	*cpu += cpuTime() - c
+	*cpu += cputime.Process() - c
 	if fo != nil {
 		if !*timeOutput {
 			b.StopTimer()
 		}
-		c := cpuTime()
+		c := cputime.Process()
 		if err := fo.Close(); err != nil {
 			b.Fatal(err)
 		}
 		if *timeOutput {
-			*cpu += cpuTime() - c
+			*cpu += cputime.Process() - c
 		} else {
 			b.StartTimer()
 		}

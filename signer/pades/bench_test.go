@@ -11,6 +11,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/signagent/signagent/internal/cputime"
 	"github.com/signagent/signagent/signer/internal/testpki"
 	"github.com/signagent/signagent/signer/pades"
 )
@@ -30,8 +31,8 @@ func BenchmarkSign(b *testing.B) {
 	}
 	defer fo.Close()
 	b.ReportAllocs()
-	cpu := pades.CPUTime()
-	defer func() { b.ReportMetric(float64((pades.CPUTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
+	cpu := cputime.Process()
+	defer func() { b.ReportMetric(float64((cputime.Process()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
 	for i := 0; i < b.N; i++ {
 		fi, err := os.Open(med)
 		if err != nil {
@@ -47,8 +48,8 @@ func BenchmarkSign(b *testing.B) {
 func BenchmarkCryptoFloor(b *testing.B) {
 	p, med := benchSetup(b)
 	b.ReportAllocs()
-	cpu := pades.CPUTime()
-	defer func() { b.ReportMetric(float64((pades.CPUTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
+	cpu := cputime.Process()
+	defer func() { b.ReportMetric(float64((cputime.Process()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
 	for i := 0; i < b.N; i++ {
 		fi, _ := os.Open(med)
 		h := sha256.New()

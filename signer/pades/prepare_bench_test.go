@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/signagent/signagent/internal/cputime"
 )
 
 // BenchmarkPrepare is the part of signing that is neither I/O of the whole
@@ -34,7 +36,7 @@ func BenchmarkPrepare(b *testing.B) {
 	signer := &x509.Certificate{Subject: pkix.Name{CommonName: "Bench"}}
 	o := Options{Time: time.Now()}
 	b.ReportAllocs()
-	cpu := CPUTime()
+	cpu := cputime.Process()
 	for b.Loop() {
 		for _, f := range files {
 			st, _ := f.Stat()
@@ -49,5 +51,5 @@ func BenchmarkPrepare(b *testing.B) {
 	}
 	docs := float64(b.N * len(files))
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/docs, "ns/doc")
-	b.ReportMetric(float64((CPUTime()-cpu).Nanoseconds())/docs, "cpu-ns/doc")
+	b.ReportMetric(float64((cputime.Process()-cpu).Nanoseconds())/docs, "cpu-ns/doc")
 }

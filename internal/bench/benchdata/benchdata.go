@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/signagent/signagent/internal/cputime"
 )
 
 // CorpusPDFs returns the PDFs under dir of at most maxSize bytes (0: any
@@ -150,9 +152,9 @@ func ProcKB(pid int, field string) int64 {
 	return -1
 }
 
-// CPUTime returns the user and system CPU time used so far by this
-// process (zero where getrusage is unavailable).
-func CPUTime() time.Duration { return cpuTime() }
+// CPUTime is cputime.Process: the user and system CPU time used so far by
+// this process (zero where the platform does not report it).
+func CPUTime() time.Duration { return cputime.Process() }
 
 // MB formats kilobytes as "12.3 MB" (MiB, as the kernel counts).
 func MB(kb int64) string {

@@ -1,14 +1,13 @@
 //go:build unix
 
-package pades
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// CPUTime is the CPU time (user + system, all threads) the process has used.
-func CPUTime() time.Duration {
+func process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
