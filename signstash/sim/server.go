@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash/internal/wire"
 )
 
@@ -70,7 +71,8 @@ type op struct {
 
 type doc struct {
 	ref, name, ctype string
-	sig              wire.SignatureInfo
+	sig              signatureInfo
+	vis              *signing.Visible // resolved visible signature location
 	in, out          string
 	size             int64
 	internalID       int64
@@ -125,6 +127,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	paths[routeMultipartSign] = pathMultipartSign
+	paths[routeDocumentsZip] = pathDocumentsZip
 	s := &Server{
 		cfg: cfg, paths: paths, log: cfg.Logger.With("component", "signstash-sim", "port", cfg.AdvertisePort), now: cfg.Now,
 		wake: make(chan struct{}, 1), faults: cfg.Faults,
@@ -338,12 +342,14 @@ type route struct {
 
 var routes = []route{
 	{wire.PathSyncSign, http.MethodPost, false},
+	{routeMultipartSign, http.MethodPost, false},
 	{wire.PathAsyncRegister, http.MethodPost, true},
 	{wire.PathAsyncStatus, http.MethodGet, true},
 	{wire.PathAsyncResult, http.MethodGet, true},
 	{wire.PathLookup, http.MethodGet, false},
 	{wire.PathStatus, http.MethodGet, false},
 	{wire.PathDetail, http.MethodGet, false},
+	{routeDocumentsZip, http.MethodGet, false},
 }
 
 // fault is the outcome of the fault draw for one call.
@@ -358,7 +364,7 @@ func (s *Server) business(w http.ResponseWriter, r *http.Request, proxy bool, re
 	var rt *route
 	var vars map[string]string
 	for i := range routes {
-		if proxy && s.cfg.NoProxyLookup && (routes[i].name == wire.PathLookup || routes[i].name == wire.PathStatus || routes[i].name == wire.PathDetail) {
+		if proxy && s.cfg.NoProxyLookup && (routes[i].name == wire.PathLookup || routes[i].name == wire.PathStatus || routes[i].name == wire.PathDetail || routes[i].name == routeDocumentsZip) {
 			continue // a proxy that only signs: no operation management
 		}
 		if v, ok := wire.Match(s.paths[routes[i].name], rel); ok && (proxy || !routes[i].proxy) {
@@ -388,13 +394,13 @@ func (s *Server) business(w http.ResponseWriter, r *http.Request, proxy bool, re
 		return
 	}
 	switch rt.name {
-	case wire.PathSyncSign, wire.PathAsyncRegister:
-		s.handleSign(w, r, alias, proxy, rt.name == wire.PathAsyncRegister, f == faultReset)
+	case wire.PathSyncSign, wire.PathAsyncRegister, routeMultipartSign:
+		s.handleSign(w, r, alias, proxy, rt.name == wire.PathAsyncRegister, rt.name == routeMultipartSign, f == faultReset)
 	case wire.PathAsyncStatus, wire.PathAsyncResult:
 		s.handleAsyncGet(w, alias, vars["externalReference"], rt.name == wire.PathAsyncResult)
 	case wire.PathLookup:
 		s.handleLookup(w, alias, vars["externalReference"])
-	case wire.PathStatus, wire.PathDetail:
+	case wire.PathStatus, wire.PathDetail, routeDocumentsZip:
 		id, err := strconv.ParseInt(vars["operationId"], 10, 64)
 		if err != nil {
 			writeError(w, "0.0.6", "operationId must be a number")
@@ -411,6 +417,10 @@ func (s *Server) business(w http.ResponseWriter, r *http.Request, proxy bool, re
 				writeError(w, "0.0.6", "includeContent must be true or false")
 				return
 			}
+		}
+		if rt.name == routeDocumentsZip {
+			s.handleDocuments(w, alias, id)
+			return
 		}
 		s.handleOperation(w, alias, id, rt.name == wire.PathDetail, incl)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -176,8 +177,12 @@ func (s *Server) parseDocuments(l *wire.Lexer, req *signRequest, dir string) err
 				}
 			case "signatureInfo":
 				haveSig = true
-				if err := l.Decode(&d.sig, 1<<20); err != nil {
+				var raw json.RawMessage
+				if err := l.Decode(&raw, 1<<20); err != nil {
 					return invalid("documents[%d].signatureInfo: %v", len(req.docs), err)
+				}
+				if err := decodeStrict(raw, &d.sig, s.cfg.Lenient); err != nil {
+					return invalid("signRequest.documents[%d].signatureInfo: %v", len(req.docs), err)
 				}
 			default:
 				if err := s.unknownField(l, fmt.Sprintf("signRequest.documents[%d].%s", len(req.docs), k)); err != nil {
@@ -191,34 +196,46 @@ func (s *Server) parseDocuments(l *wire.Lexer, req *signRequest, dir string) err
 			return missing(fmt.Sprintf("signRequest.documents[%d].documentRequest", n))
 		case !haveSig:
 			return missing(fmt.Sprintf("signRequest.documents[%d].signatureInfo", n))
-		case d.ref == "":
-			return missing(fmt.Sprintf("signRequest.documents[%d].documentRequest.externalReference", n))
-		case d.name == "":
-			return missing(fmt.Sprintf("signRequest.documents[%d].documentRequest.name", n))
-		case d.ctype == "":
-			return missing(fmt.Sprintf("signRequest.documents[%d].documentRequest.contentType", n))
 		case !haveContent:
 			return missing(fmt.Sprintf("signRequest.documents[%d].documentRequest.base64Content", n))
-		case d.sig.SignatureType == "":
-			return missing(fmt.Sprintf("signRequest.documents[%d].signatureInfo.signatureType", n))
 		}
-		switch d.ctype {
-		case "application/pdf", "text/xml", "application/xml":
-		default:
-			return invalid("documents[%d].documentRequest.contentType %q is not one of application/pdf, text/xml, application/xml", n, d.ctype)
-		}
-		if _, ok := sigTypes[d.sig.SignatureType]; !ok {
-			return invalid("documents[%d].signatureInfo.signatureType %q is not one of PAdES, XAdES, CAdES", n, d.sig.SignatureType)
-		}
-		if !s.cfg.Lenient && !typeFits(d.sig.SignatureType, d.ctype) {
-			return invalid("documents[%d]: signatureType %s does not sign contentType %s", n, d.sig.SignatureType, d.ctype)
-		}
-		if _, err := visible(d.sig.VisibleSignatureInfo); err != nil {
+		if err := s.checkDoc(n, d); err != nil {
 			return err
 		}
 		d.out = filepath.Join(dir, strconv.Itoa(n)+".out")
 		req.docs = append(req.docs, d)
 	}
+}
+
+// checkDoc validates one document's request and signature information.
+func (s *Server) checkDoc(n int, d *doc) error {
+	switch {
+	case d.ref == "":
+		return missing(fmt.Sprintf("signRequest.documents[%d].documentRequest.externalReference", n))
+	case d.name == "":
+		return missing(fmt.Sprintf("signRequest.documents[%d].documentRequest.name", n))
+	case d.ctype == "":
+		return missing(fmt.Sprintf("signRequest.documents[%d].documentRequest.contentType", n))
+	case d.sig.SignatureType == "":
+		return missing(fmt.Sprintf("signRequest.documents[%d].signatureInfo.signatureType", n))
+	}
+	switch d.ctype {
+	case "application/pdf", "text/xml", "application/xml":
+	default:
+		return invalid("documents[%d].documentRequest.contentType %q is not one of application/pdf, text/xml, application/xml", n, d.ctype)
+	}
+	if _, ok := sigTypes[d.sig.SignatureType]; !ok {
+		return invalid("documents[%d].signatureInfo.signatureType %q is not one of PAdES, XAdES, CAdES", n, d.sig.SignatureType)
+	}
+	if !s.cfg.Lenient && !typeFits(d.sig.SignatureType, d.ctype) {
+		return invalid("documents[%d]: signatureType %s does not sign contentType %s", n, d.sig.SignatureType, d.ctype)
+	}
+	vis, err := checkVisible(d.sig.VisibleSignatureInfo)
+	if err != nil {
+		return err
+	}
+	d.vis = vis
+	return nil
 }
 
 // saveContent streams one base64Content value into a file.
@@ -274,37 +291,6 @@ func typeFits(sig, ctype string) bool {
 
 var sigTypes = map[string]signing.Type{"PAdES": signing.TypePAdES, "XAdES": signing.TypeXAdES, "CAdES": signing.TypeCAdES}
 
-// visible parses a COORDINATE visible signature ("page=1,x=70,y=100",
-// area "width=155,height=50").
-func visible(v *wire.VisibleSignatureInfo) (*signing.Visible, error) {
-	if v == nil {
-		return nil, nil
-	}
-	switch v.LocationType {
-	case "COORDINATE":
-	case "SIGN_FIELD", "PLACEHOLDER":
-		return nil, &apiError{status: http.StatusBadRequest, code: "2.2.1", cause: "locationType " + v.LocationType + " is not supported by the emulator (use COORDINATE)"}
-	default:
-		return nil, invalid("visibleSignatureInfo.locationType %q is not one of SIGN_FIELD, COORDINATE, PLACEHOLDER", v.LocationType)
-	}
-	loc, err := kv(v.LocationValue, "page", "x", "y")
-	if err != nil {
-		return nil, invalid("visibleSignatureInfo.locationValue %q: %v (want page=<n>,x=<x>,y=<y>)", v.LocationValue, err)
-	}
-	out := &signing.Visible{Page: int(loc["page"]), X: loc["x"], Y: loc["y"], W: 155, H: 50}
-	if v.Area != "" {
-		a, err := kv(v.Area, "width", "height")
-		if err != nil {
-			return nil, invalid("visibleSignatureInfo.area %q: %v (want width=<w>,height=<h>)", v.Area, err)
-		}
-		out.W, out.H = a["width"], a["height"]
-	}
-	if out.Page < 1 {
-		return nil, invalid("visibleSignatureInfo.locationValue %q: page must be 1 or more", v.LocationValue)
-	}
-	return out, nil
-}
-
 func kv(s string, keys ...string) (map[string]float64, error) {
 	m := map[string]float64{}
 	for _, part := range strings.Split(s, ",") {
@@ -327,15 +313,14 @@ func kv(s string, keys ...string) (map[string]float64, error) {
 }
 
 // handleSign serves the sync sign call and the async register call.
-func (s *Server) handleSign(w http.ResponseWriter, r *http.Request, alias string, proxy, async, resetAfter bool) {
+func (s *Server) handleSign(w http.ResponseWriter, r *http.Request, alias string, proxy, async, multi, resetAfter bool) {
 	s.mu.Lock()
 	s.nextID++
 	id := s.nextID
 	s.mu.Unlock()
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); (err != nil || mt != "application/json") && !s.cfg.Lenient {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); !multi && (err != nil || mt != "application/json") && !s.cfg.Lenient {
 		// Spring Boot's answer: 415 in its own error shape.
-		writeJSON(w, http.StatusUnsupportedMediaType, map[string]any{"timestamp": s.now().UTC().Format("2006-01-02T15:04:05.000+00:00"),
-			"status": 415, "error": "Unsupported Media Type", "path": r.URL.Path})
+		s.springError(w, http.StatusUnsupportedMediaType, r.URL.Path)
 		return
 	}
 	dir := filepath.Join(s.cfg.DataDir, "ops", strconv.FormatInt(id, 10))
@@ -343,7 +328,21 @@ func (s *Server) handleSign(w http.ResponseWriter, r *http.Request, alias string
 		writeError(w, "0.0.1", "cannot store request: "+err.Error())
 		return
 	}
-	req, err := s.parseSignRequest(r.Body, dir)
+	var req *signRequest
+	var err error
+	if multi {
+		req, err = s.parseMultipart(r, dir)
+	} else {
+		req, err = s.parseSignRequest(r.Body, dir)
+	}
+	if err == nil {
+		err = locate(req)
+	}
+	if errors.Is(err, errMediaType) {
+		os.RemoveAll(dir)
+		s.springError(w, http.StatusUnsupportedMediaType, r.URL.Path)
+		return
+	}
 	if err != nil {
 		os.RemoveAll(dir)
 		var ae *apiError
@@ -466,8 +465,7 @@ func (s *Server) execute(ctx context.Context, o *op) {
 }
 
 func options(d *doc) signing.Options {
-	v, _ := visible(d.sig.VisibleSignatureInfo)
-	return signing.Options{Type: sigTypes[d.sig.SignatureType], Reason: d.sig.Reason, Location: d.sig.Location, Timestamp: d.sig.ApplyTimestamp, Visible: v}
+	return signing.Options{Type: sigTypes[d.sig.SignatureType], Reason: d.sig.Reason, Location: d.sig.Location, Timestamp: d.sig.ApplyTimestamp, Visible: d.vis}
 }
 
 func (s *Server) asyncView(o *op) map[string]any {
