@@ -101,6 +101,9 @@ func (s *scm) install(o Options) error {
 	}
 	if existing, err := m.OpenService(s.ws.Name); err == nil {
 		defer existing.Close()
+		if err := s.quoteExisting(o, existing); err != nil {
+			return err
+		}
 		if err := s.applyOptional(o, existing); err != nil {
 			return err
 		}
@@ -136,6 +139,30 @@ func (s *scm) install(o Options) error {
 	}
 	fmt.Fprintf(o.stdout(), "installed service %s\n", s.ws.Name)
 	fmt.Fprintf(o.stderr(), "hint: start it with: signagent start --config %s\n", o.Config)
+	return nil
+}
+
+// quoteExisting quotes the executable path of a registered service whose
+// command line leaves it unquoted (see quoteImagePath); only the path
+// changes. CreateService (through syscall.EscapeArg) always quotes it.
+func (s *scm) quoteExisting(o Options, h *mgr.Service) error {
+	cfg, err := h.Config()
+	if err != nil {
+		return fmt.Errorf("read the configuration of service %s: %w", s.ws.Name, err)
+	}
+	fixed, ok := quoteImagePath(cfg.BinaryPathName)
+	if !ok {
+		return nil
+	}
+	p, err := windows.UTF16PtrFromString(fixed)
+	if err != nil {
+		return err
+	}
+	const same = windows.SERVICE_NO_CHANGE
+	if err := windows.ChangeServiceConfig(h.Handle, same, same, same, p, nil, nil, nil, nil, nil, nil); err != nil {
+		return fmt.Errorf("quote the executable path of service %s: %w", s.ws.Name, err)
+	}
+	fmt.Fprintf(o.stdout(), "service %s: quoted its executable path: %s\n", s.ws.Name, fixed)
 	return nil
 }
 

@@ -384,6 +384,39 @@ func TestCheckWindowsPath(t *testing.T) {
 	}
 }
 
+func TestQuoteImagePath(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		// What Wine's Windows Installer registers for the MSI's ServiceInstall.
+		{`C:\Program Files\signagent\signagent.exe run --config "C:\ProgramData\signagent\config.toml"`,
+			`"C:\Program Files\signagent\signagent.exe" run --config "C:\ProgramData\signagent\config.toml"`},
+		{`C:\Program Files\signagent\SIGNAGENT.EXE`, `"C:\Program Files\signagent\SIGNAGENT.EXE"`},
+		{`C:\Program Files\a.exe.d\signagent.exe run`, `"C:\Program Files\a.exe.d\signagent.exe" run`},
+		// Already right, or nothing to quote: unchanged.
+		{`"C:\Program Files\signagent\signagent.exe" run --config C:\ProgramData\signagent\config.toml`, ""},
+		{`C:\signagent\signagent.exe run --config "C:\Program Data\config.toml"`, ""},
+		{`C:\Program Files\signagent\signagent run`, ""},
+		{``, ""},
+	} {
+		got, ok := quoteImagePath(c.in)
+		if c.want == "" {
+			if ok || got != c.in {
+				t.Errorf("quoteImagePath(%s) = %s, %v; want it unchanged", c.in, got, ok)
+			}
+			continue
+		}
+		if !ok || got != c.want {
+			t.Errorf("quoteImagePath(%s) = %s, %v; want %s", c.in, got, ok, c.want)
+		}
+	}
+	// What Install registers itself is already quoted.
+	ws := WindowsSettings(Options{Executable: `C:\Program Files\signagent\signagent.exe`, Config: `C:\ProgramData\signagent\config.toml`})
+	if line := winCommandLine(append([]string{ws.Executable}, ws.Arguments...)); !strings.HasPrefix(line, `"C:\Program Files\signagent\signagent.exe" `) {
+		t.Errorf("command line %s: executable not quoted", line)
+	} else if _, ok := quoteImagePath(line); ok {
+		t.Errorf("quoteImagePath would change %s", line)
+	}
+}
+
 func TestWinCommandLine(t *testing.T) {
 	got := winCommandLine([]string{`C:\Program Files\x.exe`, "run", `C:\a b\`, `say "hi"`, ""})
 	want := `"C:\Program Files\x.exe" run "C:\a b\\" "say \"hi\"" ""`

@@ -145,6 +145,35 @@ func winCommandLine(args []string) string {
 	return strings.Join(out, " ")
 }
 
+// quoteImagePath quotes the executable path at the start of a service's
+// command line (its ImagePath) when it holds a space and is not quoted:
+// the SCM reads `C:\Program Files\signagent\signagent.exe run` by trying
+// C:\Program.exe first, a known privilege escalation. Some installers
+// register that form (Wine's Windows Installer does, for the MSI's
+// ServiceInstall); Install rewrites it. The path ends at the first ".exe"
+// followed by a space or the end. ok is false when the line needs nothing.
+func quoteImagePath(cmdline string) (quoted string, ok bool) {
+	if strings.HasPrefix(strings.TrimLeft(cmdline, " \t"), `"`) {
+		return cmdline, false
+	}
+	lower := strings.ToLower(cmdline)
+	for i := 0; ; {
+		j := strings.Index(lower[i:], ".exe")
+		if j < 0 {
+			return cmdline, false
+		}
+		end := i + j + len(".exe")
+		if end == len(cmdline) || cmdline[end] == ' ' || cmdline[end] == '\t' {
+			exe := strings.TrimLeft(cmdline[:end], " \t")
+			if !strings.ContainsAny(exe, " \t") {
+				return cmdline, false
+			}
+			return `"` + exe + `"` + cmdline[end:], true
+		}
+		i = end
+	}
+}
+
 // driveKind is what the OS says about a drive letter.
 type driveKind int
 
