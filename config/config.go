@@ -344,8 +344,9 @@ func Load(path string) (*Config, error) {
 // itself could be read, the returned *Config is non-nil even with an error,
 // so that Check can add the filesystem's view; it must not be run.
 func Parse(data []byte, path string) (*Config, error) {
-	var raw map[string]any
-	if _, err := toml.Decode(string(data), &raw); err != nil {
+	var root map[string]toml.Primitive
+	md, err := toml.Decode(string(data), &root)
+	if err != nil {
 		p := Problem{File: path, Message: "invalid TOML: " + err.Error(),
 			Hint: "fix the syntax; strings need quotes, tables are written [name], folders [[folders]]"}
 		var pe toml.ParseError
@@ -355,8 +356,8 @@ func Parse(data []byte, path string) (*Config, error) {
 		}
 		return nil, &Problems{p}
 	}
-	d := &decoder{file: path, lines: indexLines(data)}
-	c := d.config(raw)
+	d := &decoder{file: path, md: md, lines: indexLines(data)}
+	c := d.config(root)
 	c.Path = path
 	c.lines = d.lines
 	c.decoding = d.problems

@@ -1,58 +1,126 @@
 package config
 
 import (
+	"encoding"
+	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
 	"time"
+
+	"github.com/BurntSushi/toml"
 )
 
-// decoder turns the generic TOML tree into a Config, collecting every
-// problem instead of stopping at the first, and naming each by its key path.
-// Each table starts from its defaults, so a key left out keeps its default
-// and a key written explicitly keeps the value written (even 0 or "").
+// decoder fills a Config from the file's values, one key at a time, so that
+// a bad value does not hide the next one: every problem is collected and
+// named by its key path. The toml package decodes each value into the field
+// its struct tag names. Each table starts from its defaults, so a key left
+// out keeps its default and a key written explicitly keeps the value written
+// (even 0 or "").
+//
+// Unknown keys are the keys no struct tag names, compared exactly: toml's
+// own MetaData.Undecoded would accept "Inbox" for "inbox" (it matches field
+// names without regard to case) and drops the index of [[folders]] keys.
 type decoder struct {
 	file     string
+	md       toml.MetaData
 	lines    map[string]int
 	problems []Problem
 }
 
-func (d *decoder) add(p Problem) {
+func (d *decoder) errorf(key, hint, format string, args ...any) {
+	p := problemf(key, hint, format, args...)
 	p.File = d.file
-	p.Line = lineOf(d.lines, p.Key)
+	p.Line = lineOf(d.lines, key)
 	d.problems = append(d.problems, p)
 }
 
-func (d *decoder) errorf(key, hint, format string, args ...any) {
-	d.add(problemf(key, hint, format, args...))
-}
-
-// Keys by table, for unknown-key suggestions.
+// Keys by table, in declaration order, for unknown-key suggestions.
 var (
-	topKeys = []string{"data_dir", "log_level", "log_format", "listen", "ui_actions", "ledger_retention", "backup_interval", "backup_keep",
-		"backends", "folders"}
-	backendKeys = []string{"type", "certificate", "key_file", "password_file", "tsa_url", "max_size", "workers",
-		"base_url", "token_url", "client_id", "client_secret_file", "client_secret_env", "mode", "sync_max_files",
-		"ca_file", "timeout", "poll_interval", "paths", "instances", "service", "instance_scheme", "http_proxy"}
-	folderKeys = []string{"name", "inbox", "outbox", "error", "archive", "include", "exclude", "recursive", "backend",
-		"settle", "scan_interval", "max_files", "max_bytes", "max_wait", "on_collision", "done_marker",
-		"give_up_after", "archive_retention", "signature"}
-	signatureKeys = []string{"type", "reason", "location", "name", "timestamp", "visible"}
-	visibleKeys   = []string{"page", "x", "y", "width", "height"}
+	topKeys       = keysOf(reflect.TypeFor[Config]())
+	backendKeys   = keysOf(reflect.TypeFor[Backend]())
+	folderKeys    = keysOf(reflect.TypeFor[Folder]())
+	signatureKeys = keysOf(reflect.TypeFor[Signature]())
+	visibleKeys   = keysOf(reflect.TypeFor[Visible]())
 )
 
-// unknown reports a key the configuration does not have.
-func (d *decoder) unknown(key, name string, known []string) {
+// keysOf returns the TOML keys of struct type t: its fields' toml tags.
+func keysOf(t reflect.Type) []string {
+	var keys []string
+	for i := range t.NumField() {
+		if tag := t.Field(i).Tag.Get("toml"); tag != "" && tag != "-" {
+			keys = append(keys, tag)
+		}
+	}
+	return keys
+}
+
+// fieldIndex returns the index of the field of struct type t tagged key.
+func fieldIndex(t reflect.Type, key string) (int, bool) {
+	for i := range t.NumField() {
+		if tag := t.Field(i).Tag.Get("toml"); tag == key && tag != "" && tag != "-" {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// secretKeys are keys people try for the client secret; their value is never
+// echoed.
+var secretKeys = map[string]bool{"client_secret": true, "secret": true, "password": true, "client_password": true}
+
+// unknown reports a key that table type t does not have.
+func (d *decoder) unknown(key, name string, t reflect.Type) {
+	if t == reflect.TypeFor[Backend]() && secretKeys[name] {
+		d.errorf(key, "put the secret in a file readable only by the service account and set client_secret_file, or name an environment variable with client_secret_env",
+			"secrets are not accepted in the config file")
+		return
+	}
 	hint := "remove it, or check its spelling and its table against config.example.toml"
-	if s := suggest(name, known); s != "" {
+	if s := suggest(name, keysOf(t)); s != "" {
 		hint = fmt.Sprintf("did you mean %q?", s)
 	}
 	d.errorf(key, hint, "unknown key %q", name)
 }
 
+// config decodes the file's top-level table over the defaults.
+func (d *decoder) config(root map[string]toml.Primitive) *Config {
+	c := Default()
+	d.fields("", root, reflect.ValueOf(c).Elem())
+	if len(c.Backends) == 0 {
+		// [backends] was written, and none of its entries is a table.
+		d.errorf("backends", `add one, e.g. [backends.local] with type = "local"`, "no backend is configured")
+	}
+	for name, b := range c.Backends {
+		b.Name = name
+	}
+	for _, f := range c.Folders {
+		if f.Backend == "" && len(c.Backends) == 1 {
+			for name := range c.Backends {
+				f.Backend = name
+			}
+		}
+	}
+	return c
+}
+
+// fields decodes the keys of table m into the struct dst, in file order.
+func (d *decoder) fields(key string, m map[string]toml.Primitive, dst reflect.Value) {
+	for _, k := range d.sortedKeys(key, m) {
+		kk := joinKey(key, k)
+		i, ok := fieldIndex(dst.Type(), k)
+		if !ok {
+			d.unknown(kk, k, dst.Type())
+			continue
+		}
+		d.value(kk, m[k], dst.Field(i))
+	}
+}
+
 // sortedKeys returns m's keys in file order (then by name), so problems and
 // backends come out in a stable order.
-func (d *decoder) sortedKeys(prefix string, m map[string]any) []string {
+func (d *decoder) sortedKeys(prefix string, m map[string]toml.Primitive) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -67,371 +135,173 @@ func (d *decoder) sortedKeys(prefix string, m map[string]any) []string {
 	return keys
 }
 
-func (d *decoder) config(raw map[string]any) *Config {
-	c := Default()
-	backendsSet := false
-	var folders []any
-	for _, k := range d.sortedKeys("", raw) {
-		v, key := raw[k], joinKey("", k)
-		switch k {
-		case "data_dir":
-			d.str(key, v, &c.DataDir)
-		case "log_level":
-			d.str(key, v, &c.LogLevel)
-		case "log_format":
-			d.str(key, v, &c.LogFormat)
-		case "listen":
-			d.str(key, v, &c.Listen)
-		case "ui_actions":
-			d.boolean(key, v, &c.UIActions)
-		case "ledger_retention":
-			d.duration(key, v, &c.LedgerRetention)
-		case "backup_interval":
-			d.duration(key, v, &c.BackupInterval)
-		case "backup_keep":
-			d.integer(key, v, &c.BackupKeep)
-		case "backends":
-			m, ok := d.table(key, v)
-			if !ok {
-				continue
-			}
-			backendsSet = true
-			c.Backends = map[string]*Backend{}
-			for _, name := range d.sortedKeys(key, m) {
-				bkey := joinKey(key, name)
-				bm, ok := d.table(bkey, m[name])
-				if !ok {
-					continue
-				}
-				c.Backends[name] = d.backend(bkey, name, bm)
-			}
-		case "folders":
-			folders, _ = d.tables(key, v)
-		default:
-			d.unknown(key, k, topKeys)
-		}
-	}
-	if backendsSet && len(c.Backends) == 0 {
-		d.errorf("backends", `add one, e.g. [backends.local] with type = "local"`, "no backend is configured")
-	}
-	for i, v := range folders {
-		key := indexKey("folders", i)
-		m, ok := d.table(key, v)
-		if !ok {
-			continue
-		}
-		c.Folders = append(c.Folders, d.folder(key, m, c.Backends))
-	}
-	return c
-}
+var (
+	textType    = reflect.TypeFor[encoding.TextUnmarshaler]()
+	tomlType    = reflect.TypeFor[toml.Unmarshaler]()
+	durationTyp = reflect.TypeFor[Duration]()
+	sizeTyp     = reflect.TypeFor[Size]()
+	backendPtr  = reflect.TypeFor[*Backend]()
+	folderPtr   = reflect.TypeFor[*Folder]()
+)
 
-func (d *decoder) backend(key, name string, m map[string]any) *Backend {
-	typ := ""
-	if v, ok := m["type"]; ok {
-		d.str(joinKey(key, "type"), v, &typ)
-	}
-	b := defaultBackend(name, typ)
-	for _, k := range d.sortedKeys(key, m) {
-		v, kk := m[k], joinKey(key, k)
-		switch k {
-		case "type":
-		case "certificate":
-			d.str(kk, v, &b.Certificate)
-		case "key_file":
-			d.str(kk, v, &b.KeyFile)
-		case "password_file":
-			d.str(kk, v, &b.PasswordFile)
-		case "tsa_url":
-			d.str(kk, v, &b.TSAURL)
-		case "max_size":
-			d.size(kk, v, &b.MaxSize)
-		case "workers":
-			d.integer(kk, v, &b.Workers)
-		case "base_url":
-			d.str(kk, v, &b.BaseURL)
-		case "token_url":
-			d.str(kk, v, &b.TokenURL)
-		case "client_id":
-			d.str(kk, v, &b.ClientID)
-		case "client_secret_file":
-			d.str(kk, v, &b.ClientSecretFile)
-		case "client_secret_env":
-			d.str(kk, v, &b.ClientSecretEnv)
-		case "mode":
-			d.str(kk, v, &b.Mode)
-		case "sync_max_files":
-			d.integer(kk, v, &b.SyncMaxFiles)
-		case "ca_file":
-			d.str(kk, v, &b.CAFile)
-		case "timeout":
-			d.duration(kk, v, &b.Timeout)
-		case "poll_interval":
-			d.duration(kk, v, &b.PollInterval)
-		case "instances":
-			d.strings(kk, v, &b.Instances)
-		case "service":
-			d.str(kk, v, &b.Service)
-		case "instance_scheme":
-			d.str(kk, v, &b.InstanceScheme)
-		case "http_proxy":
-			d.str(kk, v, &b.HTTPProxy)
-		case "paths":
-			pm, ok := d.table(kk, v)
-			if !ok {
-				continue
-			}
-			b.Paths = map[string]string{}
-			for _, pk := range d.sortedKeys(kk, pm) {
-				var s string
-				if d.str(joinKey(kk, pk), pm[pk], &s) {
-					b.Paths[pk] = s
-				}
-			}
-		case "client_secret", "secret", "password", "client_password":
-			// Never echo the value: it is a secret.
-			d.errorf(kk, "put the secret in a file readable only by the service account and set client_secret_file, or name an environment variable with client_secret_env",
-				"secrets are not accepted in the config file")
-		default:
-			d.unknown(kk, k, backendKeys)
-		}
-	}
-	return b
-}
-
-func (d *decoder) folder(key string, m map[string]any, backends map[string]*Backend) *Folder {
-	f := DefaultFolder()
-	if len(backends) == 1 {
-		for name := range backends {
-			f.Backend = name
-		}
-	}
-	for _, k := range d.sortedKeys(key, m) {
-		v, kk := m[k], joinKey(key, k)
-		switch k {
-		case "name":
-			d.str(kk, v, &f.Name)
-		case "inbox":
-			d.str(kk, v, &f.Inbox)
-		case "outbox":
-			d.str(kk, v, &f.Outbox)
-		case "error":
-			d.str(kk, v, &f.Error)
-		case "archive":
-			d.str(kk, v, &f.Archive)
-		case "include":
-			d.strings(kk, v, &f.Include)
-		case "exclude":
-			d.strings(kk, v, &f.Exclude)
-		case "recursive":
-			d.boolean(kk, v, &f.Recursive)
-		case "backend":
-			d.str(kk, v, &f.Backend)
-		case "settle":
-			d.duration(kk, v, &f.Settle)
-		case "scan_interval":
-			d.duration(kk, v, &f.ScanInterval)
-		case "max_files":
-			d.integer(kk, v, &f.MaxFiles)
-		case "max_bytes":
-			d.size(kk, v, &f.MaxBytes)
-		case "max_wait":
-			d.duration(kk, v, &f.MaxWait)
-		case "on_collision":
-			d.str(kk, v, &f.OnCollision)
-		case "done_marker":
-			d.boolean(kk, v, &f.DoneMarker)
-		case "give_up_after":
-			d.duration(kk, v, &f.GiveUpAfter)
-		case "archive_retention":
-			d.duration(kk, v, &f.ArchiveRetention)
-		case "signature":
-			if sm, ok := d.table(kk, v); ok {
-				d.signature(kk, sm, &f.Signature)
-			}
-		default:
-			d.unknown(kk, k, folderKeys)
-		}
-	}
-	return f
-}
-
-func (d *decoder) signature(key string, m map[string]any, s *Signature) {
-	for _, k := range d.sortedKeys(key, m) {
-		v, kk := m[k], joinKey(key, k)
-		switch k {
-		case "type":
-			d.str(kk, v, &s.Type)
-		case "reason":
-			d.str(kk, v, &s.Reason)
-		case "location":
-			d.str(kk, v, &s.Location)
-		case "name":
-			d.str(kk, v, &s.Name)
-		case "timestamp":
-			d.boolean(kk, v, &s.Timestamp)
-		case "visible":
-			vm, ok := d.table(kk, v)
-			if !ok {
-				continue
-			}
-			s.Visible = &Visible{}
-			for _, vk := range d.sortedKeys(kk, vm) {
-				vv, vkk := vm[vk], joinKey(kk, vk)
-				switch vk {
-				case "page":
-					d.integer(vkk, vv, &s.Visible.Page)
-				case "x":
-					d.float(vkk, vv, &s.Visible.X)
-				case "y":
-					d.float(vkk, vv, &s.Visible.Y)
-				case "width":
-					d.float(vkk, vv, &s.Visible.Width)
-				case "height":
-					d.float(vkk, vv, &s.Visible.Height)
-				default:
-					d.unknown(vkk, vk, visibleKeys)
-				}
-			}
-		default:
-			d.unknown(kk, k, signatureKeys)
-		}
-	}
-}
-
-// Typed leaves. Each reports a wrong type without echoing the value, which
-// might be a secret typed into the wrong key.
-
-func (d *decoder) wrongType(key, want string, v any) {
-	d.errorf(key, "", "must be %s, not %s", want, tomlType(v))
-}
-
-func (d *decoder) str(key string, v any, dst *string) bool {
-	s, ok := v.(string)
-	if !ok {
-		d.wrongType(key, "a string", v)
+// value decodes p into dst and reports whether it could: tables into
+// structs (and pointers to them), maps and arrays element by element,
+// everything else as one value.
+func (d *decoder) value(key string, p toml.Primitive, dst reflect.Value) bool {
+	var raw any
+	if err := d.md.PrimitiveDecode(p, &raw); err != nil {
+		d.errorf(key, "", "%v", err)
 		return false
 	}
-	*dst = s
+	t := dst.Type()
+	leaf := reflect.PointerTo(t).Implements(textType) || reflect.PointerTo(t).Implements(tomlType)
+	switch {
+	case leaf:
+		return d.leaf(key, p, raw, dst)
+	case t.Kind() == reflect.Struct:
+		return d.table(key, p, raw, dst)
+	case t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct:
+		if dst.IsNil() {
+			dst.Set(reflect.New(t.Elem()))
+		}
+		ok := d.table(key, p, raw, dst.Elem())
+		if !ok {
+			dst.SetZero()
+		}
+		return ok
+	case t.Kind() == reflect.Map:
+		var m map[string]toml.Primitive
+		if _, ok := raw.(map[string]any); !ok || d.md.PrimitiveDecode(p, &m) != nil {
+			d.errorf(key, "", "must be a table, not %s", typeName(raw))
+			return false
+		}
+		out := reflect.MakeMapWithSize(t, len(m))
+		for _, k := range d.sortedKeys(key, m) {
+			e := d.element(t.Elem(), raw.(map[string]any)[k])
+			if d.value(joinKey(key, k), m[k], e) {
+				out.SetMapIndex(reflect.ValueOf(k), e)
+			}
+		}
+		dst.Set(out)
+		return true
+	case t.Kind() == reflect.Slice:
+		var ps []toml.Primitive
+		if reflect.ValueOf(raw).Kind() != reflect.Slice || d.md.PrimitiveDecode(p, &ps) != nil {
+			if t.Elem() == folderPtr {
+				d.errorf(key, fmt.Sprintf("write each one as [[%s]]", key), "must be an array of tables, not %s", typeName(raw))
+			} else {
+				d.errorf(key, "", `must be an array of strings, e.g. ["*.pdf"], not %s`, typeName(raw))
+			}
+			return false
+		}
+		out := reflect.MakeSlice(t, 0, len(ps))
+		for i := range ps {
+			e := d.element(t.Elem(), reflect.ValueOf(raw).Index(i).Interface())
+			if d.value(indexKey(key, i), ps[i], e) {
+				out = reflect.Append(out, e)
+			}
+		}
+		dst.Set(out)
+		return true
+	default:
+		return d.leaf(key, p, raw, dst)
+	}
+}
+
+// element returns a settable new element of type t for the TOML value raw,
+// holding its table's defaults: a backend's depend on its type.
+func (d *decoder) element(t reflect.Type, raw any) reflect.Value {
+	e := reflect.New(t).Elem()
+	switch t {
+	case backendPtr:
+		m, _ := raw.(map[string]any)
+		typ, _ := m["type"].(string)
+		e.Set(reflect.ValueOf(defaultBackend("", typ)))
+	case folderPtr:
+		e.Set(reflect.ValueOf(DefaultFolder()))
+	}
+	return e
+}
+
+// table decodes the TOML table p into the struct dst.
+func (d *decoder) table(key string, p toml.Primitive, raw any, dst reflect.Value) bool {
+	var m map[string]toml.Primitive
+	if _, ok := raw.(map[string]any); !ok || d.md.PrimitiveDecode(p, &m) != nil {
+		d.errorf(key, "", "must be a table, not %s", typeName(raw))
+		return false
+	}
+	d.fields(key, m, dst)
 	return true
 }
 
-func (d *decoder) boolean(key string, v any, dst *bool) {
-	b, ok := v.(bool)
-	if !ok {
-		d.wrongType(key, "true or false", v)
-		return
+// leaf decodes one value. A value of the wrong TOML type is reported without
+// echoing it (it might be a secret typed into the wrong key); a value the
+// type's own parser refuses (a duration, a size) gets that parser's message.
+func (d *decoder) leaf(key string, p toml.Primitive, raw any, dst reflect.Value) bool {
+	if want, hint, ok := accepts(dst.Type(), raw); !ok {
+		d.errorf(key, hint, "must be %s, not %s", want, typeName(raw))
+		return false
 	}
-	*dst = b
-}
-
-func (d *decoder) integer(key string, v any, dst *int) {
-	n, ok := v.(int64)
-	if !ok || n > math.MaxInt32 || n < math.MinInt32 {
-		if ok {
-			d.errorf(key, "", "%d is out of range", n)
+	v := reflect.New(dst.Type())
+	if err := d.md.PrimitiveDecode(p, v.Interface()); err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			d.errorf(key, "", "%s", pe.Message)
 		} else {
-			d.wrongType(key, "an integer", v)
+			d.errorf(key, "", "%v", err)
 		}
-		return
+		return false
 	}
-	*dst = int(n)
-}
-
-func (d *decoder) float(key string, v any, dst *float64) {
-	switch n := v.(type) {
-	case float64:
-		*dst = n
-	case int64:
-		*dst = float64(n)
-	default:
-		d.wrongType(key, "a number", v)
-	}
-}
-
-func (d *decoder) strings(key string, v any, dst *[]string) {
-	arr, ok := v.([]any)
-	if !ok {
-		d.wrongType(key, `an array of strings, e.g. ["*.pdf"]`, v)
-		return
-	}
-	out := make([]string, 0, len(arr))
-	for i, e := range arr {
-		s, ok := e.(string)
-		if !ok {
-			d.wrongType(indexKey(key, i), "a string", e)
-			continue
+	if v.Elem().Kind() == reflect.Int {
+		if n := v.Elem().Int(); n > math.MaxInt32 || n < math.MinInt32 {
+			d.errorf(key, "", "%d is out of range", n)
+			return false
 		}
-		out = append(out, s)
 	}
-	*dst = out
+	dst.Set(v.Elem())
+	return true
 }
 
-func (d *decoder) duration(key string, v any, dst *Duration) {
-	s, ok := v.(string)
-	if !ok {
-		hint := `write durations as quoted strings, e.g. "30s", "5m", "24h" or "90d"`
-		if n, isInt := v.(int64); isInt {
+// accepts reports whether the TOML value raw has a type that can be decoded
+// into t and, when it has not, what to write instead.
+func accepts(t reflect.Type, raw any) (want, hint string, ok bool) {
+	switch t {
+	case durationTyp:
+		_, ok = raw.(string)
+		hint = `write durations as quoted strings, e.g. "30s", "5m", "24h" or "90d"`
+		if n, isInt := raw.(int64); isInt {
 			hint = fmt.Sprintf(`write durations as quoted strings with a unit, e.g. "%ds"`, n)
 		}
-		d.errorf(key, hint, "must be a duration string, not %s", tomlType(v))
-		return
-	}
-	t, err := parseDuration(s)
-	if err != nil {
-		d.errorf(key, "", "%v", err)
-		return
-	}
-	dst.Duration = t
-}
-
-func (d *decoder) size(key string, v any, dst *Size) {
-	switch x := v.(type) {
-	case int64:
-		if x < 0 {
-			d.errorf(key, "", "size %d is negative", x)
-			return
+		return "a duration string", hint, ok
+	case sizeTyp:
+		switch raw.(type) {
+		case string, int64:
+			ok = true
 		}
-		*dst = Size(x)
-	case string:
-		n, err := parseSize(x)
-		if err != nil {
-			d.errorf(key, "", "%v", err)
-			return
+		return "a size", `e.g. "20MB" or 20000000`, ok
+	}
+	switch t.Kind() {
+	case reflect.String:
+		_, ok = raw.(string)
+		return "a string", "", ok
+	case reflect.Bool:
+		_, ok = raw.(bool)
+		return "true or false", "", ok
+	case reflect.Int:
+		_, ok = raw.(int64)
+		return "an integer", "", ok
+	case reflect.Float64:
+		switch raw.(type) {
+		case float64, int64:
+			ok = true
 		}
-		*dst = n
-	default:
-		d.errorf(key, `e.g. "20MB" or 20000000`, "must be a size, not %s", tomlType(v))
+		return "a number", "", ok
 	}
+	return "", "", true
 }
 
-// table expects a TOML table.
-func (d *decoder) table(key string, v any) (map[string]any, bool) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		d.wrongType(key, "a table", v)
-	}
-	return m, ok
-}
-
-// tables expects an array of tables.
-func (d *decoder) tables(key string, v any) ([]any, bool) {
-	switch x := v.(type) {
-	case []map[string]any:
-		out := make([]any, len(x))
-		for i := range x {
-			out[i] = x[i]
-		}
-		return out, true
-	case []any:
-		return x, true
-	default:
-		d.errorf(key, fmt.Sprintf("write each one as [[%s]]", key), "must be an array of tables, not %s", tomlType(v))
-		return nil, false
-	}
-}
-
-// tomlType names the TOML type of a decoded value.
-func tomlType(v any) string {
+// typeName names the TOML type of a decoded value.
+func typeName(v any) string {
 	switch v.(type) {
 	case string:
 		return "a string"

@@ -112,6 +112,22 @@ func (s *Size) UnmarshalText(text []byte) error {
 	return nil
 }
 
+// UnmarshalTOML implements toml.Unmarshaler: an integer is a number of
+// bytes, a string is read as by UnmarshalText.
+func (s *Size) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case int64:
+		if x < 0 {
+			return fmt.Errorf("size %d is negative", x)
+		}
+		*s = Size(x)
+		return nil
+	case string:
+		return s.UnmarshalText([]byte(x))
+	}
+	return fmt.Errorf(`a size is written as "20MB" or 20000000, not as %s`, typeName(v))
+}
+
 // MarshalText implements encoding.TextMarshaler.
 func (s Size) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
