@@ -104,8 +104,9 @@ type Config struct {
 	// TempDir holds the ZIP files of the multipart transport while they are
 	// read (the archive format needs random access). Default os.TempDir().
 	TempDir string
-	// Paths overrides path templates: async_register, async_status,
-	// async_result, lookup, status, detail, sync_sign.
+	// Paths overrides path templates (PathNames): async_register,
+	// async_register_multipart, async_status, async_result, documents_zip,
+	// lookup, multipart_sign, status, detail, sync_sign.
 	Paths map[string]string
 	// HTTPClient replaces the client built from CAFile and Timeout (tests).
 	HTTPClient *http.Client
@@ -238,6 +239,10 @@ func New(cfg Config) (*Client, error) {
 // (see Config.Paths); the configuration checks each one with it at load
 // time, so what loads is what the client takes.
 func CheckPath(name, tmpl string) error { return wire.CheckPath(name, tmpl) }
+
+// PathNames lists the names of the path templates Config.Paths may
+// override, sorted.
+func PathNames() []string { return wire.PathNames() }
 
 // Services.
 const (

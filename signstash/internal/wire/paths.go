@@ -27,6 +27,11 @@ const (
 	PathLookup        = "lookup"
 	PathStatus        = "status"
 	PathDetail        = "detail"
+	// The multipart transport: the binary sign call, its asynchronous
+	// register call on the proxy, and the ZIP of an operation's documents.
+	PathMultipartSign      = "multipart_sign"
+	PathAsyncRegisterFiles = "async_register_multipart"
+	PathDocumentsZip       = "documents_zip"
 )
 
 // DefaultPaths are the path templates used unless configured otherwise. The
@@ -40,19 +45,27 @@ var DefaultPaths = map[string]string{
 	PathLookup:        "api/v0/operation/id/withDocumentExternalReference/{externalReference}",
 	PathStatus:        "api/v0/operation/status/{operationId}",
 	PathDetail:        "api/v0/operation/sign/detail/{operationId}/contentInResponse/{includeContent}",
+	PathMultipartSign: "api/v0/document/sign",
+	// Not published either: the base64 register path without its /base64,
+	// as the two sync calls differ.
+	PathAsyncRegisterFiles: "api/v0/async/document/sign",
+	PathDocumentsZip:       "api/v0/operation/sign/detail/{operationId}/documents",
 }
 
 // Placeholders each template may hold, and must hold: the client fills
 // only these. A detail template may write its content flag literally
 // (…/contentInResponse/true), as the example configuration does.
 var placeholders = map[string]struct{ required, optional []string }{
-	PathSyncSign:      {},
-	PathAsyncRegister: {},
-	PathAsyncStatus:   {required: []string{"externalReference"}},
-	PathAsyncResult:   {required: []string{"externalReference"}},
-	PathLookup:        {required: []string{"externalReference"}},
-	PathStatus:        {required: []string{"operationId"}},
-	PathDetail:        {required: []string{"operationId"}, optional: []string{"includeContent"}},
+	PathSyncSign:           {},
+	PathAsyncRegister:      {},
+	PathAsyncStatus:        {required: []string{"externalReference"}},
+	PathAsyncResult:        {required: []string{"externalReference"}},
+	PathLookup:             {required: []string{"externalReference"}},
+	PathStatus:             {required: []string{"operationId"}},
+	PathDetail:             {required: []string{"operationId"}, optional: []string{"includeContent"}},
+	PathMultipartSign:      {},
+	PathAsyncRegisterFiles: {},
+	PathDocumentsZip:       {required: []string{"operationId"}},
 }
 
 // PathNames lists the template names, sorted.
