@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/signagent/signagent/internal/atomicfile"
 )
 
 // command is one service-manager invocation. A tolerated command's failure
@@ -104,7 +106,7 @@ func (s *fileService) install(o Options) error {
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return s.localError("read "+s.path, err)
 	}
-	if err := writeFileAtomic(s.path, []byte(s.content), 0o644); err != nil {
+	if err := atomicfile.WriteFile(s.path, []byte(s.content), 0o644); err != nil {
 		return s.localError("write "+s.path, err)
 	}
 	if err := s.runAll(o, s.afterWrite); err != nil {
@@ -246,34 +248,6 @@ func (s *fileService) localError(what string, err error) error {
 		return adminError(s.adminHint, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
-}
-
-// writeFileAtomic writes data to a temporary file beside name, syncs it and
-// renames it over name.
-func writeFileAtomic(name string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(name)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(name)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, name)
 }
 
 // purge removes the data directory when o.Purge is set, keeping the
