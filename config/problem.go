@@ -92,15 +92,14 @@ func (ps *Problems) As(target any) bool {
 		*t = *ps
 		return true
 	case **signagent.Error:
-		e := &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
-			Message: "configuration: " + ps.Error()}
+		hint := ""
 		for _, p := range *ps {
 			if p.Hint != "" {
-				e.Hint = p.Hint
+				hint = p.Hint
 				break
 			}
 		}
-		*t = e
+		*t = signagent.ConfigError("configuration: "+ps.Error(), hint, nil)
 		return true
 	}
 	return false
