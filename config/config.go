@@ -97,7 +97,8 @@ type Config struct {
 	decoding []Problem      // problems found while decoding, kept for Validate and Check
 }
 
-// Backend is one signing backend. Which keys apply depends on Type.
+// Backend is one signing backend. Which keys apply depends on Type: the
+// backend struct tag names the type a key belongs to.
 type Backend struct {
 	// Name is the backend's key in [backends.NAME]. Not a TOML key.
 	Name string `toml:"-"`
@@ -107,63 +108,63 @@ type Backend struct {
 	// Certificate (local) is "dev" (default: a self-signed development
 	// certificate kept in the data directory) or the path of a .p12/.pfx or
 	// .pem file.
-	Certificate string `toml:"certificate"`
+	Certificate string `toml:"certificate" backend:"local"`
 	// KeyFile (local) is the PEM private key when Certificate is a PEM file
 	// without one.
-	KeyFile string `toml:"key_file"`
+	KeyFile string `toml:"key_file" backend:"local"`
 	// PasswordFile (local) holds the password of the PKCS#12 file or of an
 	// encrypted PEM key.
-	PasswordFile string `toml:"password_file"`
+	PasswordFile string `toml:"password_file" backend:"local"`
 	// TSAURL (local) is an RFC 3161 timestamp authority; needed for
 	// signature.timestamp.
-	TSAURL string `toml:"tsa_url"`
+	TSAURL string `toml:"tsa_url" backend:"local"`
 	// MaxSize (local) is the largest document signed; default 100MB.
-	MaxSize Size `toml:"max_size"`
+	MaxSize Size `toml:"max_size" backend:"local"`
 	// Workers (local) is the number of documents signed in parallel; 0 (the
 	// default) means one per CPU.
-	Workers int `toml:"workers"`
+	Workers int `toml:"workers" backend:"local"`
 
 	// BaseURL (signstash) is the business API base, e.g.
 	// https://proxy:8081/signstash/einvoice-integration-client-ws.
-	BaseURL string `toml:"base_url"`
+	BaseURL string `toml:"base_url" backend:"signstash"`
 	// TokenURL (signstash) is the OAuth2 token endpoint.
-	TokenURL string `toml:"token_url"`
+	TokenURL string `toml:"token_url" backend:"signstash"`
 	// ClientID (signstash) is the client service alias.
-	ClientID string `toml:"client_id"`
+	ClientID string `toml:"client_id" backend:"signstash"`
 	// ClientSecretFile (signstash) is a file holding the client secret.
-	ClientSecretFile string `toml:"client_secret_file"`
+	ClientSecretFile string `toml:"client_secret_file" backend:"signstash"`
 	// ClientSecretEnv (signstash) names an environment variable holding the
 	// client secret; the caller reads it, this package never does.
-	ClientSecretEnv string `toml:"client_secret_env"`
+	ClientSecretEnv string `toml:"client_secret_env" backend:"signstash"`
 	// Mode (signstash) is sync, async or auto (default: async above
 	// SyncMaxFiles documents).
-	Mode string `toml:"mode"`
+	Mode string `toml:"mode" backend:"signstash"`
 	// SyncMaxFiles (signstash) is the largest batch sent in sync mode when
 	// Mode is auto; default 50.
-	SyncMaxFiles int `toml:"sync_max_files"`
+	SyncMaxFiles int `toml:"sync_max_files" backend:"signstash"`
 	// CAFile (signstash) is a PEM bundle of extra trusted roots.
-	CAFile string `toml:"ca_file"`
+	CAFile string `toml:"ca_file" backend:"signstash"`
 	// Timeout (signstash) bounds each HTTP request; default 5m.
-	Timeout Duration `toml:"timeout"`
+	Timeout Duration `toml:"timeout" backend:"signstash"`
 	// PollInterval (signstash) is the first wait between async status polls;
 	// default 2s.
-	PollInterval Duration `toml:"poll_interval"`
+	PollInterval Duration `toml:"poll_interval" backend:"signstash"`
 	// Paths (signstash) overrides the path templates of endpoints whose
 	// wire form is inferred; keys are listed in PathKeys.
-	Paths map[string]string `toml:"paths"`
+	Paths map[string]string `toml:"paths" backend:"signstash"`
 	// Instances (signstash) lists the base URLs of every proxy instance
 	// behind a load balancer, so a lost operation is only declared absent
 	// after each instance denies it.
-	Instances []string `toml:"instances"`
+	Instances []string `toml:"instances" backend:"signstash"`
 	// Service (signstash) is "proxy" or "saas"; default inferred from
 	// BaseURL's path (…/einvoice-integration-ws is the SaaS).
-	Service string `toml:"service"`
+	Service string `toml:"service" backend:"signstash"`
 	// InstanceScheme (signstash) is the scheme of instances named only by
 	// host:port; default BaseURL's.
-	InstanceScheme string `toml:"instance_scheme"`
+	InstanceScheme string `toml:"instance_scheme" backend:"signstash"`
 	// HTTPProxy (signstash) is the outbound HTTP proxy; default the
 	// HTTPS_PROXY / HTTP_PROXY / NO_PROXY environment variables.
-	HTTPProxy string `toml:"http_proxy"`
+	HTTPProxy string `toml:"http_proxy" backend:"signstash"`
 }
 
 // PathKeys are the keys accepted in a signstash backend's [paths] table.

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime"
 	"slices"
@@ -149,42 +150,6 @@ func validPort(p string) bool {
 	return err == nil && fmt.Sprint(n) == p && n >= 0 && n <= 65535
 }
 
-// localOnly and remoteOnly are the keys that apply to one backend type only,
-// with a getter telling whether the key is set.
-var (
-	localOnly = []struct {
-		key string
-		set func(*Backend) bool
-	}{
-		{"certificate", func(b *Backend) bool { return b.Certificate != "" }},
-		{"key_file", func(b *Backend) bool { return b.KeyFile != "" }},
-		{"password_file", func(b *Backend) bool { return b.PasswordFile != "" }},
-		{"tsa_url", func(b *Backend) bool { return b.TSAURL != "" }},
-		{"max_size", func(b *Backend) bool { return b.MaxSize != 0 }},
-		{"workers", func(b *Backend) bool { return b.Workers != 0 }},
-	}
-	remoteOnly = []struct {
-		key string
-		set func(*Backend) bool
-	}{
-		{"base_url", func(b *Backend) bool { return b.BaseURL != "" }},
-		{"token_url", func(b *Backend) bool { return b.TokenURL != "" }},
-		{"client_id", func(b *Backend) bool { return b.ClientID != "" }},
-		{"client_secret_file", func(b *Backend) bool { return b.ClientSecretFile != "" }},
-		{"client_secret_env", func(b *Backend) bool { return b.ClientSecretEnv != "" }},
-		{"mode", func(b *Backend) bool { return b.Mode != "" }},
-		{"sync_max_files", func(b *Backend) bool { return b.SyncMaxFiles != 0 }},
-		{"ca_file", func(b *Backend) bool { return b.CAFile != "" }},
-		{"timeout", func(b *Backend) bool { return b.Timeout.Duration != 0 }},
-		{"poll_interval", func(b *Backend) bool { return b.PollInterval.Duration != 0 }},
-		{"paths", func(b *Backend) bool { return len(b.Paths) > 0 }},
-		{"instances", func(b *Backend) bool { return len(b.Instances) > 0 }},
-		{"service", func(b *Backend) bool { return b.Service != "" }},
-		{"instance_scheme", func(b *Backend) bool { return b.InstanceScheme != "" }},
-		{"http_proxy", func(b *Backend) bool { return b.HTTPProxy != "" }},
-	}
-)
-
 func (v *validator) backend(name string, b *Backend) {
 	key := joinKey("backends", name)
 	k := func(s string) string { return joinKey(key, s) }
@@ -192,20 +157,19 @@ func (v *validator) backend(name string, b *Backend) {
 		v.errorf(key, "use letters, digits, '.', '_' and '-' (at most 64), starting with a letter or digit", "backend name %q is not allowed", name)
 	}
 	switch b.Type {
-	case TypeLocal:
-		for _, o := range remoteOnly {
-			if o.set(b) {
-				v.errorf(k(o.key), `remove it, or set type = "signstash"`, "applies only to signstash backends")
+	case TypeLocal, TypeSignStash:
+		// A key of the other type, set (its defaults are only its type's).
+		bv, bt := reflect.ValueOf(b).Elem(), reflect.TypeFor[Backend]()
+		for i := range bt.NumField() {
+			if only := bt.Field(i).Tag.Get("backend"); only != "" && only != b.Type && !bv.Field(i).IsZero() {
+				v.errorf(k(bt.Field(i).Tag.Get("toml")), fmt.Sprintf("remove it, or set type = %q", only), "applies only to %s backends", only)
 			}
 		}
-		v.local(k, b)
-	case TypeSignStash:
-		for _, o := range localOnly {
-			if o.set(b) {
-				v.errorf(k(o.key), `remove it, or set type = "local"`, "applies only to local backends")
-			}
+		if b.Type == TypeLocal {
+			v.local(k, b)
+		} else {
+			v.signstash(k, b)
 		}
-		v.signstash(k, b)
 	case "":
 		v.errorf(k("type"), `add type = "local" or type = "signstash"`, "backend %q has no type", name)
 	default:
