@@ -37,13 +37,27 @@
 // # Ready
 //
 // A file is ready when two looks at it at least Config.Settle apart (by
-// Config.Now) find the same size and modification time, it is not empty (an
+// Config.Clock) find the same size and modification time, it is not empty (an
 // empty file is reported only once it has stayed empty for
 // Config.EmptyGrace, so the agent can fail it with EMPTY_FILE), its name is
 // not on the fixed ignore list (Ignored), it matches the include patterns and
 // none of the exclude patterns (Match), and, on Windows, nobody else holds it
 // open without sharing. In done-marker mode it is ready only while
 // "{name}.done" exists beside it; the marker is never reported itself.
+//
+// On Linux, in a local folder with file events and without done markers,
+// the kernel also says when a writer closes a file it wrote
+// (IN_CLOSE_WRITE) and when a file is renamed into the folder (IN_MOVED_TO,
+// the way producers are asked to deliver). Such a file gets a short look
+// closeQuiet (100 ms, or Settle if shorter) after that event, and is ready
+// then if its size and modification time are those seen at the event and
+// the kernel grants a
+// read lease on it, which it does only while nobody holds the file open for
+// writing. So a second writer still at work, or a writer that reopened the
+// file, keeps it waiting; so does a file whose lease cannot be asked for
+// (leases are for the file's owner or a process with CAP_LEASE): for those,
+// and everywhere else, Settle stays the rule. Network shares never take
+// the short way: their writers are on other machines.
 //
 // Only regular files are reported. A symbolic link to a regular file is
 // reported like a regular file (File.Path is the link; Size and ModTime are

@@ -13,7 +13,14 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/jonboulle/clockwork"
 )
+
+// closeQuiet is how long after a writer closed a file, or the file was
+// renamed in (Linux, local folders), the short look comes that may find it
+// ready: the same size and mtime as at the event, nobody holding it open
+// for writing. Config.Settle still bounds the wait when it is shorter.
+const closeQuiet = 100 * time.Millisecond
 
 // loop is one Run. Every field is owned by the goroutine that called Run.
 type loop struct {
@@ -22,12 +29,18 @@ type loop struct {
 	cfg   *Config
 	ready func(context.Context, File)
 	pend  *pending
-	epoch time.Time // readiness times are durations since epoch, by cfg.Now
+	clock clockwork.Clock
+	epoch time.Time // readiness times are durations since epoch, by clock
 
 	fw         *fsnotify.Watcher // nil while events are off or failed
 	watched    map[string]uint64 // watched directory (absolute) -> scan generation that last saw it
-	retry      *time.Timer       // pending attempt to set events up again
+	retry      clockwork.Timer   // pending attempt to set events up again
 	retryDelay time.Duration
+	// cw reports files closed after writing or renamed in (Linux, local
+	// folders; nil otherwise): they get a short look at closeQuiet instead
+	// of waiting for Settle. closeSeq numbers those events.
+	cw       *closeWatch
+	closeSeq uint64
 
 	sc        *scan // nil when no scan is under way
 	scanAgain bool  // a full scan was asked for while one was under way
@@ -36,7 +49,7 @@ type loop struct {
 	lastDeep  time.Time // when the last deep scan started
 	fs        FS
 	interval  time.Duration
-	tick      *time.Ticker
+	tick      clockwork.Ticker
 
 	// dirs remembers, per directory (rel), what its last listing found, so
 	// a shallow scan can skip a directory that has not changed.
@@ -82,8 +95,8 @@ type scan struct {
 func newLoop(ctx context.Context, w *Watcher, ready func(context.Context, File)) *loop {
 	due := make(chan time.Time)
 	close(due)
-	return &loop{ctx: ctx, w: w, cfg: &w.cfg, ready: ready, pend: newPending(), epoch: w.cfg.Now(), retryDelay: watchRetryMin, due: due,
-		dirs: map[string]*dirState{}, known: map[string]uint64{}}
+	return &loop{ctx: ctx, w: w, cfg: &w.cfg, ready: ready, pend: newPending(), clock: w.cfg.Clock, epoch: w.cfg.Clock.Now(),
+		retryDelay: watchRetryMin, due: due, dirs: map[string]*dirState{}, known: map[string]uint64{}}
 }
 
 func (l *loop) close() {
@@ -102,9 +115,9 @@ func (l *loop) run() {
 		l.startEvents()
 	}
 	l.requestScan(true)
-	l.tick = time.NewTicker(l.interval)
+	l.tick = l.clock.NewTicker(l.interval)
 	defer l.tick.Stop()
-	timer := time.NewTimer(time.Hour)
+	timer := l.clock.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		if l.ctx.Err() != nil {
@@ -115,18 +128,22 @@ func (l *loop) run() {
 		l.w.npending.Store(int64(l.pend.len()))
 		if busy {
 			wake = l.due
-		} else if e := l.pend.front(); e != nil {
-			timer.Reset(time.Duration(e.seen + int64(l.cfg.Settle) - l.now()))
-			wake = timer.C
+		} else if at, ok := l.nextDue(); ok {
+			timer.Reset(time.Duration(at - l.now()))
+			wake = timer.Chan()
 		}
 		var events chan fsnotify.Event
 		var errs chan error
+		var closes chan string
 		var retry <-chan time.Time
 		if l.fw != nil {
 			events, errs = l.fw.Events, l.fw.Errors
 		}
+		if l.cw != nil {
+			closes = l.cw.names
+		}
 		if l.retry != nil {
-			retry = l.retry.C
+			retry = l.retry.Chan()
 		}
 		select {
 		case <-l.ctx.Done():
@@ -138,6 +155,10 @@ func (l *loop) run() {
 			}
 			if !l.w.dropEvents {
 				l.event(ev)
+			}
+		case p := <-closes:
+			if !l.w.dropEvents {
+				l.closedWrite(p)
 			}
 		case err, ok := <-errs:
 			if !ok {
@@ -157,17 +178,33 @@ func (l *loop) run() {
 			l.requestScan(true)
 		case <-l.w.rescan:
 			l.requestScan(true)
-		case <-l.tick.C:
-			l.requestScan(time.Since(l.lastDeep)+l.interval/2 >= l.w.deepEvery)
+		case <-l.tick.Chan():
+			l.requestScan(l.clock.Since(l.lastDeep)+l.interval/2 >= l.w.deepEvery)
 		case <-wake:
 		}
 	}
 }
 
-// now returns the time since the loop started by cfg.Now. Time.Sub uses the
-// monotonic clock when cfg.Now provides one, so a wall-clock step neither
-// stalls nor hurries readiness.
-func (l *loop) now() int64 { return int64(l.cfg.Now().Sub(l.epoch)) }
+// now returns the time since the loop started by its clock. The real clock
+// measures it on the monotonic clock, so a wall-clock step neither stalls
+// nor hurries readiness.
+func (l *loop) now() int64 { return int64(l.clock.Since(l.epoch)) }
+
+// quietAfterClose is how long after a close its short look comes.
+func (l *loop) quietAfterClose() int64 { return int64(min(closeQuiet, l.cfg.Settle)) }
+
+// nextDue returns when the next look falls due (loop time), if any is
+// waiting.
+func (l *loop) nextDue() (int64, bool) {
+	at, ok := int64(0), false
+	if e := l.pend.front(); e != nil {
+		at, ok = e.seen+int64(l.cfg.Settle), true
+	}
+	if c, yes := l.pend.frontClose(); yes && (!ok || c.at+l.quietAfterClose() < at) {
+		at, ok = c.at+l.quietAfterClose(), true
+	}
+	return at, ok
+}
 
 func (l *loop) abs(rel string) string {
 	if rel == "" {
@@ -179,7 +216,21 @@ func (l *loop) abs(rel string) string {
 // work takes the looks that are due (at most a chunk) and one chunk of the
 // scan under way, and reports whether more work is ready right now.
 func (l *loop) work() bool {
-	settle := int64(l.cfg.Settle)
+	settle, quiet := int64(l.cfg.Settle), l.quietAfterClose()
+	for range chunk {
+		c, ok := l.pend.frontClose()
+		if !ok || l.now()-c.at < quiet {
+			break
+		}
+		l.pend.popClose()
+		l.w.nclosed.Add(1)
+		if l.pend.live(c) {
+			l.lookClosed(c.e)
+		}
+		if l.ctx.Err() != nil {
+			return false
+		}
+	}
 	for range chunk {
 		e := l.pend.front()
 		if e == nil || l.now()-e.seen < settle {
@@ -195,7 +246,7 @@ func (l *loop) work() bool {
 	if l.sc != nil && l.pend.len() < l.w.maxPending {
 		l.scanStep()
 	}
-	if e := l.pend.front(); e != nil && l.now()-e.seen >= settle {
+	if at, ok := l.nextDue(); ok && at <= l.now() {
 		return true
 	}
 	return l.sc != nil && l.pend.len() < l.w.maxPending
@@ -224,7 +275,7 @@ func (l *loop) look(e *entry) {
 		if size == 0 && e.size != 0 {
 			e.emptySince = now
 		}
-		e.size, e.mtime, e.seen = size, mtime, now
+		e.size, e.mtime, e.seen, e.closed = size, mtime, now, 0
 		l.pend.push(e)
 		return
 	}
@@ -239,10 +290,44 @@ func (l *loop) look(e *entry) {
 		return
 	}
 	l.pend.drop(e)
+	l.report(e, p, marker, fi)
+}
+
+// lookClosed takes the short look at a file closed after writing or renamed
+// in (closeQuiet ago), and reports it when it is the same size and mtime as
+// at that event and the kernel says nobody holds it open for writing.
+// Otherwise Settle decides, as for any file: a change restarts its wait, and
+// another close brings another short look.
+func (l *loop) lookClosed(e *entry) {
+	p := l.abs(e.rel)
+	fi, isDir, err := statFile(p)
+	if err != nil || isDir {
+		return // its due look drops it
+	}
+	if fi.Size() != e.size || fi.ModTime().UnixNano() != e.mtime {
+		l.refresh(e)
+		return
+	}
+	if !fi.Mode().IsRegular() {
+		e.closed = 0
+		return
+	}
+	if busy, known := openForWrite(p); busy || !known {
+		e.closed = 0
+		return
+	}
+	l.pend.drop(e)
+	l.w.nshort.Add(1)
+	l.report(e, p, "", fi)
+}
+
+// report hands a file found ready to the callback; e has been dropped from
+// the pending set.
+func (l *loop) report(e *entry, p, marker string, fi fs.FileInfo) {
 	if e.found > l.baseGen && !e.evented && l.fw != nil {
 		l.unreported()
 	}
-	f := File{Path: p, Rel: e.rel, Size: size, ModTime: time.Unix(0, mtime), Marker: marker, Mode: fi.Mode().Type()}
+	f := File{Path: p, Rel: e.rel, Size: e.size, ModTime: time.Unix(0, e.mtime), Marker: marker, Mode: fi.Mode().Type()}
 	l.ready(l.ctx, f)
 	l.after(e)
 }
@@ -383,7 +468,7 @@ func (l *loop) requestScan(deep bool) {
 		return
 	}
 	l.gen++
-	l.sc = &scan{full: true, deep: deep, gen: l.gen, stack: []string{""}, started: time.Now()}
+	l.sc = &scan{full: true, deep: deep, gen: l.gen, stack: []string{""}, started: l.clock.Now()}
 	if deep {
 		l.lastDeep = l.sc.started
 		l.detect(false)
@@ -504,7 +589,7 @@ func (l *loop) unchanged(rel string) bool {
 		delete(l.dirs, rel)
 		return false
 	}
-	now := time.Now()
+	now := l.clock.Now()
 	if ds == nil || ds.stamp != st {
 		l.dirs[rel] = &dirState{stamp: st, since: now, gen: sc.gen}
 		return false
@@ -542,7 +627,7 @@ func (l *loop) scanDone() {
 	sc := l.sc
 	l.sc = nil
 	if sc.full && !sc.rootFailed {
-		l.w.log.Debug("scan done", "deep", sc.deep, "dirs", sc.dirs, "unchanged", sc.skipped, "pending", l.pend.len(), "took", time.Since(sc.started))
+		l.w.log.Debug("scan done", "deep", sc.deep, "dirs", sc.dirs, "unchanged", sc.skipped, "pending", l.pend.len(), "took", l.clock.Since(sc.started))
 	}
 	if sc.full && sc.deep && !sc.rootFailed {
 		// A deep scan listed every directory: what it did not see is gone.
@@ -560,8 +645,7 @@ func (l *loop) scanDone() {
 	if sc.full && !sc.rootFailed && l.fw != nil {
 		for p, g := range l.watched {
 			if g < sc.gen && p != l.cfg.Root {
-				_ = l.fw.Remove(p) // may be gone already
-				delete(l.watched, p)
+				l.unwatch(p)
 			}
 		}
 		if !sc.addFailed {
@@ -586,7 +670,7 @@ func (l *loop) startEvents() {
 	}
 	if err != nil {
 		l.w.setWatchErr(err)
-		l.retry = time.NewTimer(l.retryDelay)
+		l.retry = l.clock.NewTimer(l.retryDelay)
 		l.retryDelay = min(l.retryDelay*2, watchRetryMax)
 		return
 	}
@@ -595,12 +679,48 @@ func (l *loop) startEvents() {
 	l.watched = map[string]uint64{l.cfg.Root: l.gen}
 	l.retryDelay = watchRetryMin
 	l.w.setWatchErr(nil)
+	l.startCloses()
+}
+
+// startCloses sets up close-after-write events on the root where they mean
+// something: Linux, a local folder (a share's writers are elsewhere) and no
+// done markers. Without them files wait for Settle; that is no error.
+func (l *loop) startCloses() {
+	if !closeWrites || l.fs.Remote || l.fs.Type == "" || l.cfg.DoneMarker {
+		return
+	}
+	cw, err := newCloseWatch()
+	if err == nil {
+		if err = cw.add(l.cfg.Root); err != nil {
+			cw.close()
+		}
+	}
+	if err != nil {
+		l.w.log.Debug("close events unavailable; files wait for settle", "err", err)
+		return
+	}
+	l.cw = cw
+	l.w.closes.Store(true)
 }
 
 func (l *loop) stopEvents() {
 	if l.fw != nil {
 		l.fw.Close()
 		l.fw, l.watched = nil, nil
+	}
+	if l.cw != nil {
+		l.cw.close()
+		l.cw = nil
+		l.w.closes.Store(false)
+	}
+}
+
+// unwatch stops watching the directory p.
+func (l *loop) unwatch(p string) {
+	_ = l.fw.Remove(p) // may be gone already
+	delete(l.watched, p)
+	if l.cw != nil {
+		l.cw.remove(p)
 	}
 }
 
@@ -610,7 +730,7 @@ func (l *loop) eventsFailed(err error) {
 	l.stopEvents()
 	l.w.setWatchErr(err)
 	if l.retry == nil {
-		l.retry = time.NewTimer(l.retryDelay)
+		l.retry = l.clock.NewTimer(l.retryDelay)
 		l.retryDelay = min(l.retryDelay*2, watchRetryMax)
 	}
 	l.requestScan(true)
@@ -626,6 +746,9 @@ func (l *loop) addWatch(p string) bool {
 		if err := l.fw.Add(p); err != nil {
 			l.w.setWatchErr(err)
 			return false
+		}
+		if l.cw != nil {
+			_ = l.cw.add(p) // without it, files there wait for Settle
 		}
 	}
 	l.watched[p] = l.gen
@@ -644,8 +767,7 @@ func (l *loop) event(ev fsnotify.Event) {
 		// Pending files find out at their next look; a watched directory
 		// that went away stops being watched.
 		if _, ok := l.watched[ev.Name]; ok {
-			_ = l.fw.Remove(ev.Name)
-			delete(l.watched, ev.Name)
+			l.unwatch(ev.Name)
 		}
 		return
 	}
@@ -710,7 +832,30 @@ func (l *loop) refresh(e *entry) {
 	if size == 0 && e.size != 0 {
 		n.emptySince = now
 	}
-	n.size, n.mtime, n.seen = size, mtime, now
+	n.size, n.mtime, n.seen, n.closed = size, mtime, now, 0
 	l.pend.drop(e)
 	l.pend.push(&n)
+}
+
+// closedWrite takes note that a writer closed the file at p, or that it was
+// renamed in: the file gets a short look closeQuiet from now (lookClosed),
+// its size and mtime as of now being the ones that look must find again.
+func (l *loop) closedWrite(p string) {
+	rel, ok := l.relOf(p)
+	if !ok {
+		return
+	}
+	if e := l.pend.get(rel); e != nil {
+		e.evented = true
+		l.refresh(e)
+	} else {
+		l.consider(rel, path.Base(rel), nil, 2*l.w.maxPending)
+	}
+	e := l.pend.get(rel)
+	if e == nil || e.size == 0 {
+		return // not ours to report, or empty: EmptyGrace decides
+	}
+	l.closeSeq++
+	e.closed = l.closeSeq
+	l.pend.pushClose(e, l.now())
 }

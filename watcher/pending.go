@@ -13,6 +13,10 @@ type entry struct {
 	emptySince int64  // when the file was first seen empty in its current run of empty looks
 	found      uint64 // generation of the full scan that found it; 0 when an event did
 	evented    bool   // an event named it while it waited
+	// closed numbers the last close after writing (IN_CLOSE_WRITE) seen
+	// while the file had the size and mtime above; 0: none since it
+	// changed, or its short look found it still open for writing.
+	closed uint64
 }
 
 // pending is the set of files waiting for their next look, in the order
@@ -23,6 +27,18 @@ type pending struct {
 	byRel map[string]*entry
 	queue []*entry
 	head  int
+	// closes holds the files a writer closed, in the order their short
+	// look (closeQuiet after the close) falls due.
+	closes []closeLook
+}
+
+// closeLook is a short look due closeQuiet after at (loop time), for the
+// close numbered closed; it is stale when its entry is no longer current or
+// saw another close, or a change, since.
+type closeLook struct {
+	e      *entry
+	closed uint64
+	at     int64
 }
 
 func newPending() *pending {
@@ -76,3 +92,29 @@ func (p *pending) pop() *entry {
 
 // drop forgets a popped entry.
 func (p *pending) drop(e *entry) { delete(p.byRel, e.rel) }
+
+// pushClose queues the short look for e's latest close, seen at loop time at.
+func (p *pending) pushClose(e *entry, at int64) {
+	p.closes = append(p.closes, closeLook{e, e.closed, at})
+}
+
+// frontClose returns the short look due next, or false.
+func (p *pending) frontClose() (closeLook, bool) {
+	if len(p.closes) == 0 {
+		return closeLook{}, false
+	}
+	return p.closes[0], true
+}
+
+// popClose removes the front short look.
+func (p *pending) popClose() {
+	p.closes[0] = closeLook{}
+	p.closes = p.closes[1:]
+	if len(p.closes) == 0 {
+		p.closes = nil
+	}
+}
+
+// live reports whether c still stands: its entry is current and was not
+// closed again, or changed, since.
+func (p *pending) live(c closeLook) bool { return p.current(c.e) && c.e.closed == c.closed }

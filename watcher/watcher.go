@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/signagent/signagent"
 )
 
@@ -73,8 +75,9 @@ type Config struct {
 	DoneMarker bool
 	// NoEvents: do not use file events; scans only.
 	NoEvents bool
-	// Now is the clock for readiness (default time.Now).
-	Now func() time.Time
+	// Clock drives readiness and every timer of the watcher (default: the
+	// real clock).
+	Clock clockwork.Clock
 	// Logger receives state changes (default: discard).
 	Logger *slog.Logger
 }
@@ -111,6 +114,12 @@ type Watcher struct {
 	// Work counters, for tests and benchmarks: files whose metadata a
 	// scan read, directories listed, directories skipped as unchanged.
 	nstat, nlisted, nskipped atomic.Int64
+	// Short looks that fell due after a close after writing (taken, or
+	// dropped because the file changed or closed again since), and the
+	// files they reported.
+	nclosed, nshort atomic.Int64
+	// closes is set while close-after-write events are on.
+	closes atomic.Bool
 
 	mu       sync.Mutex
 	watchErr error         // why file events are unavailable; guarded by mu
@@ -184,8 +193,8 @@ func New(cfg Config) (*Watcher, error) {
 	if bad := pats.validate(); bad != "" {
 		return nil, configError(fmt.Sprintf("malformed include/exclude pattern %q", bad), "patterns use * ? and [a-z] classes; check brackets and escapes")
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	log := cfg.Logger
 	if log == nil {

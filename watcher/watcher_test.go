@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/signagent/signagent"
 )
 
@@ -26,24 +28,10 @@ const (
 	deadline   = 15 * time.Second
 )
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newFakeClock returns a clock tests move by hand: the watcher's looks and
+// scans come only when it is advanced.
+func newFakeClock() *clockwork.FakeClock {
+	return clockwork.NewFakeClockAt(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 // report is a File as the callback saw it, with the watcher's clock then.
@@ -128,7 +116,7 @@ func start(t *testing.T, cfg Config, tune ...func(*Watcher, *collector)) (*Watch
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &collector{changed: make(chan struct{}, 1), now: w.cfg.Now}
+	c := &collector{changed: make(chan struct{}, 1), now: w.cfg.Clock.Now}
 	for _, f := range tune {
 		f(w, c)
 	}
@@ -195,7 +183,7 @@ func TestSlowWriteReportedWhenSettled(t *testing.T) {
 		dir := t.TempDir()
 		clock := newFakeClock()
 		settle := 100 * time.Millisecond
-		_, c := start(t, Config{Root: dir, NoEvents: noEvents, Settle: settle, ScanInterval: 50 * time.Millisecond, Now: clock.Now})
+		_, c := start(t, Config{Root: dir, NoEvents: noEvents, Settle: settle, ScanInterval: 50 * time.Millisecond, Clock: clock})
 		p := filepath.Join(dir, "slow.pdf")
 		f, err := os.Create(p)
 		if err != nil {
@@ -322,7 +310,7 @@ func TestDoneMarkerRemoved(t *testing.T) {
 	write(t, filepath.Join(dir, "a.pdf.done"), "")
 	write(t, filepath.Join(dir, "b.pdf"), "b")
 	write(t, filepath.Join(dir, "b.pdf.done"), "")
-	w, c := start(t, Config{Root: dir, NoEvents: true, DoneMarker: true, ScanInterval: time.Hour, Now: clock.Now})
+	w, c := start(t, Config{Root: dir, NoEvents: true, DoneMarker: true, ScanInterval: time.Hour, Clock: clock})
 	// The clock stands still, so nothing is due yet; wait until the first
 	// scan has seen both files, then remove one marker.
 	waitPending(t, w, 2)
@@ -439,7 +427,7 @@ func TestEmptyFile(t *testing.T) {
 		dir := t.TempDir()
 		clock := newFakeClock()
 		const grace = 10 * time.Second
-		w, c := start(t, Config{Root: dir, NoEvents: noEvents, EmptyGrace: grace, Settle: 100 * time.Millisecond, Now: clock.Now, ScanInterval: time.Hour})
+		w, c := start(t, Config{Root: dir, NoEvents: noEvents, EmptyGrace: grace, Settle: 100 * time.Millisecond, Clock: clock, ScanInterval: time.Hour})
 		write(t, filepath.Join(dir, "empty.pdf"), "")
 		write(t, filepath.Join(dir, "filled.pdf"), "")
 		if noEvents {
