@@ -88,6 +88,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		errorCode   = fs.String("error-code", "", "answer every business call with this documented code (e.g. 1.1.1, 0.0.1, 429)")
 		restart     = fs.Int("restart-after", 0, "forget all operations every N business calls (0: never)")
 		as409       = fs.Bool("expired-token-409", false, "answer bad or expired tokens with 409 / 0.0.10 instead of 401")
+		pendingRate = fs.Float64("pending-rate", 0, "fraction of sync sign calls answered PENDING_EXECUTION with RECEIVED documents (executed later; poll them)")
+		execErrRate = fs.Float64("exec-error-rate", 0, "fraction of sync sign calls answered EXECUTION_ERROR with RECEIVED documents (the service retries; executed later)")
+		pendingPoll = fs.Int("pending-polls", 0, "an operation answered pending is executed at its Nth status or detail call (0: at once, in the background)")
+		recvRate    = fs.Float64("received-rate", 0, "fraction of documents left RECEIVED (unsigned, no signError) in a finished operation")
+		saasDown    = fs.Bool("saas-down", false, "the proxy lost its Integration Service: proxy calls answer 500 / 0.0.1 (inferred shape)")
+		tokenListen = fs.String("token-listen", "", "serve the token endpoint on this address of its own (as the public OAuth host is apart from the proxy); empty: on --listen")
 		paths       = fs.String("paths", "", "path template overrides: name=template,... (names: async_register, async_status, async_result, lookup, status, detail, sync_sign)")
 		maxDocs     = fs.Int("max-documents", 0, "refuse requests with more documents (500 / 0.0.4); 0: no cap")
 		maxBytes    = fs.Int64("max-request-bytes", 0, "refuse requests whose documents decode to more bytes (500 / 0.0.4); 0: no cap")
@@ -97,6 +103,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *tokenListen != "" && *tokenListen == *listen {
+		return fmt.Errorf("--token-listen must differ from --listen")
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
@@ -113,7 +122,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			Latency: sim.Duration(*latency), FailRate: *failRate, ThrottleRate: *throttle, RetryAfter: sim.Duration(*retryAfter),
 			ResetRate: *resetRate, DocErrorRate: *docErrRate, DocError: *docErr, ErrorCode: *errorCode,
 			RestartAfter: *restart, ExpiredTokenAs409: *as409,
+			PendingRate: *pendingRate, ExecErrorRate: *execErrRate, PendingPolls: *pendingPoll, ReceivedRate: *recvRate, SaaSDown: *saasDown,
 		},
+		TokenAddr: *tokenListen,
 	}
 	if *paths != "" {
 		cfg.Paths = map[string]string{}
@@ -168,7 +179,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "signstash-sim listening on %s\n", c.URL)
-	fmt.Fprintf(stdout, "  token:  %s/oauth2/authorization-server/oauth/token\n", c.URL)
+	fmt.Fprintf(stdout, "  token:  %s/oauth2/authorization-server/oauth/token\n", c.TokenURL)
 	fmt.Fprintf(stdout, "  proxy:  %s/signstash/einvoice-integration-client-ws\n", c.URL)
 	fmt.Fprintf(stdout, "  saas:   %s/signstash/einvoice-integration-ws\n", c.URL)
 	if len(c.InstanceURLs) > 1 {

@@ -25,6 +25,9 @@ import (
 type Cluster struct {
 	// URL is where clients connect: the balancer, or the only instance.
 	URL string
+	// TokenURL is the base URL of the token endpoint: URL, or the token
+	// listener when Config.TokenAddr is set.
+	TokenURL string
 	// Instances are the servers, in port order; InstanceURLs their URLs.
 	Instances    []*Server
 	InstanceURLs []string
@@ -55,6 +58,18 @@ func StartCluster(cfg Config, addr string, n int) (*Cluster, error) {
 		rand.Read(cfg.TokenKey)
 	}
 	c := &Cluster{}
+	var tokenLn net.Listener
+	if cfg.TokenAddr != "" {
+		cfg.SeparateToken = true
+		if tokenLn, err = net.Listen("tcp", cfg.TokenAddr); err != nil {
+			return nil, fmt.Errorf("token listener: %w", err)
+		}
+		defer func() {
+			if c.URL == "" {
+				tokenLn.Close()
+			}
+		}()
+	}
 	var front net.Listener
 	if n > 1 {
 		if front, err = net.Listen("tcp", addr); err != nil {
@@ -105,10 +120,16 @@ func StartCluster(cfg Config, addr string, n int) (*Cluster, error) {
 	}
 	if front == nil {
 		c.URL = c.InstanceURLs[0]
-		return c, nil
+	} else {
+		c.URL = "http://" + front.Addr().String()
+		c.serve(front, balancer(c.InstanceURLs))
 	}
-	c.URL = "http://" + front.Addr().String()
-	c.serve(front, balancer(c.InstanceURLs))
+	c.TokenURL = c.URL
+	if tokenLn != nil {
+		// One OAuth server for every instance: they share its key.
+		c.TokenURL = "http://" + tokenLn.Addr().String()
+		c.serve(tokenLn, c.Instances[0].TokenHandler())
+	}
 	return c, nil
 }
 

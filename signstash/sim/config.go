@@ -101,6 +101,24 @@ type Faults struct {
 	// ExpiredTokenAs409 answers a missing, invalid or expired token with the
 	// documented 409 / 0.0.10 instead of 401 invalid_token.
 	ExpiredTokenAs409 bool `json:"expired_token_as_409,omitempty"`
+	// PendingRate answers a sync sign call with the operation still
+	// PENDING_EXECUTION and its documents RECEIVED; ExecErrorRate with
+	// EXECUTION_ERROR (the service will retry) and RECEIVED documents. Either
+	// way the operation is executed later: after PendingPolls status or
+	// detail calls on it (0: at once, in the background), so a client must
+	// poll it to get its result.
+	PendingRate   float64 `json:"pending_rate,omitempty"`
+	ExecErrorRate float64 `json:"exec_error_rate,omitempty"`
+	PendingPolls  int     `json:"pending_polls,omitempty"`
+	// ReceivedRate leaves single documents RECEIVED (never signed, no
+	// signError) in a finished operation, which then ends EXECUTION_FAILED.
+	ReceivedRate float64 `json:"received_rate,omitempty"`
+	// SaaSDown is a proxy that lost its connection to the Integration
+	// Service: every business call on the proxy base path answers 500 /
+	// 0.0.1 with the forwarding error as causeMessage, and nothing is
+	// signed. The SaaS base path and the token endpoint are not affected.
+	// The real proxy's answer is not documented; this one is inferred.
+	SaaSDown bool `json:"saas_down,omitempty"`
 }
 
 // Duration is a time.Duration written as "1.5s" in JSON.
@@ -176,6 +194,14 @@ type Config struct {
 	// Basic). Off by default: a client that works only with a lenient
 	// emulator is broken.
 	Lenient bool
+	// SeparateToken leaves the token endpoint out of Handler: it is served
+	// by TokenHandler on its own listener, as the public OAuth host is
+	// apart from an on-premise proxy. StartCluster sets it when TokenAddr
+	// is set.
+	SeparateToken bool
+	// TokenAddr ("host:port"), for StartCluster, is where the token
+	// endpoint listens on its own; empty: with the business calls.
+	TokenAddr string
 	// Workers is the number of documents signed in parallel (default 2).
 	Workers int
 	Logger  *slog.Logger

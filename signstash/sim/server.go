@@ -67,6 +67,8 @@ type op struct {
 	status   string
 	folderID string
 	docs     []*doc
+	held     bool // answered pending: executed after pollsLeft more polls
+	polls    int
 }
 
 type doc struct {
@@ -174,7 +176,8 @@ func (s *Server) Close() error {
 }
 
 func checkFaults(f Faults) error {
-	for name, r := range map[string]float64{"fail_rate": f.FailRate, "throttle_rate": f.ThrottleRate, "reset_rate": f.ResetRate, "doc_error_rate": f.DocErrorRate} {
+	for name, r := range map[string]float64{"fail_rate": f.FailRate, "throttle_rate": f.ThrottleRate, "reset_rate": f.ResetRate, "doc_error_rate": f.DocErrorRate,
+		"pending_rate": f.PendingRate, "exec_error_rate": f.ExecErrorRate, "received_rate": f.ReceivedRate} {
 		if r < 0 || r > 1 {
 			return fmt.Errorf("fault %s = %v is not in [0,1]", name, r)
 		}
@@ -184,7 +187,10 @@ func checkFaults(f Faults) error {
 			return fmt.Errorf("fault error_code %q is not a documented code (e.g. 0.0.1, 1.1.1, 429)", f.ErrorCode)
 		}
 	}
-	if f.RestartAfter < 0 || f.Latency < 0 || f.RetryAfter < 0 {
+	if f.PendingRate+f.ExecErrorRate > 1 {
+		return errors.New("faults pending_rate + exec_error_rate exceed 1")
+	}
+	if f.RestartAfter < 0 || f.Latency < 0 || f.RetryAfter < 0 || f.PendingPolls < 0 {
 		return errors.New("fault durations and counts must not be negative")
 	}
 	return nil
@@ -294,10 +300,24 @@ func (s *Server) restartLocked() {
 // endpoints.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
+// TokenHandler returns the token endpoint alone (every other path is
+// Spring Boot's 404), for a token listener of its own.
+func (s *Server) TokenHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := wire.CleanPath(r.URL.EscapedPath())
+		if p != wire.TokenPath {
+			s.noSuchPath(w, p)
+			return
+		}
+		s.delay(r.Context())
+		s.handleToken(w, r)
+	})
+}
+
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	p := wire.CleanPath(r.URL.EscapedPath())
 	switch {
-	case p == wire.TokenPath:
+	case p == wire.TokenPath && !s.cfg.SeparateToken:
 		s.delay(r.Context())
 		s.handleToken(w, r)
 	case strings.HasPrefix(p, "/sim/"):
@@ -383,6 +403,10 @@ func (s *Server) business(w http.ResponseWriter, r *http.Request, proxy bool, re
 	}
 	alias, ok := s.authorize(w, r)
 	if !ok {
+		return
+	}
+	if proxy && s.Faults().SaaSDown {
+		writeError(w, "0.0.1", saasDownCause(r.Method, rel))
 		return
 	}
 	f, ok := s.drawFaults(w, r)
@@ -600,4 +624,10 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request, p string) {
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such admin endpoint: " + r.Method + " " + p})
 	}
+}
+
+// saasDownCause is what a Spring proxy says when its call to the
+// Integration Service cannot connect (RestTemplate's wording; inferred).
+func saasDownCause(method, rel string) string {
+	return fmt.Sprintf("I/O error on %s request for \"https://saas.invalid%s/%s\": Connect to saas.invalid:443 failed: connect timed out", method, wire.SaaSPrefix, rel)
 }

@@ -333,7 +333,11 @@ func (s *Server) handleSign(w http.ResponseWriter, r *http.Request, alias string
 	if multi {
 		req, err = s.parseMultipart(r, dir)
 	} else {
-		req, err = s.parseSignRequest(r.Body, dir)
+		var body io.Reader = r.Body
+		if !s.cfg.Lenient {
+			body = newJSONCheck(body) // the lexer skips separators; this does not
+		}
+		req, err = s.parseSignRequest(body, dir)
 	}
 	if err == nil {
 		err = locate(req)
@@ -401,7 +405,37 @@ func (s *Server) handleSign(w http.ResponseWriter, r *http.Request, alias string
 		writeJSON(w, s.cfg.AsyncStatus, s.asyncView(o))
 		return
 	}
-	s.execute(r.Context(), o)
+	s.mu.Lock()
+	f := s.faults
+	x := 1.0
+	if f.PendingRate+f.ExecErrorRate > 0 {
+		x = s.rng.Float64()
+	}
+	later := ""
+	switch {
+	case x < f.PendingRate:
+		later = wire.StatusPending
+	case x < f.PendingRate+f.ExecErrorRate:
+		later = wire.StatusError
+	}
+	if later != "" {
+		o.status = later
+		if f.PendingPolls > 0 {
+			o.held, o.polls = true, f.PendingPolls
+		} else {
+			s.queue = append(s.queue, o)
+		}
+	}
+	s.mu.Unlock()
+	if later != "" {
+		s.log.Debug("sync operation answered unfinished", "op", id, "status", later)
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	} else {
+		s.execute(r.Context(), o)
+	}
 	if resetAfter {
 		reset(w)
 		return
@@ -415,8 +449,10 @@ func (s *Server) execute(ctx context.Context, o *op) {
 	s.mu.Lock()
 	f := s.faults
 	docErr := make([]bool, len(o.docs))
+	recv := make([]bool, len(o.docs))
 	for i := range o.docs {
 		docErr[i] = f.DocErrorRate > 0 && s.rng.Float64() < f.DocErrorRate
+		recv[i] = f.ReceivedRate > 0 && s.rng.Float64() < f.ReceivedRate
 	}
 	s.mu.Unlock()
 	sem := make(chan struct{}, s.cfg.Workers)
@@ -427,7 +463,9 @@ func (s *Server) execute(ctx context.Context, o *op) {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			status, serr := wire.SignSigned, ""
-			if docErr[i] {
+			if recv[i] {
+				status = wire.SignReceived // never signed, no error given
+			} else if docErr[i] {
 				status, serr = wire.SignError, f.DocError
 				if serr == "" {
 					serr = "INVALID_CERTIFICATE_SIGN_ERROR"
@@ -484,6 +522,22 @@ func (s *Server) asyncView(o *op) map[string]any {
 	return v
 }
 
+// advance counts one poll of an operation answered pending; the last
+// counted poll executes it before it is answered.
+func (s *Server) advance(o *op) {
+	s.mu.Lock()
+	run := false
+	if o.held {
+		if o.polls--; o.polls <= 0 {
+			o.held, run = false, true
+		}
+	}
+	s.mu.Unlock()
+	if run {
+		s.execute(s.ctx, o)
+	}
+}
+
 // find returns alias's operation by id (nil when unknown to this instance).
 func (s *Server) find(alias string, id int64) *op {
 	s.mu.Lock()
@@ -506,6 +560,7 @@ func (s *Server) handleAsyncGet(w http.ResponseWriter, alias, ref string, result
 		writeStatusError(w, http.StatusNotFound, "0.0.6", "no asynchronous operation with externalReference "+ref+" on this instance")
 		return
 	}
+	s.advance(o)
 	if !result {
 		writeJSON(w, http.StatusOK, s.asyncView(o))
 		return
@@ -538,6 +593,7 @@ func (s *Server) handleOperation(w http.ResponseWriter, alias string, id int64, 
 		writeStatusError(w, http.StatusNotFound, "0.0.6", fmt.Sprintf("no operation %d", id))
 		return
 	}
+	s.advance(o)
 	if !detail {
 		s.mu.Lock()
 		view := s.opView(o)

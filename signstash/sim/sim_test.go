@@ -30,7 +30,17 @@ func start(t *testing.T, cfg Config) (*Server, *httptest.Server) {
 
 func token(t *testing.T, ts *httptest.Server, query bool) string {
 	t.Helper()
-	u := ts.URL + "/oauth2/authorization-server/oauth/token"
+	return tokenQuery(t, ts.URL, query)
+}
+
+func tokenAt(t *testing.T, base string) string {
+	t.Helper()
+	return tokenQuery(t, base, false)
+}
+
+func tokenQuery(t *testing.T, base string, query bool) string {
+	t.Helper()
+	u := base + "/oauth2/authorization-server/oauth/token"
 	body := "grant_type=client_credentials"
 	if query {
 		u, body = u+"?grant_type=client_credentials", ""
@@ -244,9 +254,26 @@ func TestStrictRequests(t *testing.T) {
 			"unknown doc field": {func(r string) string {
 				return strings.Replace(signBody(r, r), `"name":"a.pdf"`, `"name":"a.pdf","size":3`, 1)
 			}, 500},
-			"trailing data": {func(r string) string { return signBody(r, r) + `{}` }, 500},
-			"PAdES of XML":  {func(r string) string { return strings.Replace(signBody(r, r), `"application/pdf"`, `"text/xml"`, 1) }, 500},
-			"known fields":  {func(r string) string { return signBody(r, r) }, 200},
+			"trailing data":    {func(r string) string { return signBody(r, r) + `{}` }, 500},
+			"trailing garbage": {func(r string) string { return signBody(r, r) + ` x` }, 500},
+			"missing comma": {func(r string) string {
+				return strings.Replace(signBody(r, r), `,"description"`, ` "description"`, 1)
+			}, 500},
+			"missing colon": {func(r string) string {
+				return strings.Replace(signBody(r, r), `"description":`, `"description" `, 1)
+			}, 500},
+			"doubled colon": {func(r string) string {
+				return strings.Replace(signBody(r, r), `"description":`, `"description"::`, 1)
+			}, 500},
+			"comma before a key": {func(r string) string {
+				return strings.Replace(signBody(r, r), `{"externalReference"`, `{,"externalReference"`, 1)
+			}, 500},
+			"trailing comma in documents": {func(r string) string { return strings.Replace(signBody(r, r), `}]}`, `},]}`, 1) }, 500},
+			"unknown signatureInfo field": {func(r string) string {
+				return strings.Replace(signBody(r, r), `{"signatureType"`, `{"level":"B","signatureType"`, 1)
+			}, 500},
+			"PAdES of XML": {func(r string) string { return strings.Replace(signBody(r, r), `"application/pdf"`, `"text/xml"`, 1) }, 500},
+			"known fields": {func(r string) string { return signBody(r, r) }, 200},
 		} {
 			want := c.status
 			if lenient {
