@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/internal/atomicfile"
 )
 
 // Permissions of what the agent writes: not world-readable (docs/ARCHITECTURE.md §6).
@@ -74,31 +75,7 @@ func syncFile(path string) error {
 // writeFileAtomic writes data to a dot-prefixed temp file beside path,
 // fsyncs it, renames it over path and fsyncs the directory.
 func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, tempPattern)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(filePerm); err != nil && !isUnsupported(err, false) {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := renameDurable(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return atomicfile.WriteFile(path, data, filePerm)
 }
 
 // copyFileNew copies the regular file src to a new file dst (which must not
