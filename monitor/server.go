@@ -34,6 +34,10 @@ type Server struct {
 	// Status returns the queue report for /status, /healthz and the gauges.
 	// Required.
 	Status StatusFunc
+	// Detail, if set, adds to the report of GET /status what costs more
+	// than the queue report (the agent's identity, the holds' timing, a
+	// walk of the inboxes); /healthz, the gauges and the page do without.
+	Detail func(ctx context.Context, st *signagent.Status)
 	// Health, if set, reports problems the queue report cannot show (for
 	// example an unwritable ledger); a non-nil error makes /healthz fail
 	// with the error's text.
@@ -201,6 +205,9 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
 		s.logger().Warn("status unavailable", "err", err)
 		http.Error(w, "status unavailable: "+err.Error(), http.StatusServiceUnavailable)
 		return
+	}
+	if s.Detail != nil {
+		s.Detail(ctx, st)
 	}
 	var buf bytes.Buffer
 	if err := EncodeStatus(&buf, st); err != nil {

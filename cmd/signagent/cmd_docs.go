@@ -95,10 +95,8 @@ func commandHelp(ctx context.Context) []cmdHelp {
 	for _, c := range commands() {
 		var stderr bytes.Buffer
 		h := cmdHelp{name: c.name, summary: c.summary}
-		if c.name != "version" { // version takes no flags and ignores -h
-			c.run(ctx, &env{getenv: func(string) string { return "" }, stdout: io.Discard, stderr: &stderr}, []string{"-h"})
-			h.flags = parseFlagHelp(stderr.String())
-		}
+		c.run(ctx, &env{getenv: func(string) string { return "" }, stdout: io.Discard, stderr: &stderr}, []string{"-h"})
+		h.flags = parseFlagHelp(stderr.String())
 		out = append(out, h)
 	}
 	return out

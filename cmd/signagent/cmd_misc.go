@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/signagent/signagent"
@@ -22,10 +21,16 @@ import (
 	"github.com/signagent/signagent/signer"
 	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash"
-	"github.com/signagent/signagent/watcher"
 )
 
 func cmdVersion(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	if err := parseFlags(fs, args, e.stderr); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, "signagent %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil
 }
@@ -102,49 +107,6 @@ func sortedBackends(cfg *config.Config) []*config.Backend {
 	return out
 }
 
-// cmdStatus prints the queue of every folder from the ledger; it works
-// while the agent runs.
-func cmdStatus(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	cfgPath := configFlag(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parseFlags(fs, args, e.stderr); err != nil {
-		return err
-	}
-	cfg, err := config.Load(*cfgPath)
-	if err != nil {
-		return err
-	}
-	// No lock: SQLite's write-ahead log lets status read while the agent
-	// writes. Never a new ledger either: only run starts one.
-	db, err := openExistingLedger(cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	var names []string
-	for _, f := range cfg.Folders {
-		names = append(names, f.Name)
-	}
-	// The running agent knows more than its ledger (watchers, ignored
-	// entries, whether a hold is still current): ask it first.
-	st, agentLine := askAgent(ctx, cfg)
-	if st == nil {
-		if st, err = db.Status(ctx, names); err != nil {
-			return err
-		}
-	}
-	addInboxFS(st, cfg)
-	if *asJSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
-	}
-	fmt.Fprintln(e.stdout, agentLine)
-	printStatus(e.stdout, st)
-	return nil
-}
-
 // timestampText says what a signature timestamp attests, apart from the
 // claimed time: ", timestamp TIME by TSA".
 func timestampText(v signer.Verification) string {
@@ -156,81 +118,6 @@ func timestampText(v signer.Verification) string {
 		s += fmt.Sprintf(" by %q", v.TSA)
 	}
 	return s
-}
-
-// addInboxFS fills in each folder's file system and scan interval, as the
-// agent's watcher would choose them.
-func addInboxFS(st *signagent.Status, cfg *config.Config) {
-	for i := range st.Folders {
-		f := &st.Folders[i]
-		for _, cf := range cfg.Folders {
-			if cf.Name != f.Name || f.FileSystem != "" {
-				continue
-			}
-			fs, err := watcher.DetectFS(cf.Inbox)
-			if err != nil {
-				continue
-			}
-			f.FileSystem, f.Network, f.ScanInterval = fs.Type, fs.Remote, cf.ScanInterval.Duration
-			if f.ScanInterval == 0 {
-				f.ScanInterval = fs.DefaultScanInterval()
-			}
-		}
-	}
-}
-
-var stateOrder = []signagent.State{signagent.StateSeen, signagent.StateClaimed, signagent.StateBatched,
-	signagent.StateSubmitted, signagent.StateSigned, signagent.StatePublished, signagent.StateFailed}
-
-func printStatus(w io.Writer, st *signagent.Status) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprint(tw, "FOLDER")
-	for _, s := range stateOrder {
-		fmt.Fprintf(tw, "\t%s", strings.ToUpper(string(s)))
-	}
-	fmt.Fprintln(tw, "\tOLDEST WAITING\tHELD")
-	for _, f := range st.Folders {
-		fmt.Fprint(tw, f.Name)
-		for _, s := range stateOrder {
-			fmt.Fprintf(tw, "\t%d", f.Counts[s])
-		}
-		oldest := "-"
-		if f.Oldest != nil {
-			oldest = fmt.Sprintf("%s (%s, %s)", f.Oldest.File, f.Oldest.State, f.Oldest.Age.Round(time.Second))
-		}
-		held := "-"
-		if f.Held != "" {
-			held = f.Held
-		}
-		fmt.Fprintf(tw, "\t%s\t%s\n", oldest, held)
-	}
-	tw.Flush()
-	for _, f := range st.Folders {
-		for _, op := range f.InFlight {
-			fmt.Fprintf(w, "%s: in flight: batch %s at %s (operation %s, %d documents, since %s)\n",
-				f.Name, op.Batch, op.Backend, op.ID, op.Docs, op.Submitted.Format(time.RFC3339))
-		}
-		if f.Network {
-			fmt.Fprintf(w, "%s: inbox on a %s\n", f.Name, watcher.FS{Type: f.FileSystem, Remote: true}.Unreliable(f.ScanInterval))
-		}
-		for _, rt := range f.Retrying {
-			fmt.Fprintf(w, "%s: retrying after transient failures: %s (%d attempts), next attempt at %s\n",
-				f.Name, rt.File, rt.Attempts, rt.NextAttempt.Local().Format(time.RFC3339))
-		}
-		if f.Unreported > 0 {
-			fmt.Fprintf(w, "%s: events are not arriving for this folder; relying on scans (%d files found only by scanning)\n", f.Name, f.Unreported)
-		}
-		for _, ig := range f.Ignored {
-			fmt.Fprintf(w, "%s: ignored entry (never read): %s\n", f.Name, ig)
-		}
-		if len(f.Failures) > 0 {
-			fmt.Fprintf(w, "\n%s: last failures\n", f.Name)
-			for _, fl := range f.Failures {
-				fmt.Fprintf(w, "  %s  %-16s %s: %s\n", fl.FailedAt.Format(time.RFC3339), fl.Code, fl.File, fl.Message)
-			}
-		}
-	}
-	fmt.Fprintf(w, "ledger: %d bytes\n", st.LedgerBytes)
 }
 
 // cmdSign signs files directly with the local signer.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -27,6 +28,8 @@ import (
 const monitorFile = "monitor.json"
 
 type monitorInfo struct {
+	// URL is the listener's http://host:port, or unix:PATH for the local
+	// socket.
 	URL     string    `json:"url"`
 	PID     int       `json:"pid"`
 	Version string    `json:"version"`
@@ -34,32 +37,47 @@ type monitorInfo struct {
 	Token   string    `json:"token"`
 }
 
-// askAgent returns the running agent's live report and a line naming the
-// agent, or nil and a line saying the report comes from the ledger.
-func askAgent(ctx context.Context, cfg *config.Config) (*signagent.Status, string) {
-	const fromLedger = "agent: no running agent answers (stopped, or listen is off): this report is the ledger's, holds as last recorded"
-	mi, err := readMonitorFile(cfg)
+// socketFile, in the data directory, is the agent's local socket when its
+// monitor listener is off.
+const socketFile = "signagent.sock"
+
+// listenLocal opens the agent's local socket in dataDir, readable and
+// writable by its owner only. The caller holds the data directory's lock,
+// so a socket file found there is a stale one and goes.
+func listenLocal(dataDir string) (net.Listener, error) {
+	p := filepath.Join(dataDir, socketFile)
+	os.Remove(p)
+	ln, err := net.Listen("unix", p)
 	if err != nil {
-		return nil, fromLedger
+		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	st, err := liveStatus(ctx, &http.Client{}, mi)
-	if err != nil {
-		return nil, fromLedger
+	if err := os.Chmod(p, 0o600); err != nil {
+		ln.Close()
+		return nil, err
 	}
-	line := fmt.Sprintf("agent: running, pid %d, version %s", mi.PID, mi.Version)
-	if !mi.Started.IsZero() {
-		line += fmt.Sprintf(", up %s", time.Since(mi.Started).Round(time.Second))
+	return ln, nil
+}
+
+// agentClient returns an HTTP client for the agent described by mi and the
+// base URL of its requests.
+func agentClient(mi *monitorInfo, timeout time.Duration) (*http.Client, string) {
+	c := &http.Client{Timeout: timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if sock, ok := strings.CutPrefix(mi.URL, "unix:"); ok {
+		c.Transport = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}}
+		return c, "http://localhost"
 	}
-	return st, line + " (live report)"
+	return c, mi.URL
 }
 
 // writeMonitorFile records the listener for local commands; the returned
 // func removes it.
-func writeMonitorFile(dataDir, addr, token string, started time.Time) (func(), error) {
+func writeMonitorFile(dataDir, url, token string, started time.Time) (func(), error) {
 	p := filepath.Join(dataDir, monitorFile)
-	b, _ := json.Marshal(monitorInfo{URL: "http://" + addr, PID: os.Getpid(), Version: version, Started: started, Token: token})
+	b, _ := json.Marshal(monitorInfo{URL: url, PID: os.Getpid(), Version: version, Started: started, Token: token})
 	tmp := p + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return nil, err
@@ -110,11 +128,9 @@ func cmdRecheck(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	client := &http.Client{Timeout: 15 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	folders := fs.Args()
 	if len(folders) == 0 {
-		st, err := liveStatus(ctx, client, mi)
+		st, err := liveStatus(ctx, mi)
 		if err != nil {
 			return err
 		}
@@ -130,7 +146,7 @@ func cmdRecheck(ctx context.Context, e *env, args []string) error {
 	}
 	failed := 0
 	for _, f := range folders {
-		res, err := postAction(ctx, client, mi, "recheck", url.Values{"folder": {f}})
+		res, err := postAction(ctx, mi, "recheck", url.Values{"folder": {f}})
 		if err != nil {
 			return err
 		}
@@ -147,8 +163,10 @@ func cmdRecheck(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-func liveStatus(ctx context.Context, client *http.Client, mi *monitorInfo) (*signagent.Status, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", mi.URL+"/status", nil)
+// liveStatus asks the running agent for its report.
+func liveStatus(ctx context.Context, mi *monitorInfo) (*signagent.Status, error) {
+	client, base := agentClient(mi, 15*time.Second)
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/status", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -168,9 +186,11 @@ func liveStatus(ctx context.Context, client *http.Client, mi *monitorInfo) (*sig
 	return &st, nil
 }
 
-func postAction(ctx context.Context, client *http.Client, mi *monitorInfo, action string, form url.Values) (*monitor.ActionResult, error) {
+// postAction asks the running agent to do action.
+func postAction(ctx context.Context, mi *monitorInfo, action string, form url.Values) (*monitor.ActionResult, error) {
+	client, base := agentClient(mi, 15*time.Second)
 	form.Set("token", mi.Token)
-	req, err := http.NewRequestWithContext(ctx, "POST", mi.URL+"/actions/"+action, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, "POST", base+"/actions/"+action, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
 	}

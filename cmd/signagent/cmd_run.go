@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -132,13 +133,24 @@ func runAgent(ctx context.Context, cfg *config.Config, e *env, log *slog.Logger,
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	// Local commands (status, recheck) reach the agent through the
+	// monitor listener, or, with listen = "off", a socket in the data
+	// directory that only its accounts can open.
+	srv := newMonitor(cfg, a, backends, metrics, started, log)
+	var ln net.Listener
+	url := ""
 	if cfg.Listen != "" && cfg.Listen != "off" {
-		srv := newMonitor(cfg, a, backends, metrics, started, log)
-		ln, err := srv.Listen()
-		if err != nil {
+		if ln, err = srv.Listen(); err != nil {
 			return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 		}
-		remove, err := writeMonitorFile(cfg.DataDir, ln.Addr().String(), srv.Page.Token(), started)
+		url = "http://" + ln.Addr().String()
+	} else if ln, err = listenLocal(cfg.DataDir); err != nil {
+		log.Warn("no local socket: signagent status and recheck cannot reach this agent", "err", err)
+	} else {
+		url = "unix:" + ln.Addr().String()
+	}
+	if ln != nil {
+		remove, err := writeMonitorFile(cfg.DataDir, url, srv.Page.Token(), started)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("record the monitor for local commands: %w", err)

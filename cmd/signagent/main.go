@@ -74,8 +74,30 @@ func commands() []command {
 	}
 }
 
+// synopses are the commands' usage lines after "signagent NAME", which
+// `signagent NAME -h` prints above the flags.
+var synopses = map[string]string{
+	"run":       "[--config FILE] [--new-ledger]",
+	"check":     "[--config FILE] [--as USER]",
+	"status":    "[--config FILE] [--json]",
+	"sign":      "[--config FILE | --cert FILE [--key FILE] [--password-file FILE]] [--out DIR] [--force] FILE...",
+	"verify":    "[--json] FILE...",
+	"retry":     "[--config FILE] [--folder NAME] (FILE... | --all)",
+	"recheck":   "[--config FILE] [FOLDER...]",
+	"reload":    "[--config FILE]",
+	"install":   "[--config FILE] [--user ACCOUNT] [--dry-run]",
+	"uninstall": "[--config FILE] [--purge] [--dry-run]",
+	"start":     "[--config FILE]",
+	"stop":      "[--config FILE]",
+	"restart":   "[--config FILE]",
+	"version":   "",
+}
+
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	e := &env{getenv: getenv, stdout: stdout, stderr: stderr}
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = []string{"version"}
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stderr)
 		if len(args) == 0 {
@@ -111,6 +133,8 @@ func exitCode(stderr io.Writer, err error) int {
 	var ie invalidError
 	var le *datadir.LockedError
 	switch {
+	case errors.Is(err, errHelp):
+		return exitOK
 	case errors.As(err, &le):
 		fmt.Fprintln(stderr, "signagent: "+le.Error())
 		fmt.Fprintln(stderr, "hint: "+lockedHint(le))

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/agent"
 	"github.com/signagent/signagent/config"
 	"github.com/signagent/signagent/monitor"
@@ -31,7 +32,35 @@ func newMonitor(cfg *config.Config, a *agent.Agent, backends map[string]signing.
 		page.Actions = a
 	}
 	return &monitor.Server{Addr: cfg.Listen, AllowRemote: cfg.ListenRemote(), Status: a.Status,
-		Health: a.Health, Metrics: metrics, Page: page, Logger: log.With("component", "monitor")}
+		Detail: statusDetail(a, started), Health: a.Health, Metrics: metrics, Page: page,
+		Logger: log.With("component", "monitor")}
+}
+
+// statusDetail adds to the report of GET /status (and so of `signagent
+// status`) the agent's identity, when each held folder tries again and what
+// waits in each inbox.
+func statusDetail(a *agent.Agent, started time.Time) func(context.Context, *signagent.Status) {
+	return func(ctx context.Context, st *signagent.Status) {
+		st.Agent = &signagent.AgentState{Running: true, PID: os.Getpid(), Version: version, Started: started,
+			Uptime: time.Since(started).Round(time.Second)}
+		ls, err := a.Live(ctx)
+		if err != nil {
+			return
+		}
+		for i := range st.Folders {
+			f := &st.Folders[i]
+			for _, l := range ls {
+				if l.Name != f.Name {
+					continue
+				}
+				if f.Held != "" {
+					f.HeldSince, f.NextRecheck = l.HeldSince, l.NextRecheck
+				}
+				f.Inbox = &signagent.InboxWaiting{Files: l.Inbox, AtLeast: l.InboxTruncated, Oldest: l.InboxOldestRel,
+					OldestSince: l.InboxOldest}
+			}
+		}
+	}
 }
 
 // startOperations starts what keeps an operator informed while the agent

@@ -65,8 +65,8 @@ func TestRecheckCommand(t *testing.T) {
 	if _, err := os.Stat(mf); !os.IsNotExist(err) {
 		t.Errorf("the monitor file outlives the agent: %v", err)
 	}
-	if code, out, stderr := runCmd(t, nil, "status", "--config", l.cfg); code != 0 ||
-		!strings.Contains(out, "agent: no running agent answers") || !strings.Contains(out, "invoices") {
+	if code, out, stderr := runCmd(t, nil, "status", "--config", l.cfg); code != exitFailure ||
+		!strings.Contains(out, "agent: not running (last activity ") || !strings.Contains(out, "invoices") {
 		t.Errorf("status without an agent: exit %d\n%s%s", code, out, stderr)
 	}
 }

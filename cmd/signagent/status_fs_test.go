@@ -17,7 +17,7 @@ func TestStatusSaysNetworkShare(t *testing.T) {
 			Retrying: []signagent.Retry{{File: "b.pdf", Attempts: 4, NextAttempt: time.Date(2026, 11, 30, 1, 2, 3, 0, time.Local)}}},
 	}}
 	var b strings.Builder
-	printStatus(&b, st)
+	printStatus(&b, st, time.Now())
 	out := b.String()
 	for _, want := range []string{
 		"share: inbox on a network share (smb): file events are unreliable here; new files are found by scanning every 3s\n",

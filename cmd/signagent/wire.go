@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,13 +25,50 @@ func configFlag(fs *flag.FlagSet) *string {
 	return fs.String("config", "config.toml", "configuration `file`")
 }
 
-// parseFlags parses args, turning flag errors into usage errors.
+// parseFlags parses args, turning flag errors into usage errors. -h prints
+// the command's usage line (its synopsis), summary and flags, and exits 0.
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		synopsis, ok := synopses[fs.Name()]
+		if !ok {
+			synopsis = "[flags]"
+		}
+		fmt.Fprintf(stderr, "usage: signagent %s %s\n", fs.Name(), synopsis)
+		if s := summaryOf(fs.Name()); s != "" {
+			fmt.Fprintf(stderr, "\n%s\n", s)
+		}
+		fmt.Fprintln(stderr, "\nflags:")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
-		return usageError{} // the flag package has printed why (or the help)
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return usageError{} // the flag package has printed why and the usage
 	}
 	return nil
+}
+
+// errHelp: the command's help was asked for and printed (exit 0).
+var errHelp = errors.New("help shown")
+
+// summaryOf is the one-line summary of the named command.
+func summaryOf(name string) string {
+	for _, c := range append(commands(), hiddenCommands()...) {
+		if c.name == name {
+			return c.summary
+		}
+	}
+	return ""
+}
+
+// noArgs refuses arguments after the flags of a command that takes none.
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() == 0 {
+		return nil
+	}
+	return usageError{msg: fmt.Sprintf("%s: unexpected argument %q\nhint: run `signagent %s -h`", fs.Name(), fs.Arg(0), fs.Name())}
 }
 
 // newLogger builds the process logger from the configuration.
