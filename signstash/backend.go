@@ -62,7 +62,13 @@ func (c *Client) Submit(ctx context.Context, b *signing.Batch) (*signing.Operati
 		return nil, configError("batch %s has %d documents; Sign'Stash takes at most %d per asynchronous request: lower the folder's max_files", b.Ref, len(send), MaxAsyncFiles)
 	}
 	desc := fmt.Sprintf("signagent batch %s (%d documents)", b.Ref, len(send))
-	parts, n, err := signBody(b.Ref, desc, send)
+	var body *reqBody
+	var err error
+	if c.multipart() {
+		body, err = multipartBody(b.Ref, desc, send, wireNames(send))
+	} else {
+		body, err = signBody(b.Ref, desc, send)
+	}
 	if err != nil {
 		var le *localError
 		if errors.As(err, &le) {
@@ -70,12 +76,17 @@ func (c *Client) Submit(ctx context.Context, b *signing.Batch) (*signing.Operati
 		}
 		return nil, err
 	}
-	tmpl, what := c.paths[wire.PathSyncSign], "sign batch "+b.Ref
-	if async {
-		tmpl, what = c.paths[wire.PathAsyncRegister], "register batch "+b.Ref
+	name, what := wire.PathSyncSign, "sign batch "+b.Ref
+	switch {
+	case async && c.multipart():
+		name, what = wire.PathAsyncRegisterFiles, "register batch "+b.Ref
+	case async:
+		name, what = wire.PathAsyncRegister, "register batch "+b.Ref
+	case c.multipart():
+		name = wire.PathMultipartSign
 	}
-	c.log.Debug("submitting batch", "batch", b.Ref, "docs", len(send), "bytes", n, "async", async)
-	resp, err := c.do(ctx, http.MethodPost, c.endpointURL("", tmpl, nil), stream(parts, n), what)
+	c.log.Debug("submitting batch", "batch", b.Ref, "docs", len(send), "bytes", body.n, "async", async, "transport", c.cfg.Transport)
+	resp, err := c.do(ctx, http.MethodPost, c.endpointURL("", c.paths[name], nil), &request{open: stream(body), ctype: body.ctype}, what)
 	if err != nil {
 		if _, code := wireCode(err); code == "0.0.7" {
 			c.log.Info("external reference already used; looking the operation up", "batch", b.Ref)
@@ -95,7 +106,38 @@ func (c *Client) Submit(ctx context.Context, b *signing.Batch) (*signing.Operati
 		}
 		return c.asyncOp(b, ao), nil
 	}
-	return c.finish(b, pre, resp, 0, what)
+	op, err := c.finish(ctx, b, pre, resp, 0, "", what)
+	var fe *fetchError
+	if errors.As(err, &fe) && fe.id != 0 {
+		// Signed, but the download failed: the operation is tracked by
+		// id and Poll downloads the documents again.
+		c.log.Info("batch signed; its documents are fetched at the next poll", "batch", b.Ref, "op", fe.id, "err", fe.err)
+		return &signing.Operation{ID: strconv.FormatInt(fe.id, 10), Ref: b.Ref, PollAfter: c.cfg.PollInterval}, nil
+	}
+	return op, err
+}
+
+func (c *Client) multipart() bool { return c.cfg.Transport == TransportMultipart }
+
+// fetchError is a failure to download the signed documents of finished
+// operation id (the ZIP of the multipart transport).
+type fetchError struct {
+	id  int64
+	err error
+}
+
+func (e *fetchError) Error() string { return e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
+
+// sentNames maps each document reference of b to the name its multipart
+// request gave it (wireNames).
+func sentNames(send []signing.Doc) map[string]string {
+	names := wireNames(send)
+	m := make(map[string]string, len(send))
+	for i, d := range send {
+		m[d.Ref] = names[i]
+	}
+	return m
 }
 
 // asyncOp turns an async register/status answer into an Operation bound to
@@ -137,8 +179,11 @@ func (c *Client) asyncEndpoint(ao wire.AsyncOperation) string {
 }
 
 // finish decodes a SignOperation answer into a Done operation, or a pending
-// one (tracked by id) when the service has not finished it.
-func (c *Client) finish(b *signing.Batch, pre map[string]error, resp *http.Response, id int64, what string) (*signing.Operation, error) {
+// one (tracked by id) when the service has not finished it. With the
+// multipart transport, the signed documents the answer does not carry are
+// downloaded as the operation's ZIP from endpoint; a failure to do so is a
+// *fetchError.
+func (c *Client) finish(ctx context.Context, b *signing.Batch, pre map[string]error, resp *http.Response, id int64, endpoint, what string) (*signing.Operation, error) {
 	res, err := decodeOperation(resp.Body, b)
 	if err != nil {
 		if signagent.KindOf(err) == signagent.KindLocal {
@@ -155,6 +200,13 @@ func (c *Client) finish(b *signing.Batch, pre map[string]error, resp *http.Respo
 		res.discard()
 		op.PollAfter = c.cfg.PollInterval
 		return op, nil
+	}
+	if c.multipart() {
+		send, _ := split(b)
+		if err := c.fetchZip(ctx, endpoint, res.id, b, sentNames(send), res, "fetch the signed documents of batch "+b.Ref); err != nil {
+			res.discard()
+			return nil, &fetchError{id: res.id, err: err}
+		}
 	}
 	op.Done = true
 	op.Results = res.results(b, pre)
@@ -192,6 +244,19 @@ func (c *Client) Poll(ctx context.Context, b *signing.Batch, op *signing.Operati
 			return next, nil
 		}
 		what = "fetch batch " + b.Ref
+		if c.multipart() && ao.ID != 0 {
+			// The statuses without content, then the ZIP; an instance
+			// without these calls gives the result with its content.
+			done, err := c.fetchDetail(ctx, b, pre, next.Endpoint, ao.ID, what)
+			if !missingCall(err) {
+				if err != nil {
+					return nil, notFound(err, what)
+				}
+				done.Endpoint = next.Endpoint
+				return done, nil
+			}
+			c.log.Info("the instance offers no operation detail or ZIP download; fetching the result with its content", "batch", b.Ref, "err", err)
+		}
 		resp, err = c.do(ctx, http.MethodGet, c.endpointURL(next.Endpoint, c.paths[wire.PathAsyncResult], map[string]string{"externalReference": b.Ref}), nil, what)
 		if err != nil {
 			if st, code := wireCode(err); st == http.StatusConflict && code == "0.0.6" {
@@ -200,7 +265,7 @@ func (c *Client) Poll(ctx context.Context, b *signing.Batch, op *signing.Operati
 			return nil, notFound(err, what)
 		}
 		defer drain(resp)
-		done, err := c.finish(b, pre, resp, ao.ID, what)
+		done, err := c.finish(ctx, b, pre, resp, ao.ID, next.Endpoint, what)
 		if err != nil {
 			return nil, err
 		}
@@ -226,17 +291,25 @@ func (c *Client) Poll(ctx context.Context, b *signing.Batch, op *signing.Operati
 		return &signing.Operation{ID: op.ID, Endpoint: op.Endpoint, Ref: b.Ref, PollAfter: c.cfg.PollInterval}, nil
 	}
 	what = "fetch operation " + op.ID
-	resp, err = c.do(ctx, http.MethodGet, c.endpointURL(op.Endpoint, c.paths[wire.PathDetail], map[string]string{"operationId": op.ID, "includeContent": "true"}), nil, what)
+	done, err := c.fetchDetail(ctx, b, pre, op.Endpoint, id, what)
 	if err != nil {
 		return nil, notFound(err, what)
 	}
-	defer drain(resp)
-	done, err := c.finish(b, pre, resp, id, what)
+	done.Endpoint = op.Endpoint
+	return done, nil
+}
+
+// fetchDetail fetches finished operation id at endpoint: its detail with
+// the signed content (base64 transport), or without it and then its ZIP
+// (multipart transport).
+func (c *Client) fetchDetail(ctx context.Context, b *signing.Batch, pre map[string]error, endpoint string, id int64, what string) (*signing.Operation, error) {
+	op := strconv.FormatInt(id, 10)
+	resp, err := c.do(ctx, http.MethodGet, c.endpointURL(endpoint, c.paths[wire.PathDetail], map[string]string{"operationId": op, "includeContent": strconv.FormatBool(!c.multipart())}), nil, what)
 	if err != nil {
 		return nil, err
 	}
-	done.Endpoint = op.Endpoint
-	return done, nil
+	defer drain(resp)
+	return c.finish(ctx, b, pre, resp, id, endpoint, what)
 }
 
 // notFound turns the service's 404 (in its error shape: a 404 from a server

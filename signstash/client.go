@@ -211,10 +211,16 @@ func (c *Client) tokenError(st int, h http.Header, we *Error) error {
 // bodyFunc produces a fresh request body and its length (-1 if unknown).
 type bodyFunc func() (io.ReadCloser, int64, error)
 
+// request is a request body: how to produce it, and its Content-Type.
+type request struct {
+	open  bodyFunc
+	ctype string
+}
+
 // do sends one call with a bearer token, retrying once with a fresh token
 // when the service rejects the token. A non-2xx answer becomes a classified
 // *signagent.Error wrapping *Error; the caller closes a returned response.
-func (c *Client) do(ctx context.Context, method, u string, body bodyFunc, what string) (*http.Response, error) {
+func (c *Client) do(ctx context.Context, method, u string, body *request, what string) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		tok, err := c.token(ctx)
 		if err != nil {
@@ -225,13 +231,13 @@ func (c *Client) do(ctx context.Context, method, u string, body bodyFunc, what s
 			return nil, err
 		}
 		if body != nil {
-			rc, n, err := body()
+			rc, n, err := body.open()
 			if err != nil {
 				return nil, err
 			}
 			req.Body, req.ContentLength = rc, n
-			req.GetBody = func() (io.ReadCloser, error) { rc, _, err := body(); return rc, err }
-			req.Header.Set("Content-Type", "application/json")
+			req.GetBody = func() (io.ReadCloser, error) { rc, _, err := body.open(); return rc, err }
+			req.Header.Set("Content-Type", body.ctype)
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Accept", "application/json")
