@@ -57,6 +57,8 @@ func StartCluster(cfg Config, addr string, n int) (*Cluster, error) {
 		cfg.TokenKey = make([]byte, 32)
 		rand.Read(cfg.TokenKey)
 	}
+	cfg.opIDs = new(atomic.Int64)
+	cfg.opIDs.Store(1000)
 	c := &Cluster{}
 	var tokenLn net.Listener
 	if cfg.TokenAddr != "" {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/signagent/signagent/signing"
@@ -206,4 +207,8 @@ type Config struct {
 	Workers int
 	Logger  *slog.Logger
 	Now     func() time.Time
+
+	// opIDs, when set, is the operation id counter shared by the instances
+	// of a cluster: the service numbers operations, not the instance.
+	opIDs *atomic.Int64
 }

@@ -13,16 +13,6 @@ import (
 	"strconv"
 )
 
-// Documented paths without a template name in package wire: the multipart
-// sign call and the ZIP of an operation's signed documents.
-const (
-	routeMultipartSign = "multipart_sign"
-	routeDocumentsZip  = "documents_zip"
-
-	pathMultipartSign = "api/v0/document/sign"
-	pathDocumentsZip  = "api/v0/operation/sign/detail/{operationId}/documents"
-)
-
 // maxSignRequestPart bounds the signRequest part (JSON without content).
 const maxSignRequestPart = 8 << 20
 

@@ -345,3 +345,40 @@ func TestVisibleLocations(t *testing.T) {
 		}
 	}
 }
+
+// TestMultipartAsyncRegister: the proxy's asynchronous register call takes
+// the multipart body too, and the result is fetched by reference.
+func TestMultipartAsyncRegister(t *testing.T) {
+	s, ts := start(t, Config{Sign: MarkerSign})
+	tok := "Bearer " + token(t, ts, false)
+	base := ts.URL + "/signstash/einvoice-integration-client-ws/api/v0/"
+	ct, body := multipartBody(t, []part{
+		{name: "signRequest", ctype: "application/json", body: []byte(mpSignRequest("am", "a.pdf"))},
+		{name: "files", filename: "a.pdf", body: []byte("%PDF-1.4 async")},
+	})
+	st, resp := postMultipart(t, base+"async/document/sign", tok, ct, body)
+	var ao struct {
+		ID   int64
+		Host string
+		Port int
+	}
+	if err := json.Unmarshal([]byte(resp), &ao); st != 202 || err != nil || ao.ID == 0 || ao.Host == "" {
+		t.Fatalf("register: %d %s", st, resp)
+	}
+	// The SaaS base path has no asynchronous call.
+	if st, _ := postMultipart(t, ts.URL+"/signstash/einvoice-integration-ws/api/v0/async/document/sign", tok, ct, body); st != 404 {
+		t.Fatalf("async multipart on the SaaS path: %d", st)
+	}
+	for i := 0; ; i++ {
+		st, resp = call(t, "GET", base+"async/operation/am", tok, "")
+		if st == 200 {
+			break
+		}
+		if st != 409 || i == 1000 {
+			t.Fatalf("result: %d %s", st, resp)
+		}
+	}
+	if a := decodeOp(t, resp); a.Status != "EXECUTED" || a.DocumentList[0].SignedContent == "" || s.Signed("am.0") != 1 {
+		t.Fatalf("result %s", resp)
+	}
+}

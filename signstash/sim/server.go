@@ -129,8 +129,6 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	paths[routeMultipartSign] = pathMultipartSign
-	paths[routeDocumentsZip] = pathDocumentsZip
 	s := &Server{
 		cfg: cfg, paths: paths, log: cfg.Logger.With("component", "signstash-sim", "port", cfg.AdvertisePort), now: cfg.Now,
 		wake: make(chan struct{}, 1), faults: cfg.Faults,
@@ -362,14 +360,15 @@ type route struct {
 
 var routes = []route{
 	{wire.PathSyncSign, http.MethodPost, false},
-	{routeMultipartSign, http.MethodPost, false},
+	{wire.PathMultipartSign, http.MethodPost, false},
 	{wire.PathAsyncRegister, http.MethodPost, true},
+	{wire.PathAsyncRegisterFiles, http.MethodPost, true},
 	{wire.PathAsyncStatus, http.MethodGet, true},
 	{wire.PathAsyncResult, http.MethodGet, true},
 	{wire.PathLookup, http.MethodGet, false},
 	{wire.PathStatus, http.MethodGet, false},
 	{wire.PathDetail, http.MethodGet, false},
-	{routeDocumentsZip, http.MethodGet, false},
+	{wire.PathDocumentsZip, http.MethodGet, false},
 }
 
 // fault is the outcome of the fault draw for one call.
@@ -384,7 +383,7 @@ func (s *Server) business(w http.ResponseWriter, r *http.Request, proxy bool, re
 	var rt *route
 	var vars map[string]string
 	for i := range routes {
-		if proxy && s.cfg.NoProxyLookup && (routes[i].name == wire.PathLookup || routes[i].name == wire.PathStatus || routes[i].name == wire.PathDetail || routes[i].name == routeDocumentsZip) {
+		if proxy && s.cfg.NoProxyLookup && (routes[i].name == wire.PathLookup || routes[i].name == wire.PathStatus || routes[i].name == wire.PathDetail || routes[i].name == wire.PathDocumentsZip) {
 			continue // a proxy that only signs: no operation management
 		}
 		if v, ok := wire.Match(s.paths[routes[i].name], rel); ok && (proxy || !routes[i].proxy) {
@@ -418,13 +417,15 @@ func (s *Server) business(w http.ResponseWriter, r *http.Request, proxy bool, re
 		return
 	}
 	switch rt.name {
-	case wire.PathSyncSign, wire.PathAsyncRegister, routeMultipartSign:
-		s.handleSign(w, r, alias, proxy, rt.name == wire.PathAsyncRegister, rt.name == routeMultipartSign, f == faultReset)
+	case wire.PathSyncSign, wire.PathAsyncRegister, wire.PathMultipartSign, wire.PathAsyncRegisterFiles:
+		async := rt.name == wire.PathAsyncRegister || rt.name == wire.PathAsyncRegisterFiles
+		multi := rt.name == wire.PathMultipartSign || rt.name == wire.PathAsyncRegisterFiles
+		s.handleSign(w, r, alias, proxy, async, multi, f == faultReset)
 	case wire.PathAsyncStatus, wire.PathAsyncResult:
 		s.handleAsyncGet(w, alias, vars["externalReference"], rt.name == wire.PathAsyncResult)
 	case wire.PathLookup:
 		s.handleLookup(w, alias, vars["externalReference"])
-	case wire.PathStatus, wire.PathDetail, routeDocumentsZip:
+	case wire.PathStatus, wire.PathDetail, wire.PathDocumentsZip:
 		id, err := strconv.ParseInt(vars["operationId"], 10, 64)
 		if err != nil {
 			writeError(w, "0.0.6", "operationId must be a number")
@@ -442,7 +443,7 @@ func (s *Server) business(w http.ResponseWriter, r *http.Request, proxy bool, re
 				return
 			}
 		}
-		if rt.name == routeDocumentsZip {
+		if rt.name == wire.PathDocumentsZip {
 			s.handleDocuments(w, alias, id)
 			return
 		}

@@ -314,10 +314,7 @@ func kv(s string, keys ...string) (map[string]float64, error) {
 
 // handleSign serves the sync sign call and the async register call.
 func (s *Server) handleSign(w http.ResponseWriter, r *http.Request, alias string, proxy, async, multi, resetAfter bool) {
-	s.mu.Lock()
-	s.nextID++
-	id := s.nextID
-	s.mu.Unlock()
+	id := s.newID()
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); !multi && (err != nil || mt != "application/json") && !s.cfg.Lenient {
 		// Spring Boot's answer: 415 in its own error shape.
 		s.springError(w, http.StatusUnsupportedMediaType, r.URL.Path)
@@ -520,6 +517,18 @@ func (s *Server) asyncView(o *op) map[string]any {
 		v["port"] = s.cfg.AdvertisePort
 	}
 	return v
+}
+
+// newID numbers a new operation: from the cluster's counter when there is
+// one, so that ids are unique across instances.
+func (s *Server) newID() int64 {
+	if s.cfg.opIDs != nil {
+		return s.cfg.opIDs.Add(1)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	return s.nextID
 }
 
 // advance counts one poll of an operation answered pending; the last
