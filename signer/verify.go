@@ -40,6 +40,11 @@ type Verification struct {
 	// remarks on a valid one (development certificate, later changes).
 	Detail string
 	Err    error
+	// Certificate is the signer's certificate and Chain the other
+	// certificates the signature carries (nil where not read), for the
+	// caller's trust decision, which Valid leaves out.
+	Certificate *x509.Certificate
+	Chain       []*x509.Certificate
 }
 
 // ErrUnsigned is returned (wrapped) by VerifyFile for a file without
@@ -105,7 +110,7 @@ func verifyPDF(path string) ([]Verification, error) {
 	for i, s := range sigs {
 		signer, dev := describe(s.Signer)
 		v := Verification{File: path, Type: signing.TypePAdES, Index: i, Signer: signer, Time: s.Time,
-			Timestamped: s.Timestamped, TimestampTime: s.TimestampTime, TSA: s.TSA, Err: s.Err}
+			Timestamped: s.Timestamped, TimestampTime: s.TimestampTime, TSA: s.TSA, Err: s.Err, Certificate: s.Signer}
 		kind := ""
 		if s.DocTimestamp {
 			kind = "document timestamp"
@@ -148,7 +153,8 @@ func verifyXML(path string) ([]Verification, error) {
 	for i, in := range infos {
 		signer, dev := describe(in.Signer)
 		v := Verification{File: path, Type: signing.TypeXAdES, Index: i, Signer: signer, Time: in.SigningTime,
-			Timestamped: !in.Timestamp.IsZero(), TimestampTime: in.Timestamp, Valid: in.Err == nil, Err: in.Err, Detail: dev}
+			Timestamped: !in.Timestamp.IsZero(), TimestampTime: in.Timestamp, Valid: in.Err == nil, Err: in.Err, Detail: dev,
+			Certificate: in.Signer, Chain: in.Chain}
 		if in.Err != nil {
 			v.Detail = in.Err.Error()
 		}
@@ -183,6 +189,7 @@ func verifyP7S(path string) ([]Verification, error) {
 	v.Signer, dev = describe(info.Signer)
 	v.Time, v.Timestamped, v.Valid = info.SigningTime, !info.Timestamp.IsZero(), true
 	v.TimestampTime, v.TSA = info.Timestamp, info.TSA
+	v.Certificate, v.Chain = info.Signer, info.Chain
 	v.Detail = dev
 	return []Verification{v}, nil
 }
