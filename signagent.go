@@ -92,6 +92,10 @@ const (
 	// CodeChanged: the document kept changing after it was claimed, so what
 	// would be signed is not what was recorded.
 	CodeChanged Code = "CHANGED_AFTER_CLAIM"
+	// CodeReservedName: on Windows, a name the system cannot address by its
+	// plain path (CON.pdf, nul.xml, COM1.pdf; a trailing dot or space). It
+	// is moved to error/ under a name it can address, never opened.
+	CodeReservedName Code = "RESERVED_NAME"
 )
 
 // Error is an error with a kind, a stable code, a message for people and an

@@ -11,6 +11,7 @@ import (
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/config"
+	"github.com/signagent/signagent/internal/winname"
 	"github.com/signagent/signagent/ledger"
 	"github.com/signagent/signagent/signer"
 	"github.com/signagent/signagent/signing"
@@ -30,18 +31,42 @@ func (r *runner) reject(ctx context.Context, f watcher.File) {
 	if err != nil || fi.Mode().IsRegular() {
 		return // gone, or a regular file again: the next look decides
 	}
+	r.toError(ctx, f, f.Path, fi, notRegular(fi.Mode().Type()),
+		fmt.Sprintf("it is %v, not a regular file", fi.Mode().Type()))
+}
+
+// rejectName moves an inbox entry whose name Windows cannot address by its
+// plain path (why, from winname) to error/ as RESERVED_NAME, through its
+// extended-length path: by its plain path it would be a device, or another
+// file. It is stored in error/ under a name Windows can address.
+func (r *runner) rejectName(ctx context.Context, f watcher.File, why string) {
+	p := winname.Extended(f.Path)
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return // gone: the next look decides
+	}
+	r.toError(ctx, f, p, fi, signagent.DocError(signagent.CodeReservedName,
+		fmt.Sprintf("the name %q cannot be used on Windows: %s", f.Rel, why),
+		"rename the file (no device name such as CON, NUL or COM1; no trailing dot or space) and drop it again"),
+		fmt.Sprintf("its name cannot be used on Windows (%s)", why))
+}
+
+// toError records the inbox entry f (at path p, as fi) and moves it to
+// error/ with cause, without reading it. An entry that cannot be moved is
+// ignored, with what (what it is) in the reason.
+func (r *runner) toError(ctx context.Context, f watcher.File, p string, fi fs.FileInfo, cause error, what string) {
 	d := &ledger.Doc{Folder: r.f.Name, Rel: f.Rel, Size: fi.Size(), ModTime: fi.ModTime(), SettledAt: r.a.Now()}
 	if err := r.a.Ledger.AddSeen(ctx, d, r.claimed...); err != nil {
 		r.log.Error("cannot record document", "file", f.Rel, "err", err)
 		return
 	}
 	r.claimed = r.claimed[:0]
-	if err := os.Rename(f.Path, r.abs(d.Claim)); err != nil {
+	if err := os.Rename(p, r.abs(d.Claim)); err != nil {
 		if err := r.a.Ledger.Delete(context.WithoutCancel(ctx), d.ID); err != nil {
 			r.log.Error("cannot forget unclaimed document", "file", f.Rel, "err", err)
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
-			r.ignore(f, fmt.Sprintf("it is %v, not a regular file, and cannot be moved to the error folder: %v", fi.Mode().Type(), err))
+			r.ignore(f, fmt.Sprintf("%s, and cannot be moved to the error folder: %v", what, err))
 		}
 		return
 	}
@@ -50,7 +75,7 @@ func (r *runner) reject(ctx context.Context, f watcher.File) {
 	if f.Marker != "" {
 		os.Remove(f.Marker)
 	}
-	r.fail(context.WithoutCancel(ctx), d, "", notRegular(fi.Mode().Type()))
+	r.fail(context.WithoutCancel(ctx), d, "", cause)
 }
 
 // ignore reports an inbox entry the agent leaves where it is, once in the

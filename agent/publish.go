@@ -8,10 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/internal/winname"
 	"github.com/signagent/signagent/ledger"
 	"github.com/signagent/signagent/signing"
 )
@@ -287,6 +289,16 @@ func (r *runner) archive(d *ledger.Doc) bool {
 	return true
 }
 
+// storedName is the name a failed original called name is stored under in
+// error/ (before fitName and the collision suffix): on Windows, a name it
+// can address (winname.Safe).
+func storedName(name string) string {
+	if runtime.GOOS == "windows" {
+		return winname.Safe(name)
+	}
+	return name
+}
+
 // errorSuffix names the error file beside a failed original.
 const errorSuffix = ".error.json"
 
@@ -343,7 +355,7 @@ func (r *runner) fail(ctx context.Context, d *ledger.Doc, batchRef string, cause
 		}
 		// The original and its error file must both fit in a name: a long
 		// name is shortened (its full form stays in the error file).
-		target := freeErrorPath(dir, filepath.Base(filepath.FromSlash(d.Rel)))
+		target := freeErrorPath(dir, storedName(filepath.Base(filepath.FromSlash(d.Rel))))
 		d.State, d.ErrCode, d.ErrMessage, d.Output = signagent.StateFailed, code, msg, target
 		d.Attempts++
 		if err := r.a.Ledger.Apply(ctx, ledger.Update{ID: d.ID, BatchID: d.BatchID, State: signagent.StateFailed,
@@ -381,7 +393,7 @@ func (r *runner) writeFailure(ctx context.Context, d *ledger.Doc, batchRef, hint
 	if d.BatchID != 0 && batchRef == "" {
 		ef.Batch = fmt.Sprint(d.BatchID)
 	}
-	if name := filepath.Base(filepath.FromSlash(d.Rel)); fitName(name, len(errorSuffix)) != name {
+	if name := filepath.Base(filepath.FromSlash(d.Rel)); fitName(storedName(name), len(errorSuffix)) != name {
 		ef.File, ef.StoredAs = name, filepath.Base(target)
 	}
 	b, _ := json.MarshalIndent(ef, "", "  ")

@@ -5,6 +5,8 @@ package watcher
 import (
 	"errors"
 	"syscall"
+
+	"github.com/signagent/signagent/internal/winname"
 )
 
 // Windows error codes for an open refused because another process holds the
@@ -18,7 +20,7 @@ const (
 // which is how many Windows programs keep a file while writing it: an
 // exclusive open of our own must succeed before the file counts as ready.
 func heldByOther(p string) bool {
-	name, err := syscall.UTF16PtrFromString(p)
+	name, err := syscall.UTF16PtrFromString(winname.Extended(p)) // CON.pdf: the file, not the console
 	if err != nil {
 		return false
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/jonboulle/clockwork"
+	"github.com/signagent/signagent/internal/winname"
 )
 
 // closeQuiet is how long after a writer closed a file, or the file was
@@ -450,7 +451,7 @@ func (l *loop) consider(rel, name string, d fs.DirEntry, limit int) {
 // socket or device, which the agent refuses) comes back with its own
 // information.
 func statFile(p string) (fi fs.FileInfo, isDir bool, err error) {
-	fi, err = os.Lstat(p)
+	fi, err = os.Lstat(winname.Extended(p)) // on Windows: CON.pdf is a file, not the console
 	if err != nil {
 		return nil, false, err
 	}

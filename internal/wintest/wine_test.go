@@ -485,6 +485,88 @@ func TestFileSemantics(t *testing.T) {
 	}
 }
 
+// TestWindowsNames: names Win32 cannot address by their plain path, which
+// reach an inbox from \\?\ paths, Unix clients of a share or (here) Linux.
+// By its plain path CON.pdf is the console, COM1.pdf a serial port, and
+// "dot.pdf." is dot.pdf, another document. None may be opened that way: each
+// goes, untouched, to error\ as RESERVED_NAME under a name Windows can
+// address, its error file naming the original; dot.pdf beside "dot.pdf." is
+// signed as itself; the agent stays healthy.
+func TestWindowsNames(t *testing.T) {
+	s := newSite(t, "sa-names", "")
+	cfg := filepath.Join(s.root, "config.toml")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte(`include = ["*.pdf", "*.xml"]`), []byte(`include = ["*.pdf", "*.xml", "*.pdf.", "*.pdf "]`), 1)
+	if err := os.WriteFile(cfg, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pdfs, xmls := corpus(t, ".pdf", 3), corpus(t, ".xml", 1)
+	// stored name in error\ → original name and content.
+	reserved := map[string]struct{ name, src string }{
+		"_CON.pdf":   {"CON.pdf", pdfs[0]},
+		"_nul.xml":   {"nul.xml", xmls[0]},
+		"_COM1.pdf":  {"COM1.pdf", pdfs[0]},
+		"dot.pdf_":   {"dot.pdf.", pdfs[1]},
+		"space.pdf_": {"space.pdf ", pdfs[0]},
+	}
+	for _, r := range reserved {
+		s.drop(r.src, r.name)
+	}
+	s.drop(pdfs[2], "dot.pdf")
+	s.drop(pdfs[0], "normal.pdf")
+
+	a := s.start()
+	stopWatch := watchHealth(s.addr, func() bool { return true })
+	s.waitFor("every document published or failed", a, func() bool {
+		return len(s.inboxLeft()) == 0 && len(files(s.outbox)) == 2 && len(files(s.errDir)) == 2*len(reserved)
+	})
+	if bad := stopWatch(); len(bad) > 0 {
+		t.Errorf("/healthz not 200: %v", bad)
+	}
+	a.stop()
+
+	if got, want := strings.Join(files(s.outbox), "|"), "dot.pdf|normal.pdf"; got != want {
+		t.Errorf("outbox %q, want %q", got, want)
+	}
+	for _, f := range files(s.outbox) {
+		pdfsigValid(t, filepath.Join(s.outbox, f))
+	}
+	// dot.pdf's archived original is dot.pdf's content, not "dot.pdf."'s.
+	want, _ := os.ReadFile(pdfs[2])
+	for _, f := range files(s.archive) {
+		if filepath.Base(f) == "dot.pdf" {
+			if got, _ := os.ReadFile(filepath.Join(s.archive, f)); !bytes.Equal(got, want) {
+				t.Errorf("archived dot.pdf is not the document dropped as dot.pdf")
+			}
+		}
+	}
+	for stored, r := range reserved {
+		got, err := os.ReadFile(filepath.Join(s.errDir, stored))
+		src, _ := os.ReadFile(r.src)
+		if err != nil || !bytes.Equal(got, src) {
+			t.Errorf("%q: not in error\\ as %q, unchanged: %v", r.name, stored, err)
+		}
+		var ef struct {
+			File     string `json:"file"`
+			StoredAs string `json:"stored_as"`
+			Code     string `json:"code"`
+			Message  string `json:"message"`
+		}
+		b, err := os.ReadFile(filepath.Join(s.errDir, stored+".error.json"))
+		if err == nil {
+			err = json.Unmarshal(b, &ef)
+		}
+		if err != nil || ef.Code != "RESERVED_NAME" || ef.File != r.name || ef.StoredAs != stored {
+			t.Errorf("%q: error file %v %s", r.name, err, b)
+			continue
+		}
+		t.Logf("%q → error\\%s: %s", r.name, stored, ef.Message)
+	}
+}
+
 // TestService: install → start (sc query: RUNNING) → a dropped document is
 // signed by the service → stop → uninstall. Under Wine's service manager,
 // which lacks two ChangeServiceConfig2 levels, install must succeed and
