@@ -8,12 +8,14 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/config"
+	"github.com/signagent/signagent/internal/winname"
 	"github.com/signagent/signagent/ledger"
 	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/watcher"
@@ -464,6 +466,12 @@ func (r *runner) claim(ctx context.Context, f watcher.File) {
 		r.reject(ctx, f)
 		return
 	}
+	if runtime.GOOS == "windows" {
+		if p := winname.ProblemPath(f.Rel); p != "" {
+			r.rejectName(ctx, f, p)
+			return
+		}
+	}
 	// Read through a handle that cannot follow a link, and check that it
 	// is a regular file on the inbox's own file system (not a mount of
 	// something else under a recursive inbox).
@@ -548,6 +556,9 @@ func rel2dir(rel string) string {
 	d := path.Dir(rel)
 	if d == "." {
 		return ""
+	}
+	if runtime.GOOS == "windows" {
+		d = winname.SafePath(d)
 	}
 	return filepath.FromSlash(d)
 }
