@@ -48,6 +48,7 @@ type Server struct {
 	orphans   map[string]time.Time // directories of forgotten operations
 	signed    map[string]int
 	delivered map[string]int
+	byRoute   map[string]int // business calls by path template name
 	restarts  int
 }
 
@@ -134,7 +135,7 @@ func New(cfg Config) (*Server, error) {
 		wake: make(chan struct{}, 1), faults: cfg.Faults,
 		rng:     mrand.New(mrand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		clients: map[string]Client{}, ops: map[int64]*op{}, refs: map[string]int64{}, docRefs: map[string]int64{},
-		nextID: 1000, nextDoc: 1, orphans: map[string]time.Time{}, signed: map[string]int{}, delivered: map[string]int{},
+		nextID: 1000, nextDoc: 1, orphans: map[string]time.Time{}, signed: map[string]int{}, delivered: map[string]int{}, byRoute: map[string]int{},
 	}
 	for k, v := range cfg.Clients {
 		if v.Status == "" {
@@ -252,13 +253,19 @@ type Stats struct {
 	Restarts   int            `json:"restarts"`
 	Signed     map[string]int `json:"signed"`
 	Delivered  map[string]int `json:"delivered"`
+	// Calls counts business calls by path template name (sync_sign,
+	// multipart_sign, documents_zip, …), whatever their answer.
+	Calls map[string]int `json:"calls"`
 }
 
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Stats{Operations: len(s.ops), Restarts: s.restarts, Signed: map[string]int{}, Delivered: map[string]int{}}
+	st := Stats{Operations: len(s.ops), Restarts: s.restarts, Signed: map[string]int{}, Delivered: map[string]int{}, Calls: map[string]int{}}
+	for k, v := range s.byRoute {
+		st.Calls[k] = v
+	}
 	for _, o := range s.ops {
 		if o.finished.IsZero() {
 			st.Pending++
@@ -395,6 +402,9 @@ func (s *Server) business(w http.ResponseWriter, r *http.Request, proxy bool, re
 		s.noSuchPath(w, r.URL.Path)
 		return
 	}
+	s.mu.Lock()
+	s.byRoute[rt.name]++
+	s.mu.Unlock()
 	if r.Method != rt.method {
 		w.Header().Set("Allow", rt.method)
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method_not_allowed", "error_description": "use " + rt.method})
