@@ -278,3 +278,66 @@ func fieldPDF(field, word string) []byte {
 	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
 	return b.Bytes()
 }
+
+// TestMultipartAsyncSigned registers a batch on the proxy with the
+// multipart register call, polls it and downloads the result as the ZIP
+// at the instance that holds it (the detail without content, then the
+// ZIP), never as base64.
+func TestMultipartAsyncSigned(t *testing.T) {
+	calls := &callLog{}
+	e := newEnv(t, 2, sim.Config{}, func(c *signstash.Config) {
+		c.Transport = signstash.TransportMultipart
+		c.Mode = signstash.ModeAsync
+		c.HTTPClient = &http.Client{Transport: calls}
+		c.TempDir = t.TempDir()
+	})
+	ctx := context.Background()
+	b := e.batch("mp-async", 6)
+	op, err := e.client.Submit(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op.Done || op.Endpoint == "" {
+		t.Fatalf("async submit returned %+v", op)
+	}
+	op = e.settle(ctx, b, op)
+	checkSigned(t, b, op)
+	if n := calls.count("POST", "/api/v0/async/document/sign"); n != 1 {
+		t.Fatalf("%d multipart register calls, want 1: %v", n, calls.calls)
+	}
+	if n := calls.count("GET", "/contentInResponse/false"); n != 1 {
+		t.Fatalf("%d detail calls without content, want 1: %v", n, calls.calls)
+	}
+	if n := calls.count("GET", "/documents"); n != 1 {
+		t.Fatalf("%d ZIP downloads, want 1: %v", n, calls.calls)
+	}
+	calls.mu.Lock()
+	defer calls.mu.Unlock()
+	for _, c := range calls.calls {
+		if strings.Contains(c, "base64") || strings.Contains(c, "/async/operation/mp-async") {
+			t.Fatalf("a base64 call was used: %v", calls.calls)
+		}
+	}
+}
+
+// TestMultipartAsyncProxyOnlySigns: an instance without the operation
+// detail and ZIP calls still delivers: the result comes with its content.
+func TestMultipartAsyncProxyOnlySigns(t *testing.T) {
+	calls := &callLog{}
+	e := newEnv(t, 1, sim.Config{NoProxyLookup: true}, func(c *signstash.Config) {
+		c.Transport = signstash.TransportMultipart
+		c.Mode = signstash.ModeAsync
+		c.HTTPClient = &http.Client{Transport: calls}
+	})
+	ctx := context.Background()
+	b := e.batch("mp-only-signs", 3)
+	op, err := e.client.Submit(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op = e.settle(ctx, b, op)
+	checkSigned(t, b, op)
+	if n := calls.count("GET", "/async/operation/mp-only-signs"); n != 1 {
+		t.Fatalf("%d result calls, want 1: %v", n, calls.calls)
+	}
+}

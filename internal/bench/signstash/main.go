@@ -6,7 +6,9 @@
 //
 // Scenarios:
 //
-//	small     one async request of 2,500 x 200 KB (target: agent peak RSS < 64 MB)
+//	small     one async request of 2,500 x 200 KB, once per transport
+//	          (base64, multipart) side by side (targets: agent peak RSS
+//	          < 64 MB, agent CPU <= 25 % of the agent's and emulator's)
 //	large     one async request of 25 x 20 MB (same target)
 //	requests  50 x 200 KB as 1 request of 50 and as 50 requests of 1,
 //	          in async and in sync mode: documents per second
@@ -22,9 +24,14 @@
 //
 // Lines starting with "RESULT" are the figures scripts/bench.sh gathers.
 //
+// With -perf DIR, each scenario's agent is profiled with Linux perf
+// (perf record -g on its pid, from start to the last publication); the
+// profile and its report by symbol are left in DIR.
+//
 //	make build
 //	go run ./internal/bench/signstash -agent bin/signagent -sim bin/signstash-sim
 //	go run ./internal/bench/signstash -small 250 -large 5 -large-size 5MB   # quick
+//	go run ./internal/bench/signstash -only small -small 500 -perf /tmp/prof
 package main
 
 import (
@@ -59,6 +66,9 @@ type options struct {
 	largeSize    size
 	requests     int
 	only         string
+	transports   string
+	mpMode       string
+	perf         string
 	pollInterval time.Duration
 	settle       time.Duration
 	timeout      time.Duration
@@ -96,6 +106,9 @@ func main() {
 	flag.Var(&o.largeSize, "large-size", "size of each large document")
 	flag.IntVar(&o.requests, "requests", 50, "documents for 1 x N against N x 1 requests")
 	flag.StringVar(&o.only, "only", "small,large,requests", "scenarios to run, comma-separated")
+	flag.StringVar(&o.transports, "transports", "base64,multipart", "transports of the small scenario, comma-separated")
+	flag.StringVar(&o.mpMode, "multipart-mode", "async", "mode of the small scenario's multipart run (async or sync)")
+	flag.StringVar(&o.perf, "perf", "", "profile each agent with perf record into this directory")
 	flag.DurationVar(&o.pollInterval, "poll-interval", 200*time.Millisecond, "backend poll_interval")
 	flag.DurationVar(&o.settle, "settle", 500*time.Millisecond, "folder settle")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up a scenario after this long")
@@ -110,11 +123,12 @@ func main() {
 
 // scenario is one agent run over one inbox.
 type scenario struct {
-	name     string
-	docs     int
-	size     int64
-	maxFiles int
-	mode     string
+	name      string
+	docs      int
+	size      int64
+	maxFiles  int
+	mode      string
+	transport string // "" for the backend's default (base64)
 }
 
 func run(o options) error {
@@ -144,28 +158,48 @@ func run(o options) error {
 	}
 	var list []scenario
 	if want["small"] && o.small > 0 {
-		list = append(list, scenario{fmt.Sprintf("async 1 x %d x %s", o.small, human(int64(o.smallSize))), o.small, int64(o.smallSize), o.small, "async"})
+		for _, t := range strings.Split(o.transports, ",") {
+			t, mode := strings.TrimSpace(t), "async"
+			if t == "multipart" {
+				mode = o.mpMode
+			}
+			list = append(list, scenario{fmt.Sprintf("%s %s 1 x %d x %s", t, mode, o.small, human(int64(o.smallSize))), o.small, int64(o.smallSize), o.small, mode, t})
+		}
 	}
 	if want["large"] && o.large > 0 {
-		list = append(list, scenario{fmt.Sprintf("async 1 x %d x %s", o.large, human(int64(o.largeSize))), o.large, int64(o.largeSize), o.large, "async"})
+		list = append(list, scenario{fmt.Sprintf("async 1 x %d x %s", o.large, human(int64(o.largeSize))), o.large, int64(o.largeSize), o.large, "async", ""})
 	}
 	if want["requests"] && o.requests > 0 {
 		n := o.requests
 		for _, mode := range []string{"async", "sync"} {
 			list = append(list,
-				scenario{fmt.Sprintf("%s 1 x %d x %s", mode, n, human(int64(o.smallSize))), n, int64(o.smallSize), n, mode},
-				scenario{fmt.Sprintf("%s %d x 1 x %s", mode, n, human(int64(o.smallSize))), n, int64(o.smallSize), 1, mode})
+				scenario{fmt.Sprintf("%s 1 x %d x %s", mode, n, human(int64(o.smallSize))), n, int64(o.smallSize), n, mode, ""},
+				scenario{fmt.Sprintf("%s %d x 1 x %s", mode, n, human(int64(o.smallSize))), n, int64(o.smallSize), 1, mode, ""})
 		}
 	}
 	fmt.Printf("signstash bench: agent %s, emulator %s, poll_interval %s, settle %s, %d CPUs\n",
 		o.agent, o.sim, o.pollInterval, o.settle, runtime.NumCPU())
+	if o.perf != "" {
+		if err := os.MkdirAll(o.perf, 0o755); err != nil {
+			return err
+		}
+	}
 	rates := map[string]float64{}
+	var shares []string
 	for i, s := range list {
 		r, err := runScenario(o, filepath.Join(dir, fmt.Sprintf("s%d", i+1)), s)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		rates[s.name] = r
+		rates[s.name] = r.rate
+		if s.transport != "" {
+			shares = append(shares, fmt.Sprintf("%s agent %s + emulator %s, agent %.0f%%, agent peak RSS %s", s.transport,
+				r.agentCPU.Round(10*time.Millisecond), r.simCPU.Round(10*time.Millisecond), r.share, benchdata.MB(r.peakKB)))
+		}
+	}
+	if len(shares) > 1 {
+		fmt.Printf("RESULT signstash 1 x %d x %s side by side (target: agent <= 25%% of the pair, peak RSS < 64 MB): %s\n",
+			o.small, human(int64(o.smallSize)), strings.Join(shares, "; "))
 	}
 	if want["requests"] && o.requests > 0 {
 		n, sz := o.requests, human(int64(o.smallSize))
@@ -179,14 +213,23 @@ func run(o options) error {
 	return nil
 }
 
+// figures are a scenario's results: documents per second from the first
+// batch to the last publication, the CPU of each side, the agent's share
+// and its peak RSS.
+type figures struct {
+	rate             float64
+	agentCPU, simCPU time.Duration
+	share            float64
+	peakKB           int64
+}
+
 // runScenario prepares the inbox, starts the emulator and the agent, waits
-// for every document, prints the figures and returns documents per second
-// from the first batch to the last publication.
-func runScenario(o options, dir string, s scenario) (float64, error) {
+// for every document and prints the figures.
+func runScenario(o options, dir string, s scenario) (figures, error) {
 	d := func(name string) string { return filepath.Join(dir, name) }
 	for _, n := range []string{"inbox", "outbox", "error", "data", "sim"} {
 		if err := os.MkdirAll(d(n), 0o755); err != nil {
-			return 0, err
+			return figures{}, err
 		}
 	}
 	base := benchdata.TinyPDF(int(s.size))
@@ -194,36 +237,36 @@ func runScenario(o options, dir string, s scenario) (float64, error) {
 	for i := range s.docs {
 		b := benchdata.Unique(base, s.name+" "+strconv.Itoa(i))
 		if err := os.WriteFile(filepath.Join(d("inbox"), fmt.Sprintf("doc-%05d.pdf", i)), b, 0o644); err != nil {
-			return 0, err
+			return figures{}, err
 		}
 		total += int64(len(b))
 	}
 	base = nil
 	if err := os.WriteFile(d("clients.json"), []byte(fmt.Sprintf(`{%q: {"secret": %q}}`, alias, secret)), 0o600); err != nil {
-		return 0, err
+		return figures{}, err
 	}
 	if err := os.WriteFile(d("secret"), []byte(secret+"\n"), 0o600); err != nil {
-		return 0, err
+		return figures{}, err
 	}
 	port, err := freePort()
 	if err != nil {
-		return 0, err
+		return figures{}, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 
 	simCmd := exec.Command(o.sim, "--listen", addr, "--clients", d("clients.json"), "--data-dir", d("sim"), "--log-level", "warn")
 	simLog, err := os.Create(d("sim.log"))
 	if err != nil {
-		return 0, err
+		return figures{}, err
 	}
 	defer simLog.Close()
 	simCmd.Stdout, simCmd.Stderr = simLog, simLog
 	if err := simCmd.Start(); err != nil {
-		return 0, err
+		return figures{}, err
 	}
 	defer stop(simCmd)
 	if err := waitListening(addr, 30*time.Second); err != nil {
-		return 0, fmt.Errorf("emulator: %w (log: %s)", err, d("sim.log"))
+		return figures{}, fmt.Errorf("emulator: %w (log: %s)", err, d("sim.log"))
 	}
 
 	cfg := fmt.Sprintf(`data_dir = %q
@@ -240,6 +283,7 @@ mode = %q
 sync_max_files = %d
 poll_interval = %q
 timeout = "30m"
+%s
 
 [[folders]]
 name = "bench"
@@ -253,32 +297,41 @@ settle = %q
 max_files = %d
 max_bytes = "%dB"
 max_wait = "10m"
-`, d("data"), addr, addr, alias, d("secret"), s.mode, min(s.maxFiles, 2500), o.pollInterval.String(),
+`, d("data"), addr, addr, alias, d("secret"), s.mode, min(s.maxFiles, 2500), o.pollInterval.String(), transportKey(s.transport),
 		d("inbox"), d("outbox"), d("error"), o.settle.String(), s.maxFiles, total+1)
 	if err := os.WriteFile(d("signagent.toml"), []byte(cfg), 0o600); err != nil {
-		return 0, err
+		return figures{}, err
 	}
 	if out, err := exec.Command(o.agent, "check", "--config", d("signagent.toml")).CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("signagent check: %v\n%s", err, out)
+		return figures{}, fmt.Errorf("signagent check: %v\n%s", err, out)
 	}
 
 	simCPU0 := cpuTime(simCmd.Process.Pid)
 	agentCmd := exec.Command(o.agent, "run", "--config", d("signagent.toml"))
 	stderr, err := agentCmd.StderrPipe()
 	if err != nil {
-		return 0, err
+		return figures{}, err
 	}
 	agentLog, err := os.Create(d("agent.log"))
 	if err != nil {
-		return 0, err
+		return figures{}, err
 	}
 	defer agentLog.Close()
 	start := time.Now()
 	if err := agentCmd.Start(); err != nil {
-		return 0, err
+		return figures{}, err
 	}
 	defer stop(agentCmd)
 	pid := agentCmd.Process.Pid
+	var perf *exec.Cmd
+	if o.perf != "" {
+		perf = exec.Command("perf", "record", "-q", "-F", "499", "-g", "-p", strconv.Itoa(pid), "-o", perfFile(o, s))
+		perf.Stdout, perf.Stderr = os.Stderr, os.Stderr
+		if err := perf.Start(); err != nil {
+			return figures{}, fmt.Errorf("perf: %w", err)
+		}
+		defer stopPerf(perf, o, s)
+	}
 
 	var (
 		mu                                 sync.Mutex
@@ -349,11 +402,11 @@ wait:
 		case <-done:
 			break wait
 		case <-readDone:
-			return 0, fmt.Errorf("the agent exited early (log: %s)", d("agent.log"))
+			return figures{}, fmt.Errorf("the agent exited early (log: %s)", d("agent.log"))
 		case <-deadline:
 			mu.Lock()
 			defer mu.Unlock()
-			return 0, fmt.Errorf("timed out after %s: %d published, %d failed of %d (log: %s)", o.timeout, published, failed, s.docs, d("agent.log"))
+			return figures{}, fmt.Errorf("timed out after %s: %d published, %d failed of %d (log: %s)", o.timeout, published, failed, s.docs, d("agent.log"))
 		case <-tick.C:
 			sample()
 		}
@@ -385,7 +438,34 @@ wait:
 	}
 	fmt.Printf("RESULT signstash %s CPU: agent %s, emulator %s (agent %.0f%% of the two); agent peak RSS %s (target < 64 MB), emulator peak RSS %s\n",
 		s.name, agentCPU.Round(time.Millisecond), simCPU.Round(time.Millisecond), share, benchdata.MB(peakKB), benchdata.MB(simPeakKB))
-	return rate, nil
+	return figures{rate: rate, agentCPU: agentCPU, simCPU: simCPU, share: share, peakKB: peakKB}, nil
+}
+
+// transportKey is the backend's transport line: none for the default.
+func transportKey(t string) string {
+	if t == "" || t == "base64" {
+		return ""
+	}
+	return fmt.Sprintf("transport = %q", t)
+}
+
+func perfFile(o options, s scenario) string {
+	return filepath.Join(o.perf, strings.NewReplacer(" ", "-", "/", "-").Replace(s.name)+".perf.data")
+}
+
+// stopPerf ends a perf record and writes its report by symbol beside it.
+func stopPerf(c *exec.Cmd, o options, s scenario) {
+	c.Process.Signal(os.Interrupt)
+	c.Wait()
+	out, err := os.Create(strings.TrimSuffix(perfFile(o, s), ".data") + ".txt")
+	if err != nil {
+		return
+	}
+	defer out.Close()
+	rep := exec.Command("perf", "report", "-i", perfFile(o, s), "--stdio", "--no-children", "--sort", "symbol", "-g", "none", "--percent-limit", "0.3")
+	rep.Stdout, rep.Stderr = out, out
+	rep.Run()
+	fmt.Printf("perf profile of the agent: %s (report %s)\n", perfFile(o, s), out.Name())
 }
 
 // sendNote says what the send phase holds in mode.
