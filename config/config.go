@@ -6,11 +6,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/signing"
+	"github.com/signagent/signagent/signstash"
 )
 
 // Defaults: what a key means when the file leaves it out.
@@ -22,6 +24,7 @@ const (
 	DefaultLedgerRetention = 90 * 24 * time.Hour
 	DefaultBackupInterval  = 24 * time.Hour
 	DefaultBackupKeep      = 7
+	DefaultOutputMode      = FileMode(0o640) // the service's account writes, its group reads
 
 	DefaultBackendName = "local" // the backend an empty file gets
 	DevCertificate     = "dev"   // certificate value for the self-signed development certificate
@@ -39,6 +42,7 @@ const (
 	DefaultOnCollision   = "suffix"
 	DefaultGiveUpAfter   = 24 * time.Hour
 	DefaultSignatureType = "auto"
+	DefaultTransport     = signstash.TransportBase64
 
 	// MaxFilesLimit is the most documents one request may carry (the
 	// Sign'Stash async mode's limit).
@@ -86,6 +90,10 @@ type Config struct {
 	// BackupKeep is how many ledger backups are kept, the newest; default 7,
 	// 0 takes none.
 	BackupKeep int `toml:"backup_keep"`
+	// OutputMode is the permission of the signed documents the agent writes
+	// into an outbox (Unix); default 0640: the service's account reads and
+	// writes, its group reads, others nothing. Written "0640" or 0o640.
+	OutputMode FileMode `toml:"output_mode"`
 
 	// Backends by name. An empty file gets one "local" backend with the
 	// development certificate.
@@ -165,10 +173,15 @@ type Backend struct {
 	// HTTPProxy (signstash) is the outbound HTTP proxy; default the
 	// HTTPS_PROXY / HTTP_PROXY / NO_PROXY environment variables.
 	HTTPProxy string `toml:"http_proxy" backend:"signstash"`
+	// Transport (signstash) is how documents travel: "base64" (default,
+	// inside the JSON request) or "multipart" (binary parts; the signed
+	// documents come back as a ZIP).
+	Transport string `toml:"transport" backend:"signstash"`
 }
 
-// PathKeys are the keys accepted in a signstash backend's [paths] table.
-var PathKeys = []string{"async_register", "async_status", "async_result", "lookup", "status", "detail"}
+// PathKeys are the keys accepted in a signstash backend's [paths] table,
+// sorted: the client's own template names.
+var PathKeys = signstash.PathNames()
 
 // Folder is one watched folder set. Inbox, Outbox, Error and Archive must be
 // on one volume and distinct.
@@ -234,15 +247,29 @@ type Signature struct {
 	Visible *Visible `toml:"visible"`
 }
 
-// Visible places a visible PDF signature: Page is 1-based, the rectangle is
-// in points from the page's lower-left corner.
+// Visible places a visible PDF signature. Location says how: at Page, X, Y
+// (LocationCoordinate, the default; Page is 1-based, X and Y in points from
+// the page's lower-left corner), in the existing signature field named Field
+// (LocationSignField), or at the first occurrence of the word Placeholder in
+// the document (LocationPlaceholder). Width and Height size the signature;
+// with a field or placeholder, 0 leaves the size to the backend.
 type Visible struct {
-	Page   int     `toml:"page"`
-	X      float64 `toml:"x"`
-	Y      float64 `toml:"y"`
-	Width  float64 `toml:"width"`
-	Height float64 `toml:"height"`
+	Location    string  `toml:"location"`
+	Field       string  `toml:"field"`
+	Placeholder string  `toml:"placeholder"`
+	Page        int     `toml:"page"`
+	X           float64 `toml:"x"`
+	Y           float64 `toml:"y"`
+	Width       float64 `toml:"width"`
+	Height      float64 `toml:"height"`
 }
+
+// Locations of a visible signature ("" means LocationCoordinate).
+const (
+	LocationCoordinate  = string(signing.LocationCoordinate)
+	LocationSignField   = string(signing.LocationSignField)
+	LocationPlaceholder = string(signing.LocationPlaceholder)
+)
 
 // Options converts the settings to the signer's per-document options.
 func (s Signature) Options() signing.Options {
@@ -257,7 +284,8 @@ func (s Signature) Options() signing.Options {
 		o.Type = signing.TypeAuto
 	}
 	if v := s.Visible; v != nil {
-		o.Visible = &signing.Visible{Page: v.Page, X: v.X, Y: v.Y, W: v.Width, H: v.Height}
+		o.Visible = &signing.Visible{Page: v.Page, X: v.X, Y: v.Y, W: v.Width, H: v.Height,
+			Location: signing.Location(v.Location), Field: v.Field, Placeholder: v.Placeholder}
 	}
 	return o
 }
@@ -283,6 +311,7 @@ func Default() *Config {
 		LedgerRetention: Duration{DefaultLedgerRetention},
 		BackupInterval:  Duration{DefaultBackupInterval},
 		BackupKeep:      DefaultBackupKeep,
+		OutputMode:      DefaultOutputMode,
 		Backends: map[string]*Backend{
 			DefaultBackendName: defaultBackend(DefaultBackendName, TypeLocal),
 		},
@@ -301,6 +330,7 @@ func defaultBackend(name, typ string) *Backend {
 		b.SyncMaxFiles = DefaultSyncMaxFiles
 		b.Timeout = Duration{DefaultTimeout}
 		b.PollInterval = Duration{DefaultPollInterval}
+		b.Transport = DefaultTransport
 	}
 	return b
 }
@@ -354,10 +384,13 @@ func Parse(data []byte, path string) (*Config, error) {
 		if errors.As(err, &pe) {
 			p.Line = pe.Position.Line
 			p.Message = "invalid TOML: " + pe.Message
+			if strings.Contains(pe.Message, "escape") || strings.Contains(pe.Message, `digits after '\`) {
+				p.Hint = windowsPathHint
+			}
 		}
 		return nil, &Problems{p}
 	}
-	d := &decoder{file: path, md: md, lines: indexLines(data)}
+	d := &decoder{file: path, src: strings.Split(string(data), "\n"), md: md, lines: indexLines(data)}
 	c := d.config(root)
 	c.Path = path
 	c.lines = d.lines

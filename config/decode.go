@@ -7,6 +7,7 @@ import (
 	"math"
 	"reflect"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -24,6 +25,7 @@ import (
 // names without regard to case) and drops the index of [[folders]] keys.
 type decoder struct {
 	file     string
+	src      []string // the file's lines
 	md       toml.MetaData
 	lines    map[string]int
 	problems []Problem
@@ -140,6 +142,7 @@ var (
 	tomlType    = reflect.TypeFor[toml.Unmarshaler]()
 	durationTyp = reflect.TypeFor[Duration]()
 	sizeTyp     = reflect.TypeFor[Size]()
+	modeTyp     = reflect.TypeFor[FileMode]()
 	backendPtr  = reflect.TypeFor[*Backend]()
 	folderPtr   = reflect.TypeFor[*Folder]()
 )
@@ -242,6 +245,10 @@ func (d *decoder) leaf(key string, p toml.Primitive, raw any, dst reflect.Value)
 		d.errorf(key, hint, "must be %s, not %s", want, typeName(raw))
 		return false
 	}
+	if n, isInt := raw.(int64); isInt && dst.Type() == modeTyp && !d.octal(key) {
+		d.errorf(key, fmt.Sprintf(`write the mode in octal: "0%d" or 0o%d`, n, n), "%d is a decimal number, not a file mode", n)
+		return false
+	}
 	v := reflect.New(dst.Type())
 	if err := d.md.PrimitiveDecode(p, v.Interface()); err != nil {
 		var pe toml.ParseError
@@ -262,6 +269,21 @@ func (d *decoder) leaf(key string, p toml.Primitive, raw any, dst reflect.Value)
 	return true
 }
 
+// octal reports whether the integer at key is written as a TOML octal
+// number (0o640) on its line.
+func (d *decoder) octal(key string) bool {
+	n := lineOf(d.lines, key)
+	if n < 1 || n > len(d.src) {
+		return false
+	}
+	line := d.src[n-1]
+	if eq := keyEnd(line); eq >= 0 {
+		line = line[eq+1:]
+	}
+	line = strings.TrimSpace(line)
+	return strings.HasPrefix(line, "0o")
+}
+
 // accepts reports whether the TOML value raw has a type that can be decoded
 // into t and, when it has not, what to write instead.
 func accepts(t reflect.Type, raw any) (want, hint string, ok bool) {
@@ -279,6 +301,12 @@ func accepts(t reflect.Type, raw any) (want, hint string, ok bool) {
 			ok = true
 		}
 		return "a size", `e.g. "20MB" or 20000000`, ok
+	case modeTyp:
+		switch raw.(type) {
+		case string, int64:
+			ok = true
+		}
+		return "a file mode", `write it in octal: "0640" or 0o640`, ok
 	}
 	switch t.Kind() {
 	case reflect.String:

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -174,3 +175,44 @@ func parseSize(str string) (Size, error) {
 	}
 	return Size(v), nil
 }
+
+// FileMode is a file's permission bits. The file writes it in octal, as a
+// string ("0640") or a TOML octal integer (0o640); only the nine permission
+// bits are allowed. (A decimal integer such as 640 is refused by the
+// decoder, which sees how the number was written: it is another mode.)
+type FileMode uint32
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (m *FileMode) UnmarshalTOML(v any) error {
+	var n int64
+	switch x := v.(type) {
+	case string:
+		s := strings.TrimSpace(x)
+		if len(s) > 2 && (s[:2] == "0o" || s[:2] == "0O") {
+			s = s[2:]
+		}
+		u, err := strconv.ParseUint(s, 8, 32)
+		if err != nil {
+			return fmt.Errorf(`invalid file mode %q; write it in octal, e.g. "0640"`, x)
+		}
+		n = int64(u)
+	case int64:
+		n = x
+	default:
+		return fmt.Errorf(`a file mode is written "0640" or 0o640, not as %s`, typeName(v))
+	}
+	if n < 0 || n > 0o777 {
+		return fmt.Errorf(`file mode %#o is not a permission: at most "0777"`, n)
+	}
+	*m = FileMode(n)
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler, writing four octal digits.
+func (m FileMode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// String formats m as four octal digits, e.g. "0640".
+func (m FileMode) String() string { return fmt.Sprintf("%04o", uint32(m)) }
+
+// Perm returns m as an os.FileMode.
+func (m FileMode) Perm() os.FileMode { return os.FileMode(m) & os.ModePerm }

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/signstash"
@@ -136,6 +137,15 @@ func (v *validator) top() {
 	if c.BackupKeep < 0 {
 		v.errorf("backup_keep", fmt.Sprintf("default %d; 0 takes no backups", DefaultBackupKeep), "must not be negative")
 	}
+	switch m := c.OutputMode; {
+	case m&0o600 != 0o600:
+		v.errorf("output_mode", `the agent writes each output and reads it back to check it; e.g. "0640"`, "%s does not let the owner read and write", m)
+	case m&0o002 != 0:
+		v.errorf("output_mode", `e.g. "0640" (the group reads) or "0660" (the group may also move or delete them)`, "%s lets every account change signed documents", m)
+	case m&0o004 != 0:
+		v.warnf("output_mode", `e.g. "0640", and give the account that collects outputs the service's group`, "%s lets every account on this machine read signed documents", m)
+	}
+	v.path("data_dir", c.DataDir)
 	if len(c.Backends) == 0 && len(c.decoding) == 0 {
 		v.errorf("backends", `add one, e.g. [backends.local] with type = "local"`, "no backend is configured")
 	}
@@ -178,6 +188,11 @@ func (v *validator) backend(name string, b *Backend) {
 }
 
 func (v *validator) local(k func(string) string, b *Backend) {
+	if b.Certificate != DevCertificate {
+		v.path(k("certificate"), b.Certificate)
+	}
+	v.path(k("key_file"), b.KeyFile)
+	v.path(k("password_file"), b.PasswordFile)
 	if b.Certificate == "" {
 		v.errorf(k("certificate"), `use "dev" for a development certificate, or the path of a .p12/.pfx/.pem file`, "must not be empty")
 	}
@@ -196,6 +211,8 @@ func (v *validator) local(k func(string) string, b *Backend) {
 }
 
 func (v *validator) signstash(k func(string) string, b *Backend) {
+	v.path(k("client_secret_file"), b.ClientSecretFile)
+	v.path(k("ca_file"), b.CAFile)
 	for _, u := range []struct{ key, val, hint string }{
 		{"base_url", b.BaseURL, "e.g. https://proxy.internal:8081/signstash/einvoice-integration-client-ws"},
 		{"token_url", b.TokenURL, "e.g. https://msignstash.multicert.com/oauth2/authorization-server/oauth/token"},
@@ -219,6 +236,7 @@ func (v *validator) signstash(k func(string) string, b *Backend) {
 		v.errorf(k("client_secret_env"), "write the variable's name (e.g. SIGNSTASH_SECRET), not the secret itself", "is not an environment variable name")
 	}
 	v.oneOf(k("mode"), b.Mode, "sync", "async", "auto")
+	v.oneOf(k("transport"), b.Transport, signstash.TransportBase64, signstash.TransportMultipart)
 	if b.SyncMaxFiles < 1 || b.SyncMaxFiles > MaxFilesLimit {
 		v.errorf(k("sync_max_files"), "the proxy takes fewer than 100 documents per sync request; default 50", "must be between 1 and %d", MaxFilesLimit)
 	}
@@ -267,6 +285,18 @@ func (v *validator) signstash(k func(string) string, b *Backend) {
 		if err := signstash.CheckPath(p, b.Paths[p]); err != nil {
 			v.errorf(key, "write a path relative to base_url with this call's placeholders, e.g. api/v0/async/operation/status/{externalReference}", "%v", err)
 		}
+	}
+}
+
+// windowsPathHint says how to write a Windows path in TOML.
+const windowsPathHint = `in double quotes a backslash starts an escape ("\t" is a tab): write Windows paths in single quotes, 'C:\ProgramData\signagent', or with forward slashes, "C:/ProgramData/signagent"`
+
+// path reports a path holding a control character: a Windows path in double
+// quotes whose backslashes became escapes ("C:\temp" holds a tab). The path
+// is not echoed: it may be a secret pasted into the wrong key.
+func (v *validator) path(key, p string) {
+	if strings.IndexFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		v.errorf(key, windowsPathHint, "holds a tab, a line break or another control character")
 	}
 }
 
@@ -322,6 +352,9 @@ func (v *validator) folders() {
 			}
 		}
 		rs := roles(f)
+		for _, r := range rs {
+			v.path(k(r.key), r.path)
+		}
 		for a := range rs {
 			for b := a + 1; b < len(rs); b++ {
 				if rs[a].path != "" && samePath(rs[a].path, rs[b].path) {
@@ -394,15 +427,29 @@ func (v *validator) folderBackend(k func(string) string, f *Folder) {
 	}
 }
 
-func (v *validator) signature(k func(string) string, f *Folder) {
-	s := f.Signature
-	key := func(x string) string { return joinKey(k("signature"), x) }
-	v.oneOf(key("type"), s.Type, "auto", "pades", "xades", "cades")
-	if vis := s.Visible; vis != nil {
-		vk := func(x string) string { return joinKey(key("visible"), x) }
-		if s.Type == "xades" || s.Type == "cades" {
-			v.errorf(key("visible"), `remove visible, or use type = "pades" or "auto"`, "visible signatures exist only in PDFs (PAdES)")
+// visible checks where a visible signature goes: the keys of its location
+// and no other's.
+func (v *validator) visible(vk func(string) string, vis *Visible) {
+	loc := vis.Location
+	if loc == "" {
+		loc = LocationCoordinate
+	}
+	if !slices.Contains([]string{LocationCoordinate, LocationSignField, LocationPlaceholder}, loc) {
+		v.oneOf(vk("location"), loc, LocationCoordinate, LocationSignField, LocationPlaceholder)
+		return
+	}
+	only := func(key, of string, set bool) {
+		if set && loc != of {
+			v.errorf(vk(key), fmt.Sprintf("remove it, or set location = %q", of), "applies only to location = %q", of)
 		}
+	}
+	only("page", LocationCoordinate, vis.Page != 0)
+	only("x", LocationCoordinate, vis.X != 0)
+	only("y", LocationCoordinate, vis.Y != 0)
+	only("field", LocationSignField, vis.Field != "")
+	only("placeholder", LocationPlaceholder, vis.Placeholder != "")
+	switch loc {
+	case LocationCoordinate:
 		if vis.Page < 1 {
 			v.errorf(vk("page"), "pages are numbered from 1", "must be 1 or more")
 		}
@@ -417,6 +464,40 @@ func (v *validator) signature(k func(string) string, f *Folder) {
 		}
 		if vis.Height <= 0 {
 			v.errorf(vk("height"), "in points (1/72 inch), e.g. 50", "must be larger than zero")
+		}
+		return
+	case LocationSignField:
+		if strings.TrimSpace(vis.Field) == "" {
+			v.errorf(vk("field"), `name the PDF's existing signature field, e.g. field = "Signature1"`, `is required with location = "sign_field"`)
+		}
+	case LocationPlaceholder:
+		switch {
+		case vis.Placeholder == "":
+			v.errorf(vk("placeholder"), `a word that occurs once in each document, e.g. placeholder = "[SIGNATURE]"; a document without it fails`, `is required with location = "placeholder"`)
+		case strings.IndexFunc(vis.Placeholder, unicode.IsSpace) >= 0:
+			v.errorf(vk("placeholder"), `a single word that occurs once in each document, e.g. "[SIGNATURE]"`, "must be one word, without spaces")
+		}
+	}
+	if vis.Width < 0 {
+		v.errorf(vk("width"), "in points (1/72 inch); 0 leaves the size to the backend", "must not be negative")
+	}
+	if vis.Height < 0 {
+		v.errorf(vk("height"), "in points (1/72 inch); 0 leaves the size to the backend", "must not be negative")
+	}
+}
+
+func (v *validator) signature(k func(string) string, f *Folder) {
+	s := f.Signature
+	key := func(x string) string { return joinKey(k("signature"), x) }
+	v.oneOf(key("type"), s.Type, "auto", "pades", "xades", "cades")
+	if vis := s.Visible; vis != nil {
+		vk := func(x string) string { return joinKey(key("visible"), x) }
+		if s.Type == "xades" || s.Type == "cades" {
+			v.errorf(key("visible"), `remove visible, or use type = "pades" or "auto"`, "visible signatures exist only in PDFs (PAdES)")
+		}
+		v.visible(vk, vis)
+		if b := v.c.Backends[f.Backend]; b != nil && b.Type == TypeLocal && vis.Location != "" && vis.Location != LocationCoordinate {
+			v.errorf(vk("location"), `use location = "coordinate" with page, x, y, width and height, or a signstash backend`, "backend %q (local) places visible signatures by coordinate only", b.Name)
 		}
 	}
 	if b := v.c.Backends[f.Backend]; s.Timestamp && b != nil && b.Type == TypeLocal && b.TSAURL == "" {
