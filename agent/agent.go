@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/config"
 	"github.com/signagent/signagent/internal/winname"
@@ -73,7 +75,9 @@ type Agent struct {
 	Folders  []*Folder
 	Logger   *slog.Logger
 	Observer signagent.Observer
-	Now      func() time.Time
+	// Clock is the time source of every wait and timestamp of the
+	// pipeline (default: the real clock); tests drive a fake one.
+	Clock clockwork.Clock
 	// HoldMin and HoldRetry bound how long a held folder waits before it
 	// tries again: from HoldMin, doubling, up to HoldRetry; a change in the
 	// inbox cuts the wait short.
@@ -150,9 +154,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	// already says where each one stands.
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
+	grace := a.Clock.NewTimer(a.Grace)
+	defer grace.Stop()
 	select {
 	case <-done:
-	case <-time.After(a.Grace):
+	case <-grace.Chan():
 		stopWork()
 		<-done
 	}
@@ -171,8 +177,8 @@ func (a *Agent) defaults() {
 	if a.Observer == nil {
 		a.Observer = signagent.NopObserver{}
 	}
-	if a.Now == nil {
-		a.Now = time.Now
+	if a.Clock == nil {
+		a.Clock = clockwork.NewRealClock()
 	}
 	if a.HoldRetry <= 0 {
 		a.HoldRetry = DefaultHoldRetry
@@ -347,7 +353,7 @@ func (r *runner) run(intake, work context.Context) error {
 			for _, d := range pending {
 				// A document that failed before the restart keeps its
 				// place in the retry schedule.
-				if wait := d.NextAttempt.Sub(r.a.Now()); wait > 0 && d.State == signagent.StateClaimed {
+				if wait := d.NextAttempt.Sub(r.a.Clock.Now()); wait > 0 && d.State == signagent.StateClaimed {
 					r.requeueLater(work, []*ledger.Doc{d}, wait)
 					continue
 				}
@@ -365,7 +371,7 @@ func (r *runner) run(intake, work context.Context) error {
 	}()
 
 	b := &batcher{maxFiles: r.f.MaxFiles, maxBytes: r.f.MaxBytes, maxWait: r.f.MaxWait}
-	timer := time.NewTimer(time.Hour)
+	timer := r.a.Clock.NewTimer(time.Hour)
 	timer.Stop()
 	flush := func(items []*item) {
 		if len(items) == 0 {
@@ -400,21 +406,21 @@ func (r *runner) run(intake, work context.Context) error {
 	for {
 		var deadline <-chan time.Time
 		if d := b.deadline(); !d.IsZero() {
-			wait := max(d.Sub(r.a.Now()), 0)
+			wait := max(d.Sub(r.a.Clock.Now()), 0)
 			if r.w.Pending() > 0 {
 				wait = min(wait, idlePoll) // look again once the watcher's round ends
 			}
 			timer.Reset(wait)
-			deadline = timer.C
+			deadline = timer.Chan()
 		}
 		select {
 		case it := <-r.queue:
-			flush(b.add(it, r.a.Now()))
+			flush(b.add(it, r.a.Clock.Now()))
 			if idle() {
 				flush(b.take())
 			}
 		case <-deadline:
-			if batch := b.due(r.a.Now()); batch != nil {
+			if batch := b.due(r.a.Clock.Now()); batch != nil {
 				flush(batch)
 			} else if idle() {
 				flush(b.take())
@@ -445,9 +451,7 @@ func (r *runner) enqueue(ctx context.Context, d *ledger.Doc) {
 // requeueLater puts documents back to the batcher after a delay.
 func (r *runner) requeueLater(ctx context.Context, docs []*ledger.Doc, delay time.Duration) {
 	r.later.Go(func() {
-		select {
-		case <-time.After(delay):
-		case <-ctx.Done():
+		if !r.a.sleep(ctx, delay) {
 			return
 		}
 		for _, d := range docs {
@@ -494,7 +498,7 @@ func (r *runner) claim(ctx context.Context, f watcher.File) {
 	if fi2, err := os.Lstat(f.Path); err != nil || !os.SameFile(fi, fi2) || fi2.Size() != f.Size || !fi2.ModTime().Equal(f.ModTime) {
 		return // written to, or replaced, while we read it
 	}
-	now := r.a.Now()
+	now := r.a.Clock.Now()
 	d := &ledger.Doc{Folder: r.f.Name, Rel: f.Rel, Size: f.Size, ModTime: f.ModTime, SHA256: sum, SettledAt: now}
 	if err := r.a.Ledger.AddSeen(ctx, d, r.claimed...); err != nil {
 		r.log.Error("cannot record document", "file", f.Rel, "err", err)

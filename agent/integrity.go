@@ -55,7 +55,7 @@ func (r *runner) rejectName(ctx context.Context, f watcher.File, why string) {
 // error/ with cause, without reading it. An entry that cannot be moved is
 // ignored, with what (what it is) in the reason.
 func (r *runner) toError(ctx context.Context, f watcher.File, p string, fi fs.FileInfo, cause error, what string) {
-	d := &ledger.Doc{Folder: r.f.Name, Rel: f.Rel, Size: fi.Size(), ModTime: fi.ModTime(), SettledAt: r.a.Now()}
+	d := &ledger.Doc{Folder: r.f.Name, Rel: f.Rel, Size: fi.Size(), ModTime: fi.ModTime(), SettledAt: r.a.Clock.Now()}
 	if err := r.a.Ledger.AddSeen(ctx, d, r.claimed...); err != nil {
 		r.log.Error("cannot record document", "file", f.Rel, "err", err)
 		return
@@ -222,7 +222,7 @@ func (r *runner) resettle(ctx context.Context, d *ledger.Doc, cause error) {
 	r.later.Go(func() {
 		var last fs.FileInfo
 		for {
-			if !sleep(ctx, settle) {
+			if !r.a.sleep(ctx, settle) {
 				return // still claimed: reconcile admits it after restart
 			}
 			fi, err := os.Lstat(claim)
@@ -281,10 +281,10 @@ func (r *runner) holdSleep(ctx context.Context) bool {
 	r.wakeMu.Unlock()
 	d := r.holdWait()
 	r.noteHoldWait(d)
-	t := time.NewTimer(d)
+	t := r.a.Clock.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-t.Chan():
 	case <-wake:
 	case <-ctx.Done():
 		return false
@@ -301,7 +301,7 @@ func (r *runner) wake() {
 	}
 	r.wakeMu.Lock()
 	defer r.wakeMu.Unlock()
-	now := time.Now()
+	now := r.a.Clock.Now()
 	if r.wakeCh == nil || now.Sub(r.lastWake) < r.a.HoldMin {
 		return
 	}

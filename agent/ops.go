@@ -192,7 +192,7 @@ func (a *Agent) Recheck(folder string) error {
 	}
 	r.wakeMu.Lock()
 	defer r.wakeMu.Unlock()
-	r.lastWake = time.Now()
+	r.lastWake = a.Clock.Now()
 	if r.wakeCh != nil {
 		close(r.wakeCh)
 	}
@@ -266,7 +266,7 @@ func (a *Agent) runner(name string) *runner {
 // noteHoldWait records, for Live, when a held folder tries again, and when
 // its hold began (the first wait since the last release).
 func (r *runner) noteHoldWait(d time.Duration) {
-	now := time.Now()
+	now := r.a.Clock.Now()
 	r.nextTry.Store(now.Add(d).UnixNano())
 	if r.holdTries.Load() <= 1 || r.heldSince.Load() == 0 {
 		r.heldSince.Store(now.UnixNano())

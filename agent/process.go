@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -53,137 +54,63 @@ func (r *runner) signerBatch(lb *ledger.Batch, docs []*ledger.Doc) *signing.Batc
 	return sb
 }
 
+// batchRun is one batch on its way through the backend: what the agent
+// knows of its operation and the waits between calls. Only the goroutine
+// running process uses it.
+type batchRun struct {
+	lb   *ledger.Batch
+	docs []*ledger.Doc
+	log  *slog.Logger
+	// op is the backend's operation once a send is known to have been
+	// accepted (by its answer or by a look-up); nil before.
+	op *signing.Operation
+	// unknown is set when a send may have reached the backend without the
+	// agent learning the outcome: look up before sending again.
+	unknown bool
+	polls   *backoff.ExponentialBackOff // waits between polls that suggest none
+	fails   *backoff.ExponentialBackOff // waits after failures, reset by a success
+}
+
+// Backend calls of a batch (the stage names of metrics and logs).
+const (
+	stageSubmit = "submit"
+	stageLookup = "lookup"
+	stagePoll   = "poll"
+)
+
+// next says what process does after a step.
+type next int
+
+const (
+	nextCall next = iota // call the backend again (after the step's wait, if any)
+	nextHold             // the folder is held: wait the hold's wait, then call again
+	nextEnd              // the batch is finished, or cannot go on (logged)
+)
+
 // process drives one batch to the end: submit (or look up after an unknown
 // outcome), track, then publish or fail each document. It returns when the
 // batch is done or ctx ends (the ledger then says where to resume). It calls
 // free, which gives back the batch's in-flight slot, once the backend is
 // done with the batch, so the next batch signs while this one publishes.
 func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool, free func()) {
-	log := r.log.With("batch", lb.ID)
-	docs, err := r.a.Ledger.BatchDocs(ctx, lb.ID)
-	if err != nil {
-		log.Error("cannot load batch", "err", err)
+	s := r.openRun(ctx, lb, resumed)
+	if s == nil {
 		return
 	}
-	if !slices.ContainsFunc(docs, func(d *ledger.Doc) bool { return !d.State.Terminal() }) {
-		// Nothing left to sign (a batch whose end was not recorded):
-		// never send its documents again.
-		r.finishBatch(ctx, lb)
-		return
-	}
-	var op *signing.Operation
-	if lb.State == ledger.BatchSubmitted && lb.Operation != "" {
-		op = new(signing.Operation)
-		if err := json.Unmarshal([]byte(lb.Operation), op); err != nil {
-			op = nil
-		}
-	}
-	// unknown is true when a send may have reached the backend without us
-	// learning the outcome: look up before sending again.
-	unknown := resumed && op == nil
-	bo := newBackoff()    // waits between polls that suggest none
-	fails := newBackoff() // waits after failures, reset by a success
-	for op == nil || !op.Done {
+	for s.op == nil || !s.op.Done {
 		if ctx.Err() != nil {
 			return
 		}
-		sb := r.signerBatch(lb, docs)
-		var err error
-		stage := "submit"
-		start := time.Now()
-		switch {
-		case op != nil:
-			stage = "poll"
-			var next *signing.Operation
-			next, err = r.f.Backend.Poll(ctx, sb, op)
-			if errors.Is(err, signing.ErrNotFound) {
-				// The operation vanished (instance restarted): prove it
-				// absent, then resubmit under a new reference.
-				op, unknown = nil, true
-				continue
-			}
-			if err == nil {
-				op = next
-			} // else poll the same operation again: sending again could sign twice
-		case unknown:
-			stage = "lookup"
-			op, err = r.f.Backend.Lookup(ctx, sb)
-			if errors.Is(err, signing.ErrNotFound) {
-				if err = r.a.Ledger.Resubmit(ctx, lb); err != nil {
-					log.Error("cannot record resubmission", "err", err)
-					return
-				}
-				log.Info("operation absent at the backend; resubmitting", "ref", lb.Ref)
-				op, unknown = nil, false
-				continue
-			}
-			if err == nil {
-				unknown = false
-				r.recordSubmitted(ctx, lb, op)
-			}
-		default:
-			op, err = r.f.Backend.Submit(ctx, sb)
-			if err == nil {
-				r.recordSubmitted(ctx, lb, op)
-			}
-		}
-		if stage != "lookup" {
-			r.a.Observer.Stage(r.f.Name, stage, time.Since(start))
-		}
-		if err == nil {
-			r.release(ctx, signagent.KindConfig)
-			fails = newBackoff()
-			if !op.Done {
-				wait := op.PollAfter
-				if wait <= 0 {
-					wait = bo.NextBackOff()
-				}
-				if !sleep(ctx, wait) {
-					return
-				}
-			}
-			continue
-		}
-		if ctx.Err() != nil {
+		n, wait := r.step(ctx, s)
+		switch n {
+		case nextEnd:
 			return
-		}
-		if stage == "submit" && signagent.KindOf(err) == signagent.KindTransient {
-			// No answer, or one that does not prove the batch refused: it
-			// may have been taken. A configuration or account refusal
-			// (an error answer before any work), or a local fault before
-			// sending, leaves nothing behind: send again once it clears.
-			unknown = true
-		}
-		switch signagent.KindOf(err) {
-		case signagent.KindDocument:
-			for _, d := range docs {
-				r.fail(ctx, d, lb.Ref, err)
-			}
-			r.finishBatch(ctx, lb)
-			return
-		case signagent.KindConfig, signagent.KindLocal:
-			r.hold(ctx, err)
+		case nextHold:
 			if !r.holdSleep(ctx) {
 				return
 			}
 		default:
-			r.a.Observer.Retry(r.f.Name)
-			if r.gaveUp(docs) {
-				for _, d := range docs {
-					r.fail(ctx, d, lb.Ref, &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeGaveUp,
-						Message: fmt.Sprintf("still failing after %s: %v", r.f.GiveUpAfter, err),
-						Hint:    "check the backend's reachability, then `signagent retry` this document"})
-				}
-				r.finishBatch(ctx, lb)
-				return
-			}
-			wait := fails.NextBackOff()
-			var se *signagent.Error
-			if errors.As(err, &se) && se.RetryAfter > wait {
-				wait = se.RetryAfter
-			}
-			log.Warn("transient failure; will retry", "stage", stage, "in", wait.Round(time.Millisecond), "err", err)
-			if !sleep(ctx, wait) {
+			if wait > 0 && !r.a.sleep(ctx, wait) {
 				return
 			}
 		}
@@ -197,7 +124,177 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool, fr
 	}
 	defer func() { <-r.publishing }()
 	free()
-	r.finish(ctx, lb, docs, op)
+	r.finish(ctx, lb, s.docs, s.op)
+}
+
+// openRun loads a recorded batch for process. A resumed batch without a
+// recorded operation may have been sent: it starts with a look-up. It
+// returns nil when there is nothing to do (the batch is then closed, or it
+// cannot be loaded, which is logged).
+func (r *runner) openRun(ctx context.Context, lb *ledger.Batch, resumed bool) *batchRun {
+	s := &batchRun{lb: lb, log: r.log.With("batch", lb.ID), polls: newBackoff(), fails: newBackoff()}
+	docs, err := r.a.Ledger.BatchDocs(ctx, lb.ID)
+	if err != nil {
+		s.log.Error("cannot load batch", "err", err)
+		return nil
+	}
+	s.docs = docs
+	if !slices.ContainsFunc(docs, func(d *ledger.Doc) bool { return !d.State.Terminal() }) {
+		// Nothing left to sign (a batch whose end was not recorded):
+		// never send its documents again.
+		r.finishBatch(ctx, lb)
+		return nil
+	}
+	if lb.State == ledger.BatchSubmitted && lb.Operation != "" {
+		s.op = new(signing.Operation)
+		if err := json.Unmarshal([]byte(lb.Operation), s.op); err != nil {
+			s.op = nil
+		}
+	}
+	s.unknown = resumed && s.op == nil
+	return s
+}
+
+// step makes the one backend call the batch's state calls for — poll a
+// known operation, look up after an unknown outcome, or submit — and
+// decides what follows from its answer: call again after wait, wait on a
+// hold, or end.
+func (r *runner) step(ctx context.Context, s *batchRun) (next, time.Duration) {
+	var stage string
+	var err error
+	start := r.a.Clock.Now()
+	switch {
+	case s.op != nil:
+		stage, err = stagePoll, r.poll(ctx, s)
+	case s.unknown:
+		stage, err = stageLookup, r.lookup(ctx, s)
+	default:
+		stage, err = stageSubmit, r.submit(ctx, s)
+	}
+	if errors.Is(err, errCallAgain) {
+		return nextCall, 0
+	}
+	if errors.Is(err, errStop) {
+		return nextEnd, 0
+	}
+	if stage != stageLookup {
+		r.a.Observer.Stage(r.f.Name, stage, r.a.Clock.Since(start))
+	}
+	if err == nil {
+		r.release(ctx, signagent.KindConfig)
+		s.fails = newBackoff()
+		if s.op.Done {
+			return nextCall, 0
+		}
+		wait := s.op.PollAfter
+		if wait <= 0 {
+			wait = s.polls.NextBackOff()
+		}
+		return nextCall, wait
+	}
+	if ctx.Err() != nil {
+		return nextEnd, 0
+	}
+	return r.failed(ctx, s, stage, err)
+}
+
+// errCallAgain and errStop are step results that are not the backend's
+// errors: the state changed and the next call follows at once, or the
+// batch cannot go on (already logged).
+var (
+	errCallAgain = errors.New("call again")
+	errStop      = errors.New("stop")
+)
+
+// submit sends the batch. A transient failure of the send leaves its
+// outcome unknown (see failed).
+func (r *runner) submit(ctx context.Context, s *batchRun) error {
+	op, err := r.f.Backend.Submit(ctx, r.signerBatch(s.lb, s.docs))
+	if err != nil {
+		return err
+	}
+	s.op = op
+	r.recordSubmitted(ctx, s.lb, op)
+	return nil
+}
+
+// lookup asks the backend for the operation of a send whose outcome is
+// unknown. Only a proof of absence (signing.ErrNotFound) lets the batch be
+// sent again, under a new reference; any other failure is retried.
+func (r *runner) lookup(ctx context.Context, s *batchRun) error {
+	op, err := r.f.Backend.Lookup(ctx, r.signerBatch(s.lb, s.docs))
+	if errors.Is(err, signing.ErrNotFound) {
+		if err := r.a.Ledger.Resubmit(ctx, s.lb); err != nil {
+			s.log.Error("cannot record resubmission", "err", err)
+			return errStop
+		}
+		s.log.Info("operation absent at the backend; resubmitting", "ref", s.lb.Ref)
+		s.op, s.unknown = nil, false
+		return errCallAgain
+	}
+	if err != nil {
+		return err
+	}
+	s.op, s.unknown = op, false
+	r.recordSubmitted(ctx, s.lb, op)
+	return nil
+}
+
+// poll advances a known operation. A failed poll polls the same operation
+// again (sending again could sign twice); an operation the backend no
+// longer knows (an instance restarted) is looked up, to prove it absent
+// before the batch is sent again.
+func (r *runner) poll(ctx context.Context, s *batchRun) error {
+	op, err := r.f.Backend.Poll(ctx, r.signerBatch(s.lb, s.docs), s.op)
+	if errors.Is(err, signing.ErrNotFound) {
+		s.op, s.unknown = nil, true
+		return errCallAgain
+	}
+	if err != nil {
+		return err
+	}
+	s.op = op
+	return nil
+}
+
+// failed decides what follows a failed backend call (ctx still live).
+func (r *runner) failed(ctx context.Context, s *batchRun, stage string, err error) (next, time.Duration) {
+	kind := signagent.KindOf(err)
+	if stage == stageSubmit && kind == signagent.KindTransient {
+		// No answer, or one that does not prove the batch refused: it
+		// may have been taken. A configuration or account refusal
+		// (an error answer before any work), or a local fault before
+		// sending, leaves nothing behind: send again once it clears.
+		s.unknown = true
+	}
+	switch kind {
+	case signagent.KindDocument:
+		for _, d := range s.docs {
+			r.fail(ctx, d, s.lb.Ref, err)
+		}
+		r.finishBatch(ctx, s.lb)
+		return nextEnd, 0
+	case signagent.KindConfig, signagent.KindLocal:
+		r.hold(ctx, err)
+		return nextHold, 0
+	}
+	r.a.Observer.Retry(r.f.Name)
+	if r.gaveUp(s.docs) {
+		for _, d := range s.docs {
+			r.fail(ctx, d, s.lb.Ref, &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeGaveUp,
+				Message: fmt.Sprintf("still failing after %s: %v", r.f.GiveUpAfter, err),
+				Hint:    "check the backend's reachability, then `signagent retry` this document"})
+		}
+		r.finishBatch(ctx, s.lb)
+		return nextEnd, 0
+	}
+	wait := s.fails.NextBackOff()
+	var se *signagent.Error
+	if errors.As(err, &se) && se.RetryAfter > wait {
+		wait = se.RetryAfter
+	}
+	s.log.Warn("transient failure; will retry", "stage", stage, "in", wait.Round(time.Millisecond), "err", err)
+	return nextCall, wait
 }
 
 func (r *runner) recordSubmitted(ctx context.Context, lb *ledger.Batch, op *signing.Operation) {
@@ -289,7 +386,7 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 		}
 		first := d.NextAttempt.IsZero()
 		d.State, d.Attempts = signagent.StateClaimed, d.Attempts+1
-		d.NextAttempt = r.a.Now().Add(retryWait(d.Attempts, rand.Float64()))
+		d.NextAttempt = r.a.Clock.Now().Add(retryWait(d.Attempts, rand.Float64()))
 		// One line when a document starts failing (and one when it is
 		// signed at last); the attempts between are counted in the ledger.
 		if first {
@@ -318,7 +415,7 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 			return
 		}
 		for _, d := range retry {
-			r.requeueLater(ctx, []*ledger.Doc{d}, d.NextAttempt.Sub(r.a.Now()))
+			r.requeueLater(ctx, []*ledger.Doc{d}, d.NextAttempt.Sub(r.a.Clock.Now()))
 		}
 	}
 }
@@ -334,7 +431,7 @@ func (r *runner) finishBatch(ctx context.Context, lb *ledger.Batch) {
 
 // gaveUp reports whether any document has been retried past GiveUpAfter.
 func (r *runner) gaveUp(docs []*ledger.Doc) bool {
-	now := r.a.Now()
+	now := r.a.Clock.Now()
 	for _, d := range docs {
 		if !d.FirstTry.IsZero() && now.Sub(d.FirstTry) > r.f.GiveUpAfter {
 			return true
@@ -381,11 +478,12 @@ func newBackoff() *backoff.ExponentialBackOff {
 	return b
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
+// sleep waits d on the agent's clock; it reports false when ctx ends first.
+func (a *Agent) sleep(ctx context.Context, d time.Duration) bool {
+	t := a.Clock.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-t.Chan():
 		return true
 	case <-ctx.Done():
 		return false

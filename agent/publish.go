@@ -61,14 +61,14 @@ func (r *runner) publishAll(ctx context.Context, docs []*ledger.Doc, pre ...ledg
 	var placed []*ledger.Doc
 	dirs := map[string]error{}
 	for _, d := range chosen {
-		start := time.Now()
+		start := r.a.Clock.Now()
 		if !confirmed[d] {
 			if err := r.place(ctx, d); err != nil {
 				r.publishFailed(ctx, d, err)
 				continue
 			}
 		}
-		r.a.Observer.Stage(r.f.Name, "publish", time.Since(start))
+		r.a.Observer.Stage(r.f.Name, "publish", r.a.Clock.Since(start))
 		dirs[filepath.Dir(d.Output)] = nil
 		placed = append(placed, d)
 	}
@@ -85,7 +85,7 @@ func (r *runner) publishAll(ctx context.Context, docs []*ledger.Doc, pre ...ledg
 			continue
 		}
 		if !d.SettledAt.IsZero() {
-			r.a.Observer.Stage(r.f.Name, "settle_to_publish", r.a.Now().Sub(d.SettledAt))
+			r.a.Observer.Stage(r.f.Name, "settle_to_publish", r.a.Clock.Now().Sub(d.SettledAt))
 		}
 		published = append(published, ledger.Update{ID: d.ID, BatchID: d.BatchID, State: signagent.StatePublished,
 			Output: d.Output, Cleaned: r.archive(d)})
@@ -274,7 +274,7 @@ func (r *runner) archive(d *ledger.Doc) bool {
 		}
 		return true
 	}
-	dir, err := mkdirUnder(r.f.Archive, filepath.Join(r.a.Now().Format("2006/01/02"), rel2dir(d.Rel)))
+	dir, err := mkdirUnder(r.f.Archive, filepath.Join(r.a.Clock.Now().Format("2006/01/02"), rel2dir(d.Rel)))
 	if err == nil {
 		// A rename, not link-then-remove: a crash must not leave the
 		// original both here and in the archive (it would be archived
@@ -388,7 +388,7 @@ func (r *runner) writeFailure(ctx context.Context, d *ledger.Doc, batchRef, hint
 	ef := ErrorFile{
 		File: filepath.Base(target), Code: d.ErrCode, Message: d.ErrMessage, Hint: hint,
 		Attempts: d.Attempts, Batch: batchRef, Backend: r.f.Backend.Name(),
-		FirstSeen: d.FirstSeen.UTC(), FailedAt: r.a.Now().UTC(), SHA256: d.SHA256,
+		FirstSeen: d.FirstSeen.UTC(), FailedAt: r.a.Clock.Now().UTC(), SHA256: d.SHA256,
 	}
 	if d.BatchID != 0 && batchRef == "" {
 		ef.Batch = fmt.Sprint(d.BatchID)
