@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/signagent/signagent/internal/testpki"
 	"github.com/signagent/signagent/signer"
-	"github.com/signagent/signagent/signer/internal/testpki"
 	"github.com/signagent/signagent/signer/signertest"
 )
 

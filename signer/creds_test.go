@@ -19,7 +19,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/signagent/signagent"
-	"github.com/signagent/signagent/signer/internal/testpki"
+	"github.com/signagent/signagent/internal/testpki"
 )
 
 func readFile(t *testing.T, path string) []byte {

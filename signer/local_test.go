@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/signagent/signagent"
-	"github.com/signagent/signagent/signer/internal/testpki"
+	"github.com/signagent/signagent/internal/testpki"
 	"github.com/signagent/signagent/signing"
 )
 

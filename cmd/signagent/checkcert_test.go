@@ -1,19 +1,14 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/signagent/signagent/internal/testpki"
 )
 
 // check never creates the development certificate (made by root, the
@@ -37,19 +32,9 @@ func TestCheckDoesNotCreateDevCertificate(t *testing.T) {
 // days.
 func TestCheckWarnsOfExpiringCertificate(t *testing.T) {
 	l := newLayout(t, `listen = "off"`)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "Faturas Lda signer"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(10*24*time.Hour + time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	certFile, keyFile := filepath.Join(l.dir, "signer.pem"), filepath.Join(l.dir, "signer.key")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
-	writeConfig(t, l, `listen = "off"`, fmt.Sprintf("[backends.local]\ntype = \"local\"\ncertificate = %q\nkey_file = %q\n", certFile, keyFile), "")
+	p := testpki.SelfSigned(t, testpki.Cert{ECDSA: true, CommonName: "Faturas Lda signer",
+		NotAfter: time.Now().Add(10*24*time.Hour + time.Hour)})
+	writeConfig(t, l, `listen = "off"`, fmt.Sprintf("[backends.local]\ntype = \"local\"\ncertificate = %q\nkey_file = %q\n", p.CertPEM, p.KeyPEM), "")
 	code, stdout, stderr := runCmd(t, nil, "check", "--config", l.cfg)
 	if code != 0 {
 		t.Fatalf("check: exit %d\n%s%s", code, stdout, stderr)

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signagent/signagent/internal/testpki"
 	"github.com/signagent/signagent/signer/cades"
 	"github.com/signagent/signagent/signer/cms"
-	"github.com/signagent/signagent/signer/internal/testpki"
 )
 
 func TestSignVerifyWithOpenSSL(t *testing.T) {

@@ -4,16 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,8 +20,8 @@ import (
 	"time"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/internal/testpki"
 	"github.com/signagent/signagent/signer/cms"
-	"github.com/signagent/signagent/signer/internal/testpki"
 )
 
 func TestSignVerifyRoundTrip(t *testing.T) {
@@ -171,29 +167,15 @@ func opensslVerify(t *testing.T, p *testpki.PKI, der, content []byte, wantOK boo
 	}
 }
 
-// issue makes an ECDSA P-256 signer certificate under p's CA, with an extra
-// non-critical extension of pad bytes (0 for none).
+// issue makes an ECDSA P-256 signer certificate under p's CA, valid for an
+// hour, with an extra non-critical extension of pad bytes (0 for none).
 func issue(t *testing.T, p *testpki.PKI, serial int64, pad int) (crypto.Signer, []*x509.Certificate) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: fmt.Sprintf("Signer %d", serial)},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment}
+	c := testpki.Cert{ECDSA: true, Serial: serial, CommonName: fmt.Sprintf("Signer %d", serial), NotAfter: time.Now().Add(time.Hour)}
 	if pad > 0 {
-		tmpl.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Value: bytes.Repeat([]byte{0x04}, pad)}}
+		c.Extensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Value: bytes.Repeat([]byte{0x04}, pad)}}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.CA, key.Public(), p.CAKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, []*x509.Certificate{cert, p.CA}
+	return p.Issue(t, c)
 }
 
 // TestManySigners signs with more signer certificates than the encoder keeps

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/signagent/signagent/internal/cputime"
-	"github.com/signagent/signagent/signer/internal/testpki"
+	"github.com/signagent/signagent/internal/testpki"
 	"github.com/signagent/signagent/signer/pades"
 )
 

@@ -3,14 +3,10 @@ package pades
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -20,7 +16,7 @@ import (
 	"time"
 
 	"github.com/signagent/signagent"
-	"github.com/signagent/signagent/signer/internal/testpki"
+	"github.com/signagent/signagent/internal/testpki"
 )
 
 // The fuzz targets below read and sign arbitrary bytes. Plain `go test` runs
@@ -230,27 +226,7 @@ func FuzzSign(f *testing.F) {
 // worker process makes its own, and RSA key generation under the fuzzer's
 // instrumentation takes a minute.
 func fuzzPKI(f *testing.F) *testpki.PKI {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		f.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "Fuzz Signer"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		f.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		f.Fatal(err)
-	}
-	return &testpki.PKI{Key: key, Chain: []*x509.Certificate{cert}}
+	return testpki.SelfSigned(f, testpki.Cert{ECDSA: true, CommonName: "Fuzz Signer"})
 }
 
 // signBytes signs b through temporary files in dir and returns the output.

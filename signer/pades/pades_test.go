@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/internal/testpki"
 	"github.com/signagent/signagent/signer/cms"
-	"github.com/signagent/signagent/signer/internal/testpki"
 	"github.com/signagent/signagent/signer/pades"
 )
 

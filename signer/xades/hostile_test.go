@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/internal/testpki"
 )
 
 // Anything but white space, comments and processing instructions outside
 // the one document element makes the input something other than an XML
 // document: xmlsec1 refuses to read it, so we must refuse to sign it.
 func TestRefusesContentOutsideDocumentElement(t *testing.T) {
-	p := newPKI(t, false)
+	p := testpki.New(t, false)
 	for _, in := range []string{
 		"<a/><b/>",
 		"<a>x</a><b>y</b>",
@@ -30,7 +31,7 @@ func TestRefusesContentOutsideDocumentElement(t *testing.T) {
 		"<!DOCTYPE a [<!ENTITY x \"text\">]><a/>&x;",
 	} {
 		var out bytes.Buffer
-		err := Sign(context.Background(), strings.NewReader(in), &out, p.key, p.chain, Options{})
+		err := Sign(context.Background(), strings.NewReader(in), &out, p.Key, p.Chain, Options{})
 		if signagent.CodeOf(err) != signagent.CodeNotXML || signagent.KindOf(err) != signagent.KindDocument {
 			t.Errorf("Sign(%q) = %v, want a NOT_XML document error", in, err)
 		}
@@ -45,7 +46,7 @@ func TestRefusesContentOutsideDocumentElement(t *testing.T) {
 // canonicalizes (it fails on the entity reference), so the signed
 // document has them expanded: the same document to any reader.
 func TestSignsInternalEntities(t *testing.T) {
-	p := newPKI(t, false)
+	p := testpki.New(t, false)
 	dir := t.TempDir()
 	docs := map[string]string{
 		"issue":     `<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>`,
@@ -57,13 +58,13 @@ func TestSignsInternalEntities(t *testing.T) {
 	for name, doc := range docs {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := Sign(context.Background(), strings.NewReader(doc), &out, p.key, p.chain, Options{}); err != nil {
+			if err := Sign(context.Background(), strings.NewReader(doc), &out, p.Key, p.Chain, Options{}); err != nil {
 				t.Fatal(err)
 			}
 			signed := out.Bytes()
 			path := filepath.Join(dir, name+".xml")
 			os.WriteFile(path, signed, 0o600)
-			if err := xmlsec1(t, path, p.caPath); err != nil {
+			if err := xmlsec1(t, path, p.CAPEM); err != nil {
 				t.Fatalf("xmlsec1 rejects it: %v\n%s", err, signed)
 			}
 			infos, err := Verify(bytes.NewReader(signed))
@@ -81,7 +82,7 @@ func TestSignsInternalEntities(t *testing.T) {
 
 	// What the entity stands for is signed.
 	var out bytes.Buffer
-	if err := Sign(context.Background(), strings.NewReader(docs["issue"]), &out, p.key, p.chain, Options{}); err != nil {
+	if err := Sign(context.Background(), strings.NewReader(docs["issue"]), &out, p.Key, p.Chain, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.HasPrefix(out.Bytes(), []byte(`<!DOCTYPE a [<!ENTITY x "y">]><a>y<ds:Signature`)) {
@@ -90,7 +91,7 @@ func TestSignsInternalEntities(t *testing.T) {
 	bad := bytes.Replace(out.Bytes(), []byte(`<a>y`), []byte(`<a>z`), 1)
 	path := filepath.Join(dir, "tampered.xml")
 	os.WriteFile(path, bad, 0o600)
-	if err := xmlsec1(t, path, p.caPath); err == nil {
+	if err := xmlsec1(t, path, p.CAPEM); err == nil {
 		t.Error("xmlsec1 accepts a document whose expanded entity was changed after signing")
 	}
 	if infos, err := Verify(bytes.NewReader(bad)); err != nil || len(infos) != 1 || infos[0].Err == nil {
@@ -101,7 +102,7 @@ func TestSignsInternalEntities(t *testing.T) {
 // What we cannot read exactly as a verifier would, without fetching
 // anything or doing unbounded work, is refused.
 func TestRefusesUnsafeDTDs(t *testing.T) {
-	p := newPKI(t, false)
+	p := testpki.New(t, false)
 	secret := filepath.Join(t.TempDir(), "secret.txt")
 	os.WriteFile(secret, []byte("secret"), 0o600)
 	lol := `<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">`
@@ -128,7 +129,7 @@ func TestRefusesUnsafeDTDs(t *testing.T) {
 			runtime.ReadMemStats(&before)
 			start := time.Now()
 			var out bytes.Buffer
-			err := Sign(context.Background(), strings.NewReader(in), &out, p.key, p.chain, Options{})
+			err := Sign(context.Background(), strings.NewReader(in), &out, p.Key, p.Chain, Options{})
 			runtime.ReadMemStats(&after)
 			if signagent.CodeOf(err) != signagent.CodeNotXML || signagent.KindOf(err) != signagent.KindDocument {
 				t.Errorf("Sign = %v, want a NOT_XML document error", err)

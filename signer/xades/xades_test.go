@@ -3,97 +3,21 @@ package xades
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
-	"encoding/pem"
 	"encoding/xml"
 	"errors"
 	"io"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/internal/testpki"
 )
 
 const corpus = "../../testdata/corpus"
-
-type pki struct {
-	key    crypto.Signer
-	chain  []*x509.Certificate
-	caPath string
-}
-
-var (
-	pkiOnce sync.Map // bool -> *pki
-)
-
-// newPKI makes a test CA and a document-signing leaf under it.
-func newPKI(t testing.TB, useECDSA bool) *pki {
-	if p, ok := pkiOnce.Load(useECDSA); ok {
-		return p.(*pki)
-	}
-	gen := func() crypto.Signer {
-		if useECDSA {
-			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return k
-		}
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	caKey, leafKey := gen(), gen()
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "xades test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	leafTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "xades test signer"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage:           x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
-		ExtKeyUsage:        []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
-		UnknownExtKeyUsage: []asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 36}},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, leafKey.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(leafDER)
-	dir, err := os.MkdirTemp("", "xades-pki-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	caPath := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := &pki{key: leafKey, chain: []*x509.Certificate{leaf, ca}, caPath: caPath}
-	pkiOnce.Store(useECDSA, p)
-	return p
-}
 
 func corpusXML(t testing.TB) []string {
 	var files []string
@@ -153,7 +77,7 @@ func wellFormed(t testing.TB, path string) bool {
 	}
 }
 
-func signFile(t testing.TB, in string, p *pki, o Options) []byte {
+func signFile(t testing.TB, in string, p *testpki.PKI, o Options) []byte {
 	t.Helper()
 	f, err := os.Open(in)
 	if err != nil {
@@ -161,7 +85,7 @@ func signFile(t testing.TB, in string, p *pki, o Options) []byte {
 	}
 	defer f.Close()
 	var out bytes.Buffer
-	if err := Sign(context.Background(), f, &out, p.key, p.chain, o); err != nil {
+	if err := Sign(context.Background(), f, &out, p.Key, p.Chain, o); err != nil {
 		t.Fatalf("sign %s: %v", in, err)
 	}
 	return out.Bytes()
@@ -170,7 +94,7 @@ func signFile(t testing.TB, in string, p *pki, o Options) []byte {
 func TestCorpusSignsAndVerifies(t *testing.T) {
 	files := corpusXML(t)
 	for _, useECDSA := range []bool{false, true} {
-		p := newPKI(t, useECDSA)
+		p := testpki.New(t, useECDSA)
 		name := "rsa"
 		if useECDSA {
 			name = "ecdsa"
@@ -191,11 +115,11 @@ func TestCorpusSignsAndVerifies(t *testing.T) {
 	}
 }
 
-func checkCorpusFile(t *testing.T, p *pki, in, out string, when time.Time) {
+func checkCorpusFile(t *testing.T, p *testpki.PKI, in, out string, when time.Time) {
 	if !wellFormed(t, in) {
 		// The corpus holds a truncated invoice: it must be refused.
 		f, _ := os.Open(in)
-		err := Sign(context.Background(), f, io.Discard, p.key, p.chain, Options{})
+		err := Sign(context.Background(), f, io.Discard, p.Key, p.Chain, Options{})
 		f.Close()
 		if signagent.CodeOf(err) != signagent.CodeNotXML {
 			t.Errorf("%s is not well-formed, Sign returned %v, want NOT_XML", in, err)
@@ -206,14 +130,14 @@ func checkCorpusFile(t *testing.T, p *pki, in, out string, when time.Time) {
 	if err := os.WriteFile(out, signed, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := xmlsec1(t, out, p.caPath); err != nil {
+	if err := xmlsec1(t, out, p.CAPEM); err != nil {
 		t.Fatalf("xmlsec1 rejects %s: %v", in, err)
 	}
 	infos, err := Verify(bytes.NewReader(signed))
 	if err != nil || len(infos) != 1 || infos[0].Err != nil {
 		t.Fatalf("Verify %s: %v %+v", in, err, infos)
 	}
-	if !infos[0].Signer.Equal(p.chain[0]) || !infos[0].SigningTime.Equal(when) {
+	if !infos[0].Signer.Equal(p.Chain[0]) || !infos[0].SigningTime.Equal(when) {
 		t.Errorf("Verify %s: signer %v time %v", in, infos[0].Signer.Subject, infos[0].SigningTime)
 	}
 	orig, _ := os.ReadFile(in)
@@ -224,16 +148,16 @@ func checkCorpusFile(t *testing.T, p *pki, in, out string, when time.Time) {
 
 func TestTamperedContentFails(t *testing.T) {
 	files := corpusXML(t)
-	p := newPKI(t, false)
+	p := testpki.New(t, false)
 	dir := t.TempDir()
 	in := files[0]
 	signed := signFile(t, in, p, Options{})
 	good := filepath.Join(dir, "good.xml")
 	os.WriteFile(good, signed, 0o600)
-	if err := xmlsec1(t, good, p.caPath); err != nil {
+	if err := xmlsec1(t, good, p.CAPEM); err != nil {
 		t.Fatalf("xmlsec1 rejects the untouched output: %v", err)
 	}
-	out, _ := exec.Command("xmlsec1", "--verify", "--trusted-pem", p.caPath,
+	out, _ := exec.Command("xmlsec1", "--verify", "--trusted-pem", p.CAPEM,
 		"--id-attr:Id", "http://uri.etsi.org/01903/v1.3.2#:SignedProperties", good).CombinedOutput()
 	if !strings.Contains(string(out), "SignedInfo References (ok/all): 2/2") {
 		t.Errorf("xmlsec1 did not check both references:\n%s", out)
@@ -261,7 +185,7 @@ func TestTamperedContentFails(t *testing.T) {
 			bad := mutate(bytes.Clone(signed))
 			path := filepath.Join(dir, "bad.xml")
 			os.WriteFile(path, bad, 0o600)
-			if err := xmlsec1(t, path, p.caPath); err == nil {
+			if err := xmlsec1(t, path, p.CAPEM); err == nil {
 				t.Error("xmlsec1 accepts a tampered document")
 			}
 			infos, err := Verify(bytes.NewReader(bad))
@@ -273,7 +197,7 @@ func TestTamperedContentFails(t *testing.T) {
 }
 
 func TestNotXMLAndEmpty(t *testing.T) {
-	p := newPKI(t, true)
+	p := testpki.New(t, true)
 	for in, code := range map[string]signagent.Code{
 		"%PDF-1.7 not xml": signagent.CodeNotXML,
 		"<a><b></a>":       signagent.CodeNotXML,
@@ -281,7 +205,7 @@ func TestNotXMLAndEmpty(t *testing.T) {
 		"<?xml version='1.0' encoding='EBCDIC'?><a/>": signagent.CodeNotXML,
 	} {
 		var out bytes.Buffer
-		err := Sign(context.Background(), strings.NewReader(in), &out, p.key, p.chain, Options{})
+		err := Sign(context.Background(), strings.NewReader(in), &out, p.Key, p.Chain, Options{})
 		if signagent.CodeOf(err) != code || signagent.KindOf(err) != signagent.KindDocument {
 			t.Errorf("Sign(%q) = %v, want %s document error", in, err, code)
 		}
@@ -298,7 +222,7 @@ func TestNotXMLAndEmpty(t *testing.T) {
 // document element, ISO-8859-1, default namespace undeclared inside a
 // prefixed parent, trailing comments and processing instructions.
 func TestEdgeDocuments(t *testing.T) {
-	p := newPKI(t, false)
+	p := testpki.New(t, false)
 	dir := t.TempDir()
 	docs := map[string]string{
 		"selfclosing": "<?xml version=\"1.0\"?><a xmlns=\"urn:x\" k=\"v\tw\" j=\"&#9;\"/>",
@@ -310,12 +234,12 @@ func TestEdgeDocuments(t *testing.T) {
 	for name, doc := range docs {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := Sign(context.Background(), strings.NewReader(doc), &out, p.key, p.chain, Options{Location: "Zürich"}); err != nil {
+			if err := Sign(context.Background(), strings.NewReader(doc), &out, p.Key, p.Chain, Options{Location: "Zürich"}); err != nil {
 				t.Fatal(err)
 			}
 			path := filepath.Join(dir, name+".xml")
 			os.WriteFile(path, out.Bytes(), 0o600)
-			if err := xmlsec1(t, path, p.caPath); err != nil {
+			if err := xmlsec1(t, path, p.CAPEM); err != nil {
 				t.Errorf("xmlsec1 rejects it: %v\n%s", err, out.Bytes())
 			}
 			infos, err := Verify(bytes.NewReader(out.Bytes()))
@@ -327,7 +251,7 @@ func TestEdgeDocuments(t *testing.T) {
 }
 
 func BenchmarkSign(b *testing.B) {
-	p := newPKI(b, false)
+	p := testpki.New(b, false)
 	in := filepath.Join(corpus, "XML-Rechnung/UBL/XRECHNUNG_Einfach.ubl.xml")
 	data, err := os.ReadFile(in)
 	if err != nil {
@@ -336,14 +260,14 @@ func BenchmarkSign(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := Sign(context.Background(), bytes.NewReader(data), io.Discard, p.key, p.chain, Options{}); err != nil {
+		if err := Sign(context.Background(), bytes.NewReader(data), io.Discard, p.Key, p.Chain, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
 func BenchmarkVerify(b *testing.B) {
-	p := newPKI(b, false)
+	p := testpki.New(b, false)
 	signed := signFile(b, filepath.Join(corpus, "XML-Rechnung/UBL/XRECHNUNG_Einfach.ubl.xml"), p, Options{})
 	b.SetBytes(int64(len(signed)))
 	b.ReportAllocs()
