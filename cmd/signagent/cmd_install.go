@@ -23,6 +23,9 @@ func serviceOptions(name string, e *env, args []string) (installer.Options, erro
 	if err := parseFlags(fs, args, e.stderr); err != nil {
 		return installer.Options{}, err
 	}
+	if err := noArgs(fs); err != nil {
+		return installer.Options{}, err
+	}
 	opts := installer.Options{User: *user, DryRun: *dry, Purge: *purge, Stdout: e.stdout, Stderr: e.stderr}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -19,7 +18,6 @@ import (
 	"github.com/signagent/signagent/config"
 	"github.com/signagent/signagent/internal/datadir"
 	"github.com/signagent/signagent/signer"
-	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash"
 )
 
@@ -41,6 +39,9 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
 	if err := parseFlags(fs, args, e.stderr); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	cfg, err := config.Load(*cfgPath)
@@ -120,189 +121,6 @@ func timestampText(v signer.Verification) string {
 	return s
 }
 
-// cmdSign signs files directly with the local signer.
-func cmdSign(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "configuration `file` (uses its local backend and first folder's signature settings)")
-	cert := fs.String("cert", "", "certificate: a .p12/.pfx or .pem `file`, or \"dev\"")
-	keyFile := fs.String("key", "", "PEM private key `file` when --cert is a PEM chain without the key")
-	pwFile := fs.String("password-file", "", "`file` holding the PKCS#12 password")
-	tsa := fs.String("tsa", "", "RFC 3161 timestamp authority `URL` (PAdES B-T)")
-	outDir := fs.String("out", ".", "output `directory`")
-	typ := fs.String("type", "auto", "signature type: auto, pades, xades or cades")
-	reason := fs.String("reason", "", "signature reason")
-	location := fs.String("location", "", "signature location")
-	dataDir := fs.String("data-dir", "", "data `directory` for the dev certificate (default: the config's, or ./var/data)")
-	if err := parseFlags(fs, args, e.stderr); err != nil {
-		return err
-	}
-	if fs.NArg() == 0 {
-		return usageError{msg: "sign: no files given\nusage: signagent sign [--config FILE | --cert FILE --password-file FILE] [--out DIR] FILE..."}
-	}
-	lc := signer.LocalConfig{Name: "cli", Certificate: *cert, KeyFile: *keyFile, PasswordFile: *pwFile, TSAURL: *tsa,
-		DataDir: *dataDir, Logger: newLogger(config.Default(), e.stderr)}
-	opts := signing.Options{Type: signing.Type(*typ), Reason: *reason, Location: *location}
-	if *cfgPath != "" {
-		cfg, err := config.Load(*cfgPath)
-		if err != nil {
-			return err
-		}
-		for _, b := range sortedBackends(cfg) {
-			if b.Type == config.TypeLocal && lc.Certificate == "" {
-				lc.Certificate, lc.KeyFile, lc.PasswordFile, lc.TSAURL = b.Certificate, b.KeyFile, b.PasswordFile, b.TSAURL
-				lc.MaxSize = int64(b.MaxSize)
-			}
-		}
-		if lc.DataDir == "" {
-			lc.DataDir = cfg.DataDir
-		}
-		if len(cfg.Folders) > 0 {
-			o := cfg.Folders[0].Signature.Options()
-			if *typ == "auto" {
-				opts.Type = o.Type
-			}
-			if *reason == "" {
-				opts.Reason = o.Reason
-			}
-			if *location == "" {
-				opts.Location = o.Location
-			}
-			opts.Name, opts.Visible, opts.Timestamp = o.Name, o.Visible, o.Timestamp
-		}
-	}
-	if lc.Certificate == "" {
-		lc.Certificate = "dev"
-	}
-	if lc.DataDir == "" {
-		lc.DataDir = filepath.Join("var", "data")
-	}
-	if *tsa != "" {
-		opts.Timestamp = true
-	}
-	l, err := signer.NewLocal(lc)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(*outDir, 0o750); err != nil {
-		return err
-	}
-	failed := 0
-	for _, in := range fs.Args() {
-		name := filepath.Base(in)
-		t := opts.Type.Resolve(name)
-		out := filepath.Join(*outDir, signing.OutputName(name, t))
-		if abs(out) == abs(in) {
-			fmt.Fprintf(e.stderr, "signagent: %s: the output would replace the input\nhint: pass --out DIR\n", in)
-			failed++
-			continue
-		}
-		if _, err := l.SignFile(ctx, in, out, name, opts); err != nil {
-			fmt.Fprintf(e.stderr, "signagent: %s: %v\n", in, err)
-			if h := signagent.HintOf(err); h != "" {
-				fmt.Fprintln(e.stderr, "hint: "+h)
-			}
-			failed++
-			continue
-		}
-		fmt.Fprintf(e.stdout, "%s -> %s (%s)\n", in, out, t)
-	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d file(s) not signed", failed, fs.NArg())
-	}
-	return nil
-}
-
-func abs(p string) string {
-	a, err := filepath.Abs(p)
-	if err != nil {
-		return p
-	}
-	return a
-}
-
-// cmdVerify checks signatures offline and prints one line per signature.
-func cmdVerify(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parseFlags(fs, args, e.stderr); err != nil {
-		return err
-	}
-	if fs.NArg() == 0 {
-		return usageError{msg: "verify: no files given\nusage: signagent verify [--json] FILE..."}
-	}
-	invalid := 0
-	var all []signer.Verification
-	for _, p := range fs.Args() {
-		vs, err := signer.VerifyFile(ctx, p)
-		if err != nil {
-			invalid++
-			fmt.Fprintf(e.stderr, "signagent: %s: %v\n", p, err)
-			continue
-		}
-		for _, v := range vs {
-			all = append(all, v)
-			if !v.Valid {
-				invalid++
-			}
-			if *asJSON {
-				continue
-			}
-			state := "VALID"
-			if !v.Valid {
-				state = "INVALID"
-			}
-			ts, when := "", ""
-			if v.Timestamped {
-				ts = ", timestamped"
-				when = timestampText(v)
-			}
-			detail := v.Detail
-			if v.Err != nil {
-				detail = v.Err.Error()
-			}
-			fmt.Fprintf(e.stdout, "%s: signature %d: %s (%s%s) signer %q claimed time %s%s", p, v.Index+1, state, v.Type, ts,
-				v.Signer, v.Time.UTC().Format(time.RFC3339), when)
-			if detail != "" {
-				fmt.Fprintf(e.stdout, ": %s", detail)
-			}
-			fmt.Fprintln(e.stdout)
-		}
-	}
-	if *asJSON {
-		type row struct {
-			File        string    `json:"file"`
-			Index       int       `json:"index"`
-			Type        string    `json:"type"`
-			Valid       bool      `json:"valid"`
-			Signer      string    `json:"signer"`
-			Time        time.Time `json:"time"` // claimed by the signer
-			Timestamped bool      `json:"timestamped"`
-			// The timestamp token's time and authority, when timestamped.
-			TimestampTime *time.Time `json:"timestamp_time,omitempty"`
-			TSA           string     `json:"tsa,omitempty"`
-			Error         string     `json:"error,omitempty"`
-		}
-		var rows []row
-		for _, v := range all {
-			r := row{File: v.File, Index: v.Index, Type: string(v.Type), Valid: v.Valid, Signer: v.Signer, Time: v.Time, Timestamped: v.Timestamped, TSA: v.TSA}
-			if !v.TimestampTime.IsZero() {
-				r.TimestampTime = &v.TimestampTime
-			}
-			if v.Err != nil {
-				r.Error = v.Err.Error()
-			}
-			rows = append(rows, r)
-		}
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(rows)
-	}
-	if invalid > 0 {
-		return invalidError{msg: fmt.Sprintf("%d signature(s) or file(s) failed verification", invalid)}
-	}
-	return nil
-}
-
 // cmdRetry moves failed documents from error/ back into the inbox, where
 // the agent picks them up as a new attempt.
 func cmdRetry(ctx context.Context, e *env, args []string) error {
@@ -314,11 +132,23 @@ func cmdRetry(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if !*all && fs.NArg() == 0 {
-		return usageError{msg: "retry: name failed files, or pass --all\nusage: signagent retry --config FILE [--folder NAME] [FILE...|--all]"}
+		return usageError{msg: "retry: name failed files, or pass --all\nusage: signagent retry " + synopses["retry"]}
+	}
+	if *all && fs.NArg() > 0 {
+		return usageError{msg: fmt.Sprintf("retry: unexpected argument %q: name failed files or pass --all, not both", fs.Arg(0))}
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
+	}
+	if *folder != "" && cfg.Folder(*folder) == nil {
+		var names []string
+		for _, f := range cfg.Folders {
+			names = append(names, f.Name)
+		}
+		return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
+			Message: fmt.Sprintf("retry: no folder named %q in %s", *folder, cfg.Path),
+			Hint:    "the folders are: " + strings.Join(names, ", ")}
 	}
 	// Retry holds the data directory while no agent runs, so none starts
 	// half-way. A running agent owns the directory instead: a requeue is one
@@ -337,7 +167,8 @@ func cmdRetry(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	n := 0
+	n, failed := 0, 0
+	found := map[string]bool{} // the arguments naming a failed document
 	for _, f := range cfg.Folders {
 		if *folder != "" && f.Name != *folder {
 			continue
@@ -358,8 +189,9 @@ func cmdRetry(ctx context.Context, e *env, args []string) error {
 						p = abs(p)
 					}
 				}
-				if within(f.Error, p) {
+				if within(f.Error, p) && exists(p) {
 					targets = append(targets, p)
+					found[a] = true
 				}
 			}
 		}
@@ -367,13 +199,29 @@ func cmdRetry(ctx context.Context, e *env, args []string) error {
 			dst, err := agent.Requeue(ctx, db, f.Name, f.Error, f.Inbox, p)
 			if err != nil {
 				fmt.Fprintf(e.stderr, "signagent: %s: %v\n", p, err)
+				failed++
 				continue
 			}
 			fmt.Fprintf(e.stdout, "%s -> %s\n", p, dst)
 			n++
 		}
 	}
+	for _, a := range fs.Args() {
+		if !found[a] {
+			where := "any folder's error folder"
+			if *folder != "" {
+				where = fmt.Sprintf("the error folder of %q", *folder)
+			}
+			fmt.Fprintf(e.stderr, "signagent: %s: no such failed document in %s\n", a, where)
+			failed++
+		}
+	}
 	fmt.Fprintf(e.stdout, "%d document(s) requeued\n", n)
+	if failed > 0 {
+		return &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeLocal,
+			Message: fmt.Sprintf("%d document(s) not requeued", failed),
+			Hint:    "name files as they are in error/ (relative to it, or full paths); `signagent status` lists recent failures"}
+	}
 	return nil
 }
 

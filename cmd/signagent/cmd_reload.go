@@ -20,6 +20,9 @@ func cmdReload(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args, e.stderr); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err

@@ -46,8 +46,15 @@ func TestStatusAsksTheRunningAgent(t *testing.T) {
 	os.WriteFile(filepath.Join(l.inbox, "inv.pdf"), pdf, 0o644)
 	os.WriteFile(filepath.Join(l.inbox, "inv.pdf.done"), nil, 0o644)
 	var st signagent.Status
+	last := ""
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("last status:\n%s\nagent log:\n%s", last, logs)
+		}
+	})
 	waitFor(t, "the folder held, with its next recheck", func() bool {
-		code, out, _ := runCmd(t, nil, "status", "--config", l.cfg, "--json")
+		code, out, stderr := runCmd(t, nil, "status", "--config", l.cfg, "--json")
+		last = out + stderr
 		st = signagent.Status{}
 		return code == exitOK && json.Unmarshal([]byte(out), &st) == nil && len(st.Folders) == 1 &&
 			st.Folders[0].Held != "" && !st.Folders[0].NextRecheck.IsZero()
