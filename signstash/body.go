@@ -230,7 +230,7 @@ func stream(b *reqBody) bodyFunc {
 			// The base64 encoder writes 1 KB at a time; each pipe write is a
 			// hand-off to the transport, so gather them into large writes.
 			bw := bufio.NewWriterSize(pw, 64<<10)
-			err := writeParts(bw, b.parts)
+			err := writeParts(bw, b.parts, new(wire.Base64))
 			if err == nil {
 				err = bw.Flush()
 			}
@@ -240,7 +240,7 @@ func stream(b *reqBody) bodyFunc {
 	}
 }
 
-func writeParts(w io.Writer, parts []part) error {
+func writeParts(w io.Writer, parts []part, b64 *wire.Base64) error {
 	for _, p := range parts {
 		if p.path == "" {
 			if _, err := w.Write(p.lit); err != nil {
@@ -248,27 +248,30 @@ func writeParts(w io.Writer, parts []part) error {
 			}
 			continue
 		}
-		if err := encodeFile(w, p); err != nil {
+		if err := encodeFile(w, p, b64); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func encodeFile(w io.Writer, p part) error {
+func encodeFile(w io.Writer, p part, b64 *wire.Base64) error {
 	f, err := os.Open(p.path)
 	if err != nil {
 		return &localError{err: &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
 			Message: fmt.Sprintf("cannot read document %s: %v", p.ref, err), Err: err}}
 	}
 	defer f.Close()
-	var enc io.WriteCloser = nopCloser{w}
-	if !p.raw {
-		enc = base64.NewEncoder(base64.StdEncoding, w)
-	}
 	// Exactly the size announced in Content-Length: a file that changed
 	// since it was claimed fails the call rather than corrupting the body.
-	got, err := io.Copy(enc, io.LimitReader(f, p.size))
+	src := io.LimitReader(f, p.size)
+	var got int64
+	if p.raw {
+		// The bufio.Writer reads the file straight into its buffer.
+		got, err = io.Copy(w, src)
+	} else {
+		got, err = b64.Encode(w, src)
+	}
 	if err != nil {
 		return err
 	}
@@ -276,12 +279,8 @@ func encodeFile(w io.Writer, p part) error {
 		return &localError{err: &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
 			Message: fmt.Sprintf("document %s shrank from %d to %d bytes while being sent", p.ref, p.size, got)}}
 	}
-	return enc.Close()
+	return nil
 }
-
-type nopCloser struct{ io.Writer }
-
-func (nopCloser) Close() error { return nil }
 
 func mustJSON(v any) []byte {
 	b := wire.OpenObject(v)

@@ -51,6 +51,7 @@ func decodeOperation(r io.Reader, b *signing.Batch) (res *opResult, err error) {
 		tmpDir = filepath.Dir(b.Docs[0].Out)
 	}
 	l := wire.NewLexer(r)
+	var b64 wire.Base64
 	if err := l.Expect('{'); err != nil {
 		return res, err
 	}
@@ -100,7 +101,7 @@ func decodeOperation(r io.Reader, b *signing.Batch) (res *opResult, err error) {
 					case "signError":
 						o.signError, err = l.String()
 					case "signedContent":
-						o.tmp, err = saveSigned(l, tmpDir)
+						o.tmp, err = saveSigned(l, tmpDir, &b64)
 						if o.tmp != "" {
 							loose = append(loose, o.tmp)
 						}
@@ -130,7 +131,7 @@ func decodeOperation(r io.Reader, b *signing.Batch) (res *opResult, err error) {
 
 // saveSigned streams one signedContent value, base64-decoded, to a new
 // temporary file in dir and syncs it.
-func saveSigned(l *wire.Lexer, dir string) (string, error) {
+func saveSigned(l *wire.Lexer, dir string, b64 *wire.Base64) (string, error) {
 	sr, err := l.StringReader()
 	if err != nil {
 		return "", err
@@ -140,7 +141,7 @@ func saveSigned(l *wire.Lexer, dir string) (string, error) {
 		return "", &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
 			Message: "cannot store a signed document: " + err.Error(), Err: err}
 	}
-	_, err = io.Copy(f, base64.NewDecoder(base64.StdEncoding, sr))
+	_, err = b64.Decode(f, sr)
 	if err == nil {
 		err = f.Sync()
 	}

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -325,10 +326,7 @@ func (s *stringReader) Read(p []byte) (int, error) {
 		}
 		// Fast path: copy a run of plain bytes straight from the buffer.
 		buf, _ := s.r.Peek(min(s.r.Buffered(), len(p)-n))
-		i := 0
-		for i < len(buf) && buf[i] != '"' && buf[i] != '\\' && buf[i] >= 0x20 {
-			i++
-		}
+		i := plainRun(buf)
 		if i > 0 {
 			copy(p[n:], buf[:i])
 			s.r.Discard(i)
@@ -357,6 +355,25 @@ func (s *stringReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// plainRun returns the length of the run of bytes at the start of buf
+// that a JSON string holds as they are: up to a quote, a backslash or a
+// control character.
+func plainRun(buf []byte) int {
+	end := len(buf)
+	if i := bytes.IndexByte(buf, '"'); i >= 0 {
+		end = i
+	}
+	if i := bytes.IndexByte(buf[:end], '\\'); i >= 0 {
+		end = i
+	}
+	for i, c := range buf[:end] {
+		if c < 0x20 {
+			return i
+		}
+	}
+	return end
 }
 
 func (s *stringReader) escape() error {
