@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 
 # Packages with Windows-specific code or behaviour.
-PKGS=${PKGS:-"agent watcher installer config ledger signer cmd/signagent"}
+PKGS=${PKGS:-"agent watcher installer config ledger signer cmd/signagent internal/winname internal/atomicfile"}
 out=$root/bin/windows
 export WINEPREFIX=${WINEPREFIX:-$root/bin/wine}
 export WINEDEBUG=${WINEDEBUG:--all}
