@@ -21,6 +21,8 @@ func FuzzLines(f *testing.F) {
 		"[[folders]]\ninbox = \"in\"\nsettle = \"fast\"\n[[folders]]\ninbox = 3\n",
 		"a = \"\"\"x\\\"\"\"\"\"\nb = {c = [1, {d = 2}]}\n",
 		"[a\n\"b\n",
+		"output_mode = 0o640\n[backends.m]\ntype = \"signstash\"\ntransport = \"multipart\"\n[[folders]]\nsignature.visible = { location = \"placeholder\", placeholder = \"[S]\" }\n",
+		"output_mode = 640\n- = 1\n\"\" = 2\ndata_dir = \"C:\\temp\"\n[[folders]]\ninclude = [1, \"*.pdf\"]\nsettle = 3\nmax_bytes = -5\n",
 	} {
 		f.Add([]byte(s))
 	}
