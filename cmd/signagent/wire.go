@@ -145,6 +145,7 @@ func newBackend(cfg *config.Config, b *config.Backend, e *env, log *slog.Logger)
 			CAFile:         b.CAFile,
 			Timeout:        b.Timeout.Duration,
 			PollInterval:   b.PollInterval.Duration,
+			Transport:      b.Transport,
 			Paths:          b.Paths,
 			Instances:      b.Instances,
 			Service:        b.Service,
