@@ -162,20 +162,23 @@ func (d *decoder) value(key string, p toml.Primitive, dst reflect.Value) bool {
 	case leaf:
 		return d.leaf(key, p, raw, dst)
 	case t.Kind() == reflect.Struct:
-		return d.table(key, p, raw, dst)
-	case t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct:
-		if dst.IsNil() {
-			dst.Set(reflect.New(t.Elem()))
+		m, ok := d.table(key, p, raw)
+		if ok {
+			d.fields(key, m, dst)
 		}
-		ok := d.table(key, p, raw, dst.Elem())
-		if !ok {
-			dst.SetZero()
+		return ok
+	case t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct:
+		m, ok := d.table(key, p, raw)
+		if ok {
+			if dst.IsNil() {
+				dst.Set(reflect.New(t.Elem()))
+			}
+			d.fields(key, m, dst.Elem())
 		}
 		return ok
 	case t.Kind() == reflect.Map:
-		var m map[string]toml.Primitive
-		if _, ok := raw.(map[string]any); !ok || d.md.PrimitiveDecode(p, &m) != nil {
-			d.errorf(key, "", "must be a table, not %s", typeName(raw))
+		m, ok := d.table(key, p, raw)
+		if !ok {
 			return false
 		}
 		out := reflect.MakeMapWithSize(t, len(m))
@@ -226,15 +229,14 @@ func (d *decoder) element(t reflect.Type, raw any) reflect.Value {
 	return e
 }
 
-// table decodes the TOML table p into the struct dst.
-func (d *decoder) table(key string, p toml.Primitive, raw any, dst reflect.Value) bool {
+// table splits the TOML table p (raw, decoded) into its keys' values.
+func (d *decoder) table(key string, p toml.Primitive, raw any) (map[string]toml.Primitive, bool) {
 	var m map[string]toml.Primitive
 	if _, ok := raw.(map[string]any); !ok || d.md.PrimitiveDecode(p, &m) != nil {
 		d.errorf(key, "", "must be a table, not %s", typeName(raw))
-		return false
+		return nil, false
 	}
-	d.fields(key, m, dst)
-	return true
+	return m, true
 }
 
 // leaf decodes one value. A value of the wrong TOML type is reported without
