@@ -17,8 +17,8 @@ import (
 
 	"github.com/digitorus/pdf"
 	"github.com/digitorus/pdfsign/sign"
-	"github.com/signagent/signagent/bench/internal/benchpki"
 	"github.com/signagent/signagent/internal/cputime"
+	"github.com/signagent/signagent/internal/testpki"
 	"github.com/signagent/signagent/signer/pades"
 )
 
@@ -59,10 +59,8 @@ type method struct {
 }
 
 func methods(b *testing.B) []method {
-	key, chain, err := benchpki.New()
-	if err != nil {
-		b.Fatal(err)
-	}
+	pki := testpki.New(b, false)
+	key, chain := pki.Key, pki.Chain
 	return []method{
 		{"signagent", func(b *testing.B, in string, fo *os.File) {
 			fi, err := os.Open(in)

@@ -6,6 +6,5 @@
 //	go test -bench . -benchmem -args -timeoutput
 //	                                      the same, timing the output file's
 //	                                      open (O_TRUNC) and close as well
-//	go run ./cmd/bigsign -mb 100          peak RSS signing a 100 MB PDF
 //	./peer.sh                             pdfsig -add-signature, one process per file
 package bench

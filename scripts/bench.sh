@@ -74,7 +74,8 @@ go build -trimpath -o bin/signagent ./cmd/signagent &&
 	go build -trimpath -o bin/signstash-sim ./cmd/signstash-sim &&
 	go build -o "$work/pipeline" ./internal/bench/pipeline &&
 	go build -o "$work/backlog" ./internal/bench/backlog &&
-	go build -o "$work/share" ./internal/bench/share || {
+	go build -o "$work/share" ./internal/bench/share &&
+	go build -o "$work/bigsign" ./internal/bench/bigsign || {
 	echo "bench.sh: build failed" >&2
 	exit 1
 }
@@ -104,8 +105,8 @@ fi
 
 if want bigsign; then
 	mb=${BENCH_BIGSIGN_MB:-100}
-	section "bench/cmd/bigsign: peak RSS signing a ${mb} MiB PDF"
-	if run bigsign sh -c "cd bench && go run ./cmd/bigsign -mb $mb -dir '$work'"; then
+	section "bigsign: peak RSS signing a ${mb} MiB PDF"
+	if run bigsign "$work/bigsign" -mb "$mb" -dir "$work"; then
 		note "[bigsign] $(tail -n 1 "$work/bigsign.out")"
 	fi
 fi

@@ -1,8 +1,9 @@
 // Command bigsign writes a large PDF (one page plus a big random stream),
 // signs it with pades.SignFile and prints the time taken and the peak
-// resident set size (VmHWM) of the process.
+// resident set size (VmHWM) of the process before and after signing: the
+// writer streams, so the peak should not grow with the document.
 //
-//	go run ./cmd/bigsign -mb 100
+//	go run ./internal/bench/bigsign -mb 100
 package main
 
 import (
@@ -14,10 +15,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/signagent/signagent/bench/internal/benchpki"
+	"github.com/signagent/signagent/internal/bench/benchdata"
+	"github.com/signagent/signagent/internal/testpki"
 	"github.com/signagent/signagent/signer/pades"
 )
 
@@ -39,33 +40,23 @@ func run(mb int, dir string) error {
 	if err := writeBig(in, int64(mb)<<20); err != nil {
 		return err
 	}
-	key, chain, err := benchpki.New()
+	pki, err := testpki.Make(false)
 	if err != nil {
 		return err
 	}
-	before := hwm()
+	before := benchdata.ProcKB(0, "VmHWM")
 	start := time.Now()
-	if err := pades.SignFile(context.Background(), in, out, key, chain, pades.Options{}); err != nil {
+	if err := pades.SignFile(context.Background(), in, out, pki.Key, pki.Chain, pades.Options{}); err != nil {
 		return err
 	}
 	took := time.Since(start)
-	st, _ := os.Stat(in)
-	fmt.Printf("input %d bytes, signed in %v, VmHWM before signing %s, after %s\n", st.Size(), took, before, hwm())
-	return nil
-}
-
-// hwm returns the process's peak resident set size from /proc.
-func hwm() string {
-	b, err := os.ReadFile("/proc/self/status")
+	st, err := os.Stat(in)
 	if err != nil {
-		return "unknown"
+		return err
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
-			return strings.Join(strings.Fields(l)[1:], " ")
-		}
-	}
-	return "unknown"
+	fmt.Printf("input %d bytes, signed in %v, VmHWM before signing %s, after %s\n",
+		st.Size(), took.Round(time.Millisecond), benchdata.MB(before), benchdata.MB(benchdata.ProcKB(0, "VmHWM")))
+	return nil
 }
 
 // writeBig writes a one-page PDF whose page carries an image XObject of n
