@@ -9,7 +9,8 @@
 #   module    bench/ module: signagent vs pdfsign rc1 over the corpus
 #   bigsign   peak RSS signing one large PDF
 #   peer      poppler's pdfsig, one process per file (needs pdfsig, certutil, pk12util)
-#   pipeline  agent end to end vs the bare signer, settle-to-publish latency
+#   pipeline  agent end to end vs the bare signer, settle-to-publish latency, drop-to-publish
+#             latency of one file into an idle inbox and of bursts (default settle and 500ms)
 #   backlog   real binary with a backlog of small PDFs at start-up
 #   signstash agent through signstash-sim: async 2,500 x 200 KB and 25 x 20 MB, 1 x 50 vs 50 x 1
 #   share     network shares: one scan with 10,000 and 100,000 files present; write-to-signed
@@ -22,6 +23,8 @@
 #   BENCH_DOCS            pipeline documents      (1000)
 #   BENCH_ROUNDS          pipeline rounds         (2)
 #   BENCH_PACED           paced-latency documents (400; 0 skips)
+#   BENCH_TRIALS          drop-to-publish trials, one file each, per settle (50; 0 skips)
+#   BENCH_BURSTS          drop-to-publish bursts of 50 documents, per settle (3)
 #   BENCH_WORKERS         signer workers          (0: one per CPU)
 #   BENCH_BACKLOG         backlog documents       (100000)
 #   BENCH_BACKLOG_SETTLE  backlog folder settle   (2s, the product default)
@@ -132,7 +135,8 @@ fi
 if want pipeline; then
 	section "pipeline: agent end to end vs the bare signer (in-process, same files, same workers)"
 	if run pipeline "$work/pipeline" -corpus "$corpus" -docs "${BENCH_DOCS:-1000}" -rounds "${BENCH_ROUNDS:-2}" \
-		-paced "${BENCH_PACED:-400}" -workers "${BENCH_WORKERS:-0}" -dir "$work/pipeline.d"; then
+		-paced "${BENCH_PACED:-400}" -trials "${BENCH_TRIALS:-50}" -bursts "${BENCH_BURSTS:-3}" \
+		-workers "${BENCH_WORKERS:-0}" -dir "$work/pipeline.d"; then
 		grep -h '^workload\|^folder' "$work/pipeline.out" | sed 's/^/[pipeline] /' >>"$summary"
 		grep -h '^RESULT' "$work/pipeline.out" | sed 's/^RESULT /[pipeline] /' >>"$summary"
 	fi
