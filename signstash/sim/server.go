@@ -49,6 +49,7 @@ type Server struct {
 	signed    map[string]int
 	delivered map[string]int
 	byRoute   map[string]int // business calls by path template name
+	forgotten map[string]int // signed document references whose operation a restart forgot
 	restarts  int
 }
 
@@ -135,7 +136,7 @@ func New(cfg Config) (*Server, error) {
 		wake: make(chan struct{}, 1), faults: cfg.Faults,
 		rng:     mrand.New(mrand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		clients: map[string]Client{}, ops: map[int64]*op{}, refs: map[string]int64{}, docRefs: map[string]int64{},
-		nextID: 1000, nextDoc: 1, orphans: map[string]time.Time{}, signed: map[string]int{}, delivered: map[string]int{}, byRoute: map[string]int{},
+		nextID: 1000, nextDoc: 1, orphans: map[string]time.Time{}, signed: map[string]int{}, delivered: map[string]int{}, byRoute: map[string]int{}, forgotten: map[string]int{},
 	}
 	for k, v := range cfg.Clients {
 		if v.Status == "" {
@@ -238,6 +239,19 @@ func (s *Server) Signed(ref string) int {
 	return s.signed[ref]
 }
 
+// Knows reports whether this instance holds an operation with a document
+// of external reference ref (of any client service).
+func (s *Server) Knows(ref string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.docRefs {
+		if _, r, _ := strings.Cut(k, "\x00"); r == ref {
+			return true
+		}
+	}
+	return false
+}
+
 // Delivered returns how many times the signed content of the document with
 // external reference ref was sent in full in a response.
 func (s *Server) Delivered(ref string) int {
@@ -256,6 +270,10 @@ type Stats struct {
 	// Calls counts business calls by path template name (sync_sign,
 	// multipart_sign, documents_zip, …), whatever their answer.
 	Calls map[string]int `json:"calls"`
+	// Forgotten counts, per document reference, the signed documents whose
+	// operation a restart forgot: a client can then prove the operation
+	// absent and send the document again, so the service signs it twice.
+	Forgotten map[string]int `json:"forgotten"`
 }
 
 // Stats returns a snapshot of the counters.
@@ -265,6 +283,10 @@ func (s *Server) Stats() Stats {
 	st := Stats{Operations: len(s.ops), Restarts: s.restarts, Signed: map[string]int{}, Delivered: map[string]int{}, Calls: map[string]int{}}
 	for k, v := range s.byRoute {
 		st.Calls[k] = v
+	}
+	st.Forgotten = map[string]int{}
+	for k, v := range s.forgotten {
+		st.Forgotten[k] = v
 	}
 	for _, o := range s.ops {
 		if o.finished.IsZero() {
@@ -291,6 +313,11 @@ func (s *Server) Restart() {
 func (s *Server) restartLocked() {
 	for _, o := range s.ops {
 		s.orphans[o.dir] = s.now()
+		for _, d := range o.docs {
+			if d.status == wire.SignSigned {
+				s.forgotten[d.ref]++
+			}
+		}
 	}
 	s.ops = map[int64]*op{}
 	s.refs = map[string]int64{}

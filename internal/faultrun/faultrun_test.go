@@ -1,0 +1,497 @@
+package faultrun
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/agent"
+	"github.com/signagent/signagent/ledger"
+	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/signing"
+	"github.com/signagent/signagent/signstash"
+	"github.com/signagent/signagent/signstash/sim"
+	"github.com/signagent/signagent/watcher"
+)
+
+const (
+	alias     = "PRT.505767457-PRT.123654123-84dd8c"
+	secret    = "faultrun-secret-never-logged"
+	documents = 300
+	proxyPath = "/signstash/einvoice-integration-client-ws"
+)
+
+// The faults of the run: two instances; 15 % of business calls answered
+// 500, 10 % 429, 10 % reset after processing; every 40 calls an instance
+// restarts and forgets its operations. Tokens live 2 s (20 s in the
+// manual run, scaled down with the other delays).
+var faults = sim.Faults{FailRate: 0.15, ThrottleRate: 0.1, RetryAfter: sim.Duration(time.Second), ResetRate: 0.1, RestartAfter: 40}
+
+const tokenLifetime = 2 * time.Second
+
+// figures are the outcome of one run.
+type figures struct {
+	published, failed, awaiting, lost int
+	// queued are documents still in the inbox or the claim area, in no
+	// batch: the folder took no more while its in-flight slots were held
+	// by unresolved batches.
+	queued int
+	// signedUnpublished are failed or awaiting documents the service did
+	// sign (its result never reached the agent).
+	signedUnpublished int
+	signedTwice       int // documents the service signed more than once, over all their references
+	refSignedTwice    int // references signed more than once
+	// unexplained counts the documents signed more often than the
+	// operations a restart forgot allow: sent again while the service
+	// still knew them.
+	unexplained           int
+	restarts, resubmitted int
+}
+
+func (f figures) String() string {
+	return fmt.Sprintf("published %d, failed %d, awaiting %d (batch unresolved), queued %d (no batch yet), lost %d; signed twice %d (after a restart forgot the signed operation: %d; references signed twice %d); signed by the service but not published %d; instance restarts %d, batches resubmitted %d",
+		f.published, f.failed, f.awaiting, f.queued, f.lost, f.signedTwice, f.signedTwice-f.unexplained, f.refSignedTwice, f.signedUnpublished, f.restarts, f.resubmitted)
+}
+
+// TestFaultRun runs 300 documents through the agent and a faulty
+// two-instance emulator, with and without the client's instances list and
+// the proxy's look-up calls. In each combination no document may be signed
+// twice by the service, none lost, and each must be published, failed
+// into error/ with its error file, or visibly awaiting a decision (its
+// batch unresolved in the ledger).
+func TestFaultRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the fault run signs 1,200 documents")
+	}
+	var mu sync.Mutex
+	results := map[string]figures{}
+	t.Cleanup(func() {
+		names := make([]string, 0, len(results))
+		for n := range results {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			t.Logf("%-30s %s", n, results[n])
+		}
+	})
+	for _, c := range []struct{ instances, lookups bool }{{true, true}, {false, true}, {true, false}, {false, false}} {
+		name := fmt.Sprintf("instances=%v,lookups=%v", c.instances, c.lookups)
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := run(t, c.instances, c.lookups)
+			mu.Lock()
+			results[name] = f
+			mu.Unlock()
+			t.Log(f)
+			// A document is signed twice only when a restarted instance
+			// forgot the operation that signed it, so that the look-up
+			// proved it absent: the service lost its record, the agent
+			// never resent what the service still knew. The count is
+			// reported; anything beyond that is a failure.
+			if f.unexplained != 0 || f.refSignedTwice != 0 {
+				t.Errorf("signed twice without a forgotten operation: %d documents; references signed twice: %d", f.unexplained, f.refSignedTwice)
+			}
+			if f.lost != 0 {
+				t.Errorf("%d documents lost", f.lost)
+			}
+			if f.published+f.failed+f.awaiting+f.queued+f.lost != documents {
+				t.Errorf("%s: does not add up to %d", f, documents)
+			}
+			if f.queued > 0 {
+				// Not a failure of this test: the agent holds a batch whose
+				// outcome it cannot learn (it never resends it), and such
+				// batches can hold every in-flight slot.
+				t.Logf("%d documents wait in the inbox behind %d documents in unresolved batches", f.queued, f.awaiting)
+			}
+		})
+	}
+}
+
+// minimalPDF is a one-page PDF whose text makes it unique.
+func minimalPDF(text string) []byte {
+	content := fmt.Sprintf("BT /F1 12 Tf 72 720 Td (%s) Tj ET", text)
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+	}
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+	offs := make([]int, len(objs))
+	for i, o := range objs {
+		offs[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	x := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
+	return b.Bytes()
+}
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func run(t *testing.T, withInstances, withLookups bool) figures {
+	dir := t.TempDir()
+	inbox, outbox, errDir, archive := filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox"), filepath.Join(dir, "error"), filepath.Join(dir, "archive")
+	for _, d := range []string{inbox, outbox, errDir, archive} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	t.Cleanup(func() {
+		if strings.Contains(logs.String(), secret) {
+			t.Error("the client secret appears in the logs")
+		}
+		if t.Failed() {
+			lines := strings.Split(logs.String(), "\n")
+			t.Logf("last log lines:\n%s", strings.Join(lines[max(0, len(lines)-60):], "\n"))
+		}
+	})
+	db, err := ledger.Open(filepath.Join(dir, "data", "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	local, err := signer.NewLocal(signer.LocalConfig{Name: "signstash-sim", Certificate: "dev", DataDir: filepath.Join(dir, "signer"), Workers: 1, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster, err := sim.StartCluster(sim.Config{
+		Clients: map[string]sim.Client{alias: {Secret: secret}},
+		Sign: func(ctx context.Context, in, out, name string, typ signing.Type, o signing.Options) error {
+			o.Type = typ
+			_, err := local.SignFile(ctx, in, out, name, o)
+			return err
+		},
+		Faults: faults, Seed: 7, TokenLifetime: tokenLifetime, NoProxyLookup: !withLookups,
+		DataDir: filepath.Join(dir, "sim"), TokenAddr: "127.0.0.1:0", Logger: log.With("side", "sim"),
+	}, "127.0.0.1:0", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cluster.Close() })
+
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	ccfg := signstash.Config{Name: "multicert", BaseURL: cluster.URL + proxyPath, TokenURL: cluster.TokenURL + "/oauth2/authorization-server/oauth/token",
+		ClientID: alias, ClientSecret: secret, PollInterval: 50 * time.Millisecond, Timeout: 10 * time.Second,
+		HTTPClient: &http.Client{Transport: tr}, Logger: log.With("side", "client")}
+	if withInstances {
+		for _, u := range cluster.InstanceURLs {
+			ccfg.Instances = append(ccfg.Instances, u+proxyPath)
+		}
+	}
+	client, err := signstash.New(ccfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	folder := &agent.Folder{Name: "invoices", Inbox: inbox, Outbox: outbox, Error: errDir, Archive: archive,
+		Backend: client, Opts: signing.Options{Type: signing.TypeAuto, Reason: "Invoice", Location: "Lisboa"},
+		MaxFiles: 10, MaxWait: 100 * time.Millisecond, InFlight: 4,
+		Watch: watcher.Config{Include: []string{"*.pdf"}, Settle: 50 * time.Millisecond, ScanInterval: 250 * time.Millisecond, EmptyGrace: 200 * time.Millisecond}}
+	a := &agent.Agent{Ledger: db, Folders: []*agent.Folder{folder}, Logger: log.With("side", "agent"), HoldRetry: 200 * time.Millisecond, Grace: 2 * time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent.Run: %v", err)
+		}
+	})
+
+	names := map[string][]byte{}
+	for i := range documents {
+		name := fmt.Sprintf("inv-%03d.pdf", i)
+		data := minimalPDF(fmt.Sprintf("invoice %d of the fault run", i))
+		names[name] = data
+		tmp := filepath.Join(inbox, "."+name+".tmp")
+		if err := os.WriteFile(tmp, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(inbox, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Faults stay on until every document has been batched and each
+	// instance has restarted at least once, or until nothing moves for
+	// 3 s (every in-flight slot held by a batch whose outcome the agent
+	// cannot learn). Then they stop, and the run ends once nothing moves
+	// for 3 s more with every document terminal, in a batch the agent
+	// cannot resolve, or queued behind such batches.
+	quiet := false
+	still := 0
+	var last string
+	deadline := time.Now().Add(50 * time.Second)
+	for {
+		if time.Now().After(deadline) {
+			t.Errorf("the run did not settle: %s", last)
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+		st := snapshot(t, db, cluster, withInstances, withLookups)
+		key := st.String()
+		if key == last {
+			still++
+		} else {
+			still = 0
+		}
+		last = key
+		if !quiet && ((st.batchedAll && st.restartsAll) || still == 15) {
+			for _, s := range cluster.Instances {
+				if err := s.SetFaults(sim.Faults{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			quiet, still = true, 0
+			continue
+		}
+		if quiet && still == 15 && st.terminal+st.stuck+st.queued == documents {
+			break
+		}
+	}
+	return account(t, db, cluster, names, outbox, errDir, inbox, logs.String())
+}
+
+// state is the ledger's and the emulator's view during the run.
+type state struct {
+	terminal, stuck, queued int
+	batchedAll, restartsAll bool
+	unresolved              []string // "batch ref: docs"
+}
+
+func (s state) String() string {
+	return fmt.Sprintf("terminal %d, stuck %d, queued %d, unresolved %v", s.terminal, s.stuck, s.queued, s.unresolved)
+}
+
+// known reports whether any instance knows a document reference.
+func known(c *sim.Cluster, ref string) bool {
+	for _, s := range c.Instances {
+		if s.Knows(ref) {
+			return true
+		}
+	}
+	return false
+}
+
+func snapshot(t *testing.T, db *ledger.DB, c *sim.Cluster, withInstances, withLookups bool) state {
+	ctx := context.Background()
+	var st state
+	st.batchedAll, st.restartsAll = true, true
+	for _, s := range c.Instances {
+		if s.Stats().Restarts == 0 {
+			st.restartsAll = false
+		}
+	}
+	batches := map[int64]*ledger.Batch{}
+	bs, err := db.OpenBatches(ctx, "invoices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bs {
+		batches[b.ID] = b
+	}
+	perBatch := map[int64][]int64{}
+	n := 0
+	for id, misses := int64(1), 0; misses < 50; id++ {
+		d, err := db.Get(ctx, id)
+		if err != nil {
+			misses++
+			continue
+		}
+		n++
+		switch {
+		case d.State.Terminal():
+			st.terminal++
+		case d.State == signagent.StateSeen || d.State == signagent.StateClaimed:
+			st.batchedAll = false
+			st.queued++
+		default:
+			if b := batches[d.BatchID]; b != nil {
+				perBatch[b.ID] = append(perBatch[b.ID], d.ID)
+			}
+		}
+	}
+	if n < documents {
+		st.batchedAll = false
+		st.queued += documents - n // still in the inbox, not yet seen
+	}
+	ids := make([]int64, 0, len(perBatch))
+	for id := range perBatch {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		b, docs := batches[id], perBatch[id]
+		// Without look-up calls an unknown outcome is never resolved;
+		// without the instance list, only when some instance still knows
+		// the batch (a look-up through the balancer may reach it).
+		anyKnown := false
+		for _, d := range docs {
+			if known(c, fmt.Sprintf("%s-d%d", b.Ref, d)) {
+				anyKnown = true
+			}
+		}
+		stuck := !withLookups || (!withInstances && !anyKnown)
+		if stuck {
+			st.stuck += len(docs)
+		}
+		st.unresolved = append(st.unresolved, fmt.Sprintf("%s(%s,%d docs,known=%v)", b.Ref, b.State, len(docs), anyKnown))
+	}
+	return st
+}
+
+// account counts the outcome of every document.
+func account(t *testing.T, db *ledger.DB, c *sim.Cluster, names map[string][]byte, outbox, errDir, inbox, logs string) figures {
+	ctx := context.Background()
+	var f figures
+	byName := map[string]*ledger.Doc{}
+	for id, misses := int64(1), 0; misses < 50; id++ {
+		d, err := db.Get(ctx, id)
+		if err != nil {
+			misses++
+			continue
+		}
+		byName[d.Rel] = d
+	}
+	open := map[int64]bool{}
+	bs, err := db.OpenBatches(ctx, "invoices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bs {
+		open[b.ID] = true
+	}
+	for _, e := range mustList(t, outbox) {
+		if _, ok := names[e]; !ok {
+			t.Errorf("unexpected output %s", e)
+		}
+	}
+	for name, orig := range names {
+		out, inErr := filepath.Join(outbox, name), filepath.Join(errDir, name)
+		d := byName[name]
+		switch {
+		case exists(out) && exists(inErr):
+			t.Errorf("%s is both published and in error/", name)
+			f.lost++
+		case exists(out):
+			if b, err := os.ReadFile(out); err != nil || !bytes.HasPrefix(b, orig) || len(b) <= len(orig) {
+				t.Errorf("%s: the output is not a signed update of the original", name)
+			}
+			f.published++
+		case exists(inErr) && exists(inErr+".error.json"):
+			f.failed++
+		case d != nil && !d.State.Terminal() && d.BatchID != 0 && open[d.BatchID] && d.State != signagent.StateClaimed && d.State != signagent.StateSeen:
+			f.awaiting++
+		case (d == nil || d.State == signagent.StateSeen || d.State == signagent.StateClaimed) && (exists(filepath.Join(inbox, name)) || (d != nil && d.Claim != "" && exists(filepath.Join(inbox, filepath.FromSlash(d.Claim))))):
+			f.queued++
+		default:
+			state := "not in the ledger"
+			if d != nil {
+				state = string(d.State)
+			}
+			t.Errorf("%s lost (ledger: %s)", name, state)
+			f.lost++
+		}
+	}
+	// Signatures per document, over every reference it was sent under
+	// ("<batch ref>-d<document id>").
+	perDoc, forgotten := map[int64]int{}, map[int64]int{}
+	docID := func(ref string) int64 {
+		i := strings.LastIndex(ref, "-d")
+		id, err := strconv.ParseInt(ref[i+2:], 10, 64)
+		if i < 0 || err != nil {
+			t.Fatalf("unexpected document reference %q", ref)
+		}
+		return id
+	}
+	for _, s := range c.Instances {
+		st := s.Stats()
+		f.restarts += st.Restarts
+		for ref, n := range st.Forgotten {
+			forgotten[docID(ref)] += n
+		}
+		for ref, n := range st.Signed {
+			if n > 1 {
+				f.refSignedTwice++
+			}
+			i := strings.LastIndex(ref, "-d")
+			id, err := strconv.ParseInt(ref[i+2:], 10, 64)
+			if i < 0 || err != nil {
+				t.Fatalf("unexpected document reference %q", ref)
+			}
+			perDoc[id] += n
+		}
+	}
+	ids := map[string]int64{}
+	for name, d := range byName {
+		ids[name] = d.ID
+	}
+	for name := range names {
+		if !exists(filepath.Join(outbox, name)) && perDoc[ids[name]] > 0 {
+			f.signedUnpublished++
+		}
+	}
+	for id, n := range perDoc {
+		if n > 1 {
+			f.signedTwice++
+			if n-1 > forgotten[id] {
+				f.unexplained++
+			}
+		}
+	}
+	f.resubmitted = strings.Count(logs, "resubmitting")
+	return f
+}
+
+func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
+
+func mustList(t *testing.T, dir string) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if !e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
