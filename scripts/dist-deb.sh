@@ -21,9 +21,13 @@ printf 'signagent (%s-1) unstable; urgency=medium\n\n  * Release %s (%s).\n\n --
 	gzip -n -9 >"$PKG/changelog.Debian.gz"
 
 for arch in amd64 arm64; do
+	[[ " $PLATFORMS " == *" linux/$arch "* ]] || continue
 	cp "$OUT/signagent_${VERSION}_linux_${arch}" "$PKG/signagent"
+	cp "$WORK/copyright_linux_$arch" "$PKG/copyright"
 	(cd "$PKG" && DEB_ARCH=$arch VERSION=$VERSION PKG=$PKG \
 		DEB_MAINTAINER="$MAINTAINER" \
 		GOFLAGS= $NFPM package --config "$WORK/src/packaging/nfpm.yaml" --packager deb --target "$OUT/signagent_${VERSION}-1_${arch}.deb" 2>&1 | { grep -v "^ *• \(using\|creating\|building\)" || true; })
+	sbom_package "$OUT/signagent_${VERSION}-1_${arch}.deb" "$OUT/signagent_${VERSION}_linux_${arch}.cdx.json" \
+		"$VERSION-1" "pkg:deb/signagent@$VERSION-1?arch=$arch"
 done
 echo "dist: Debian packages"

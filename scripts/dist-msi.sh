@@ -2,7 +2,9 @@
 # SOURCE_DATE_EPOCH come from there. Needs wixl and msibuild (Debian:
 # wixl, msitools); without them the MSI is skipped with a warning.
 
-if ! command -v wixl >/dev/null || ! command -v msibuild >/dev/null || ! command -v msiinfo >/dev/null; then
+if [[ " $PLATFORMS " != *" windows/amd64 "* ]]; then
+	:
+elif ! command -v wixl >/dev/null || ! command -v msibuild >/dev/null || ! command -v msiinfo >/dev/null; then
 	echo "dist: warning: no MSI: wixl and msitools are not installed (apt-get install wixl msitools)" >&2
 else
 	MSI=$WORK/msi
@@ -14,6 +16,7 @@ else
 	fi
 	cp "$OUT/signagent_${VERSION}_windows_amd64.exe" "$MSI/signagent.exe"
 	cp "$WORK/src/README.md" "$MSI/README.md"
+	cp "$WORK/copyright_windows_amd64" "$MSI/copyright.txt"
 	touch -d "@$SOURCE_DATE_EPOCH" "$MSI"/* # the cabinet keeps each file's time
 
 	# A GUID from a hash: the same inputs give the same codes. The product
@@ -28,7 +31,7 @@ else
 	# wixl takes sources relative to the working directory.
 	(cd "$MSI" && wixl --arch x64 -o "$TARGET" \
 		-D Version="$VERSION" -D ProductCode="$PRODUCT_CODE" -D PackageCode="$PACKAGE_CODE" \
-		-D Exe=signagent.exe -D Config=config.toml -D Readme=README.md \
+		-D Exe=signagent.exe -D Config=config.toml -D Readme=README.md -D Copyright=copyright.txt \
 		"$WORK/src/packaging/msi/signagent.wxs" 2> >(grep -v "has no property named\|^$" >&2))
 	# wixl ignores Component/@Permanent and @NeverOverwrite: set them
 	# (0x10 | 0x80, beside 0x100 for 64-bit) on the configuration.
@@ -39,5 +42,7 @@ else
 		echo "dist: the MSI's package code was not set" >&2
 		exit 1
 	fi
+	sbom_package "$TARGET" "$OUT/signagent_${VERSION}_windows_amd64.exe.cdx.json" \
+		"$VERSION" "pkg:generic/signagent@$VERSION?arch=amd64&os=windows&type=msi"
 	echo "dist: MSI"
 fi

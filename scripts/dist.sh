@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release artifacts of one commit into DIST_DIR (default dist/):
-# static binaries, Debian packages, the Windows MSI and SHA256SUMS.
+# static binaries, Debian packages, the Windows MSI, a CycloneDX SBOM for
+# each of them (ARTIFACT.cdx.json) and SHA256SUMS.
 #
 #   scripts/dist.sh VERSION        (make dist VERSION=1.2.3)
 #
@@ -10,8 +11,11 @@
 # (SOURCE_DATE_EPOCH), so two builds of one commit with the same Go
 # toolchain give the same bytes (scripts/dist-check.sh proves it).
 #
-# DIST_ONLY=bin skips the packages; the MSI needs wixl (Debian: msitools)
-# and is skipped, with a warning, when it is missing.
+# DIST_ONLY=bin skips the packages; the MSI needs wixl (Debian: wixl,
+# msitools) and is skipped, with a warning, when it is missing.
+# DIST_PLATFORMS (default: all four) limits the build to some platforms,
+# and so to their packages (scripts/package-test.sh builds its upgrade
+# for linux/amd64 only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,7 +53,8 @@ build() { # GOOS GOARCH PROGRAM OUTPUT
 }
 
 echo "dist: signagent $VERSION from $COMMIT (SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH, $(go env GOVERSION))"
-for platform in linux/amd64 linux/arm64 windows/amd64 darwin/arm64; do
+PLATFORMS=${DIST_PLATFORMS:-linux/amd64 linux/arm64 windows/amd64 darwin/arm64}
+for platform in $PLATFORMS; do
 	os=${platform%/*} arch=${platform#*/} ext=""
 	[ "$os" = windows ] && ext=.exe
 	for prog in signagent signstash-sim; do
@@ -57,6 +62,7 @@ for platform in linux/amd64 linux/arm64 windows/amd64 darwin/arm64; do
 	done
 done
 echo "dist: binaries"
+. "$ROOT/scripts/dist-sbom.sh"
 
 if [ "$ONLY" != bin ]; then
 	. "$ROOT/scripts/dist-deb.sh"
