@@ -8,7 +8,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 SIM     := $(wildcard cmd/signstash-sim/main.go)
 
-.PHONY: all build test run bench cross vet lint clean fuzz race test-windows dist dist-check
+.PHONY: all build test run bench cross vet lint clean fuzz race test-windows dist dist-check package-test
 all: build
 
 build:
@@ -73,13 +73,19 @@ race:
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m $(RACE)
 
 # Release artifacts of the last commit, reproducibly, into dist/: binaries,
-# Debian packages, the MSI (with msitools), SHA256SUMS. See README "Install
-# from a package". dist-check builds twice and compares.
+# Debian packages, the MSI (with wixl and msitools), an SBOM for each,
+# SHA256SUMS. See README "Install". dist-check builds twice and compares.
 dist:
 	./scripts/dist.sh $(VERSION)
 
 dist-check:
 	./scripts/dist-check.sh $(VERSION)
+
+# The packages tested: reproducible, SBOMs, the MSI's tables and files; as
+# root, the .deb installed, upgraded and purged on this machine (CI's is
+# thrown away). Builds the last commit three times: a few minutes.
+package-test:
+	./scripts/package-test.sh
 
 clean:
 	rm -rf bin
