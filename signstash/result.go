@@ -130,7 +130,7 @@ func decodeOperation(r io.Reader, b *signing.Batch) (res *opResult, err error) {
 }
 
 // saveSigned streams one signedContent value, base64-decoded, to a new
-// temporary file in dir and syncs it.
+// temporary file in dir.
 func saveSigned(l *wire.Lexer, dir string, b64 *wire.Base64) (string, error) {
 	sr, err := l.StringReader()
 	if err != nil {
@@ -141,10 +141,9 @@ func saveSigned(l *wire.Lexer, dir string, b64 *wire.Base64) (string, error) {
 		return "", &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
 			Message: "cannot store a signed document: " + err.Error(), Err: err}
 	}
+	// Not flushed here: the agent flushes every signed file before it
+	// publishes it, several at a time (as for the local backend).
 	_, err = b64.Decode(f, sr)
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -127,7 +127,7 @@ func zipEntryRef[T any](entry string, refs map[string]T, names map[string]string
 }
 
 // extract writes entry f, checked against its CRC-32 and at most max bytes,
-// to a new synced temporary file in dir.
+// to a new temporary file in dir.
 func extract(f *zip.File, dir string, max int64) (string, error) {
 	rc, err := f.Open()
 	if err != nil {
@@ -146,15 +146,10 @@ func extract(f *zip.File, dir string, max int64) (string, error) {
 	case err == nil && n > max:
 		err = fmt.Errorf("entry %s is larger than %d bytes", f.Name, max)
 	}
-	var werr error
-	if err == nil {
-		werr = out.Sync()
-	}
-	if cerr := out.Close(); werr == nil {
-		werr = cerr
-	}
-	if err == nil && werr != nil {
-		err = localErr("cannot store a signed document", werr)
+	// Not flushed here: the agent flushes every signed file before it
+	// publishes it.
+	if cerr := out.Close(); err == nil && cerr != nil {
+		err = localErr("cannot store a signed document", cerr)
 	}
 	if err != nil {
 		os.Remove(out.Name())

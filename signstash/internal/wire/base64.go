@@ -71,7 +71,7 @@ func (b *Base64) Decode(dst io.Writer, src io.Reader) (int64, error) {
 		default:
 			return n, err
 		}
-		if m > 0 && bytes.ContainsAny(b.enc[have:have+m], "\r\n") {
+		if p := b.enc[have : have+m]; bytes.IndexByte(p, '\n') >= 0 || bytes.IndexByte(p, '\r') >= 0 {
 			m = len(stripNewlines(b.enc[have : have+m]))
 		}
 		have += m

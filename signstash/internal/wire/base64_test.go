@@ -68,3 +68,22 @@ func errorsAs(err error, ce *base64.CorruptInputError) bool {
 	*ce = c
 	return ok
 }
+
+// FuzzPlainRun holds the eight-bytes-at-a-time scan to the plain loop.
+func FuzzPlainRun(f *testing.F) {
+	for _, s := range []string{"", "abc", "abcdefgh\"", "abcdefghij\\k", "abcdefghijklmnop\x1f", "\x7f\x80\xff\xe2\x82\xac123456789\"", "        \x00"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, buf []byte) {
+		want := len(buf)
+		for i, c := range buf {
+			if c < 0x20 || c == '"' || c == '\\' {
+				want = i
+				break
+			}
+		}
+		if got := plainRun(buf); got != want {
+			t.Fatalf("plainRun(%q) = %d, want %d", buf, got, want)
+		}
+	})
+}
