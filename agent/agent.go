@@ -89,6 +89,10 @@ type Agent struct {
 	// Ready, if set, is called once every folder has reconciled and its
 	// watcher started (sd_notify READY).
 	Ready func()
+	// OutputMode is the permission of the signed documents (and the
+	// content copies beside detached signatures) published to the outboxes
+	// (default 0640, config's output_mode).
+	OutputMode os.FileMode
 
 	mu      sync.Mutex
 	runners map[string]*runner
@@ -179,6 +183,9 @@ func (a *Agent) defaults() {
 	}
 	if a.Clock == nil {
 		a.Clock = clockwork.NewRealClock()
+	}
+	if a.OutputMode == 0 {
+		a.OutputMode = filePerm
 	}
 	if a.HoldRetry <= 0 {
 		a.HoldRetry = DefaultHoldRetry

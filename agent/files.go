@@ -82,7 +82,7 @@ func writeFileAtomic(path string, data []byte) error {
 // exist) through a temp file, fsynced. The copy must hash to want (hex
 // SHA-256): otherwise nothing is placed and a CHANGED_AFTER_CLAIM document
 // error is returned.
-func copyFileNew(src, dst, want string) error {
+func copyFileNew(src, dst, want string, perm os.FileMode) error {
 	in, _, err := openRegular(src)
 	if err != nil {
 		return err
@@ -105,7 +105,7 @@ func copyFileNew(src, dst, want string) error {
 			"the document changed after its signature was made and checked; nothing was published",
 			"make the producer write under a temporary name and rename the file into the inbox when complete; then `signagent retry` it")
 	}
-	tmp.Chmod(filePerm)
+	tmp.Chmod(perm)
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return err

@@ -199,7 +199,7 @@ func contentOf(p7s string) string { return p7s[:len(p7s)-len(".p7s")] }
 // and records it first.
 func (r *runner) place(ctx context.Context, d *ledger.Doc) error {
 	signed := r.out(d)
-	os.Chmod(signed, filePerm)
+	os.Chmod(signed, r.a.OutputMode)
 	for {
 		target := d.Output
 		if r.f.OnCollision == CollisionOverwrite {
@@ -212,7 +212,7 @@ func (r *runner) place(ctx context.Context, d *ledger.Doc) error {
 		if r.cades(d) {
 			// A detached signature is useless without its content: publish
 			// a copy of the original beside it, under the matching name.
-			err = copyFileNew(r.abs(d.Claim), contentOf(target), d.SHA256)
+			err = copyFileNew(r.abs(d.Claim), contentOf(target), d.SHA256, r.a.OutputMode)
 		}
 		if err == nil {
 			err = placeNew(signed, target)
