@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"runtime"
@@ -50,7 +52,31 @@ func cmdInstall(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if opts.User != "" {
+		// A service for an account that does not exist would never start.
+		if err := serviceAccountExists(opts.User); err != nil {
+			return err
+		}
+		if runtime.GOOS != "windows" {
+			warnAccess(e, opts)
+		}
+	}
 	return installer.Install(opts)
+}
+
+// warnAccess says which folders and secret files the service account
+// cannot use: install goes on (the agent holds such a folder until it can
+// use it), but the administrator learns it now. Install hands the data
+// directory to the account itself.
+func warnAccess(e *env, opts installer.Options) {
+	cfg, err := config.Load(opts.Config)
+	if err != nil {
+		return
+	}
+	var b bytes.Buffer
+	if n, err := checkAccessAs(&b, cfg, opts.User, false); err == nil && n > 0 {
+		fmt.Fprintf(e.stderr, "warning: the account %s cannot use %d path(s) the service needs:\n%s", opts.User, n, b.String())
+	}
 }
 
 func cmdUninstall(ctx context.Context, e *env, args []string) error {

@@ -38,6 +38,7 @@ func cmdVersion(ctx context.Context, e *env, args []string) error {
 func cmdCheck(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
+	as := fs.String("as", "", "also check, as this `account` would, that it can use every folder, the data directory and the secret files (the service account; Unix)")
 	if err := parseFlags(fs, args, e.stderr); err != nil {
 		return err
 	}
@@ -53,6 +54,13 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	problems := config.Problems(cfg.Check())
 	printProblems(e.stdout, "", problems)
 	errs := len(problems.Errors())
+	if *as != "" && cfg != nil {
+		n, aerr := checkAccessAs(e.stdout, cfg, *as, true)
+		if aerr != nil {
+			return aerr
+		}
+		errs += n
+	}
 	if err != nil {
 		// The backends of a configuration that does not decode are not
 		// worth contacting.
