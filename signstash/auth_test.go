@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/signstash"
 	"github.com/signagent/signagent/signstash/sim"
@@ -210,3 +212,46 @@ func TestAuthSecretSentRaw(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestTokenRenewedBeforeExpiry: the client keeps its token until 5
+// minutes before it expires (80 % of a short lifetime) and then fetches a
+// new one before calling, judged by its clock, never by waiting.
+func TestTokenRenewedBeforeExpiry(t *testing.T) {
+	for _, c := range []struct {
+		life, keep, renew time.Duration
+	}{
+		{time.Hour, 54 * time.Minute, 56 * time.Minute},
+		{time.Minute, 47 * time.Second, 49 * time.Second},
+	} {
+		t.Run(c.life.String(), func(t *testing.T) {
+			clk := clockwork.NewFakeClock()
+			ct := &countingTransport{}
+			e := newEnv(t, 1, sim.Config{TokenLifetime: c.life}, func(cfg *signstash.Config) {
+				cfg.HTTPClient = &http.Client{Transport: ct}
+				cfg.Clock = clk
+			})
+			ctx := context.Background()
+			call := func() {
+				t.Helper()
+				b := e.batch(fmt.Sprintf("tok-%d", ct.tokens.Load()), 1)
+				if _, err := e.client.Submit(ctx, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			call()
+			if n := ct.tokens.Load(); n != 1 {
+				t.Fatalf("%d token requests, want 1", n)
+			}
+			clk.Advance(c.keep)
+			call()
+			if n := ct.tokens.Load(); n != 1 {
+				t.Fatalf("after %s of a %s token: %d token requests, want 1 (kept)", c.keep, c.life, n)
+			}
+			clk.Advance(c.renew - c.keep)
+			call()
+			if n := ct.tokens.Load(); n != 2 {
+				t.Fatalf("after %s of a %s token: %d token requests, want 2 (renewed)", c.renew, c.life, n)
+			}
+		})
+	}
+}

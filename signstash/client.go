@@ -107,10 +107,10 @@ func missingCall(err error) bool {
 func (c *Client) token(ctx context.Context) (string, error) {
 	c.tokMu.Lock()
 	defer c.tokMu.Unlock()
-	if c.tok != "" && c.cfg.Now().Before(c.tokExp) {
+	if c.tok != "" && c.cfg.Clock.Now().Before(c.tokExp) {
 		return c.tok, nil
 	}
-	fetched := c.cfg.Now()
+	fetched := c.cfg.Clock.Now()
 	tok, life, err := c.fetchToken(ctx)
 	if err != nil {
 		return "", err

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/signstash/internal/wire"
 )
@@ -111,7 +112,9 @@ type Config struct {
 	// HTTPClient replaces the client built from CAFile and Timeout (tests).
 	HTTPClient *http.Client
 	Logger     *slog.Logger
-	Now        func() time.Time
+	// Clock tells the time the access token's expiry is judged by
+	// (default the real clock); tests pass a fake one.
+	Clock clockwork.Clock
 }
 
 func configError(format string, a ...any) *signagent.Error {
@@ -128,8 +131,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	if cfg.Mode == "" {
 		cfg.Mode = ModeAuto
