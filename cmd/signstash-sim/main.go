@@ -104,7 +104,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *tokenListen != "" && *tokenListen == *listen {
+	if *tokenListen != "" && *tokenListen == *listen && !strings.HasSuffix(*listen, ":0") {
 		return fmt.Errorf("--token-listen must differ from --listen")
 	}
 	if fs.NArg() > 0 {
