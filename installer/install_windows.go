@@ -146,11 +146,11 @@ func (s *scm) install(o Options) error {
 // command line leaves it unquoted (see quoteImagePath); only the path
 // changes. CreateService (through syscall.EscapeArg) always quotes it.
 func (s *scm) quoteExisting(o Options, h *mgr.Service) error {
-	cfg, err := h.Config()
+	line, err := imagePath(h.Handle)
 	if err != nil {
-		return fmt.Errorf("read the configuration of service %s: %w", s.ws.Name, err)
+		return fmt.Errorf("read the command line of service %s: %w", s.ws.Name, err)
 	}
-	fixed, ok := quoteImagePath(cfg.BinaryPathName)
+	fixed, ok := quoteImagePath(line)
 	if !ok {
 		return nil
 	}
@@ -164,6 +164,24 @@ func (s *scm) quoteExisting(o Options, h *mgr.Service) error {
 	}
 	fmt.Fprintf(o.stdout(), "service %s: quoted its executable path: %s\n", s.ws.Name, fixed)
 	return nil
+}
+
+// imagePath is a service's command line. It asks QueryServiceConfig only:
+// mgr.Service.Config also asks for optional settings, which Wine lacks.
+func imagePath(h windows.Handle) (string, error) {
+	b := make([]byte, 1024)
+	for {
+		var need uint32
+		p := (*windows.QUERY_SERVICE_CONFIG)(unsafe.Pointer(&b[0]))
+		err := windows.QueryServiceConfig(h, p, uint32(len(b)), &need)
+		if err == nil {
+			return windows.UTF16PtrToString(p.BinaryPathName), nil
+		}
+		if !errors.Is(err, windows.ERROR_INSUFFICIENT_BUFFER) || need <= uint32(len(b)) {
+			return "", err
+		}
+		b = make([]byte, need)
+	}
 }
 
 // optionalSetting is one ChangeServiceConfig2 setting: the service runs
