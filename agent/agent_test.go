@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/agent"
 	"github.com/signagent/signagent/ledger"
@@ -39,6 +41,10 @@ type env struct {
 	cancel                              context.CancelFunc
 	done                                chan error
 	logs                                *syncBuffer
+	// clock, when set, is the agent's clock (jumpTime); stopClock stops
+	// its driver once the agent has stopped.
+	clock     clockwork.Clock
+	stopClock func()
 }
 
 var (
@@ -116,6 +122,9 @@ func newEnv(t *testing.T, mutate func(*agent.Folder)) *env {
 	}
 	t.Cleanup(func() {
 		e.stop()
+		if e.stopClock != nil {
+			e.stopClock()
+		}
 		if t.Failed() {
 			t.Logf("agent log:\n%s", e.logs.String())
 		}
@@ -130,7 +139,7 @@ func (e *env) startWith(mutate func(*agent.Agent)) {
 	e.t.Helper()
 	e.a = &agent.Agent{Ledger: e.db, Folders: []*agent.Folder{e.folder},
 		Logger:    slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		HoldRetry: 200 * time.Millisecond, Grace: 2 * time.Second}
+		HoldRetry: 200 * time.Millisecond, Grace: 2 * time.Second, Clock: e.clock}
 	if mutate != nil {
 		mutate(e.a)
 	}
@@ -153,6 +162,21 @@ func (e *env) stop() {
 		e.t.Error("agent did not stop within 30 s")
 	}
 	e.cancel = nil
+}
+
+// jumpTime gives the agent (and the ledger) a jumpClock for the rest of
+// the test: its waits end at once, in the clock's time.
+func (e *env) jumpTime() *jumpClock {
+	c := newJumpClock()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.run(ctx)
+	}()
+	e.clock, e.db.Now = c, c.Now
+	e.stopClock = func() { cancel(); <-done }
+	return c
 }
 
 // drop writes a file into the inbox the recommended way: temp name, rename.

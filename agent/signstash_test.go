@@ -119,6 +119,8 @@ type simOpts struct {
 	secret string
 	// gate, when set, holds every signature at the emulator until closed.
 	gate chan struct{}
+	// jump runs the agent on a jumpClock: its waits take no wall time.
+	jump bool
 }
 
 func newSimEnv(t *testing.T, o simOpts) *simEnv {
@@ -136,6 +138,9 @@ func newSimEnv(t *testing.T, o simOpts) *simEnv {
 			o.folder(f)
 		}
 	}), clock: &simClock{}}
+	if o.jump {
+		e.jumpTime()
+	}
 	local := e.local
 	cfg := sim.Config{
 		Clients: map[string]sim.Client{simAlias: {Secret: o.secret}},
@@ -508,31 +513,35 @@ func TestSignStashFaultsSurvived(t *testing.T) {
 		lost      bool // operations may be forgotten: re-signing before delivery is allowed
 		fired     func(e *simEnv) bool
 		instances int
+		// realTime keeps the agent on the real clock: a restart every few
+		// calls needs polls spaced as in service, or immediate polls
+		// restart the instance under every batch.
+		realTime bool
 	}{
 		{"5xx/async", signstash.ModeAsync, sim.Faults{FailRate: 0.3}, false,
-			func(e *simEnv) bool { return e.wire.status(500) > 0 }, 0},
+			func(e *simEnv) bool { return e.wire.status(500) > 0 }, 0, false},
 		{"5xx/sync", signstash.ModeSync, sim.Faults{FailRate: 0.3}, false,
-			func(e *simEnv) bool { return e.wire.status(500) > 0 }, 0},
+			func(e *simEnv) bool { return e.wire.status(500) > 0 }, 0, false},
 		{"429/async", signstash.ModeAsync, sim.Faults{ThrottleRate: 0.15, RetryAfter: sim.Duration(time.Second)}, false,
-			func(e *simEnv) bool { return e.wire.status(429) > 0 }, 0},
+			func(e *simEnv) bool { return e.wire.status(429) > 0 }, 0, false},
 		{"reset/async", signstash.ModeAsync, sim.Faults{ResetRate: 0.3}, false,
-			func(e *simEnv) bool { e.wire.mu.Lock(); defer e.wire.mu.Unlock(); return e.wire.noAnswer > 0 }, 0},
+			func(e *simEnv) bool { e.wire.mu.Lock(); defer e.wire.mu.Unlock(); return e.wire.noAnswer > 0 }, 0, false},
 		// The register call is processed, then its connection reset: the
 		// look-up must find the operation at whichever instance took it.
 		{"reset/async/3-instances", signstash.ModeAsync, sim.Faults{ResetRate: 0.3}, false,
-			func(e *simEnv) bool { e.wire.mu.Lock(); defer e.wire.mu.Unlock(); return e.wire.noAnswer > 0 }, 3},
+			func(e *simEnv) bool { e.wire.mu.Lock(); defer e.wire.mu.Unlock(); return e.wire.noAnswer > 0 }, 3, false},
 		{"reset/sync", signstash.ModeSync, sim.Faults{ResetRate: 0.3}, false,
-			func(e *simEnv) bool { e.wire.mu.Lock(); defer e.wire.mu.Unlock(); return e.wire.noAnswer > 0 }, 0},
+			func(e *simEnv) bool { e.wire.mu.Lock(); defer e.wire.mu.Unlock(); return e.wire.noAnswer > 0 }, 0, false},
 		{"latency/async", signstash.ModeAsync, sim.Faults{Latency: sim.Duration(150 * time.Millisecond)}, false,
-			func(e *simEnv) bool { return true }, 0},
+			func(e *simEnv) bool { return true }, 0, false},
 		// Every 5 calls: a batch takes at least 3 (register, status,
 		// result), so a restart lands on one in flight whatever the timing.
 		{"restart-after/async", signstash.ModeAsync, sim.Faults{RestartAfter: 5}, true,
-			func(e *simEnv) bool { return e.cluster.Instances[0].Stats().Restarts > 0 && e.wire.status(404) > 0 }, 0},
+			func(e *simEnv) bool { return e.cluster.Instances[0].Stats().Restarts > 0 && e.wire.status(404) > 0 }, 0, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newSimEnv(t, simOpts{instances: c.instances, faults: c.faults, seed: 11, client: func(cf *signstash.Config) { cf.Mode = c.mode },
+			e := newSimEnv(t, simOpts{instances: c.instances, faults: c.faults, seed: 11, jump: !c.realTime, client: func(cf *signstash.Config) { cf.Mode = c.mode },
 				folder: func(f *agent.Folder) { f.MaxFiles = 3 }})
 			docs := uniquePDFs(t, 12)
 			e.start()
@@ -566,7 +575,7 @@ func TestSignStashBalancerWithoutInstances(t *testing.T) {
 			// Resets only: a register that failed before reaching an
 			// instance leaves an outcome no look-up through the balancer can
 			// settle (an operator decision).
-			e := newSimEnv(t, simOpts{instances: 2, faults: sim.Faults{ResetRate: 0.3}, seed: seed,
+			e := newSimEnv(t, simOpts{instances: 2, faults: sim.Faults{ResetRate: 0.3}, seed: seed, jump: true,
 				client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync; cf.Instances = nil },
 				folder: func(f *agent.Folder) { f.MaxFiles = 3 }})
 			docs := uniquePDFs(t, 12)
