@@ -35,9 +35,8 @@ func OpenExisting(path string) (*DB, error) {
 		return nil, err
 	}
 	if missing {
-		return nil, &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
-			Message: fmt.Sprintf("no ledger at %s", path),
-			Hint:    "check --config and data_dir; `signagent run` creates the ledger", Err: ErrNoLedger}
+		return nil, signagent.LocalError(fmt.Sprintf("no ledger at %s", path),
+			"check --config and data_dir; `signagent run` creates the ledger", ErrNoLedger)
 	}
 	return Open(path)
 }
@@ -85,9 +84,8 @@ func (db *DB) damaged(err error) error {
 			return fmt.Errorf("ledger: %s: %w", db.path, err)
 		}
 	}
-	return &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
-		Message: fmt.Sprintf("the ledger %s is damaged (not a readable SQLite database)", db.path),
-		Hint:    RestoreHint(db.path), Err: err}
+	return signagent.LocalError(fmt.Sprintf("the ledger %s is damaged (not a readable SQLite database)", db.path),
+		RestoreHint(db.path), err)
 }
 
 // RestoreHint says how to put the latest backup of the ledger at path in its

@@ -39,7 +39,7 @@ func LoadCredentials(certPath, keyPath, passwordFile string) (crypto.Signer, []*
 }
 
 func configErr(msg, hint string, err error) error {
-	return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig, Message: msg, Hint: hint, Err: err}
+	return signagent.ConfigError(msg, hint, err)
 }
 
 // readConfigFile reads a credential file, turning failures into
@@ -48,19 +48,19 @@ func readConfigFile(what, path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, configErr(fmt.Sprintf("%s %s does not exist", what, path), "check the path in the backend configuration", nil)
+		return nil, signagent.ConfigError(fmt.Sprintf("%s %s does not exist", what, path), "check the path in the backend configuration", nil)
 	case errors.Is(err, fs.ErrPermission):
-		return nil, configErr(fmt.Sprintf("%s %s is not readable by this process", what, path),
+		return nil, signagent.ConfigError(fmt.Sprintf("%s %s is not readable by this process", what, path),
 			"give the service account read access to it (and nobody else)", nil)
 	case err != nil:
-		return nil, configErr(fmt.Sprintf("cannot read %s %s", what, path), "check the path in the backend configuration", err)
+		return nil, signagent.ConfigError(fmt.Sprintf("cannot read %s %s", what, path), "check the path in the backend configuration", err)
 	}
 	return b, nil
 }
 
 func loadCredentials(certPath, keyPath, passwordFile string, log *slog.Logger) (crypto.Signer, []*x509.Certificate, error) {
 	if certPath == "" {
-		return nil, nil, configErr("no certificate configured", `set certificate to a .p12/.pfx or PEM file, or to "dev" for a development certificate`, nil)
+		return nil, nil, signagent.ConfigError("no certificate configured", `set certificate to a .p12/.pfx or PEM file, or to "dev" for a development certificate`, nil)
 	}
 	data, err := readConfigFile("certificate file", certPath)
 	if err != nil {
@@ -85,7 +85,7 @@ func loadCredentials(certPath, keyPath, passwordFile string, log *slog.Logger) (
 			}
 		}
 		if key == nil {
-			return nil, nil, configErr(fmt.Sprintf("no private key in %s", certPath),
+			return nil, nil, signagent.ConfigError(fmt.Sprintf("no private key in %s", certPath),
 				"set key_file to the PEM private key, or append the key to the certificate file", nil)
 		}
 	} else {
@@ -107,25 +107,25 @@ func loadCredentials(certPath, keyPath, passwordFile string, log *slog.Logger) (
 			if passwordFile == "" {
 				hint = "the file is protected: set password_file to a file holding its password"
 			}
-			return nil, nil, configErr(fmt.Sprintf("wrong password for PKCS#12 file %s", certPath), hint, nil)
+			return nil, nil, signagent.ConfigError(fmt.Sprintf("wrong password for PKCS#12 file %s", certPath), hint, nil)
 		case err != nil:
-			return nil, nil, configErr(fmt.Sprintf("%s is neither PEM nor a readable PKCS#12 file", certPath),
+			return nil, nil, signagent.ConfigError(fmt.Sprintf("%s is neither PEM nor a readable PKCS#12 file", certPath),
 				"export the certificate and key as PKCS#12 (.p12) or PEM", err)
 		}
 		certs = append([]*x509.Certificate{leaf}, cas...)
 	}
 	signer, ok := key.(crypto.Signer)
 	if !ok {
-		return nil, nil, configErr(fmt.Sprintf("unsupported private key type %T in %s", key, certPath), "use an RSA or ECDSA key", nil)
+		return nil, nil, signagent.ConfigError(fmt.Sprintf("unsupported private key type %T in %s", key, certPath), "use an RSA or ECDSA key", nil)
 	}
 	switch signer.(type) {
 	case *rsa.PrivateKey, *ecdsa.PrivateKey:
 	default:
-		return nil, nil, configErr(fmt.Sprintf("unsupported private key type %T in %s", key, certPath), "use an RSA or ECDSA key", nil)
+		return nil, nil, signagent.ConfigError(fmt.Sprintf("unsupported private key type %T in %s", key, certPath), "use an RSA or ECDSA key", nil)
 	}
 	chain, err := orderChain(signer.Public(), certs)
 	if err != nil {
-		return nil, nil, configErr(fmt.Sprintf("%s: %v", certPath, err),
+		return nil, nil, signagent.ConfigError(fmt.Sprintf("%s: %v", certPath, err),
 			"configure the certificate issued for this private key", nil)
 	}
 	return signer, chain, nil
@@ -146,7 +146,7 @@ func parsePEM(path string, data []byte) (any, []*x509.Certificate, error) {
 		case "CERTIFICATE":
 			c, err := x509.ParseCertificate(b.Bytes)
 			if err != nil {
-				return nil, nil, configErr(fmt.Sprintf("bad certificate in %s", path), "export the certificate again", err)
+				return nil, nil, signagent.ConfigError(fmt.Sprintf("bad certificate in %s", path), "export the certificate again", err)
 			}
 			certs = append(certs, c)
 		case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY":
@@ -163,15 +163,15 @@ func parsePEM(path string, data []byte) (any, []*x509.Certificate, error) {
 				key, err = x509.ParseECPrivateKey(b.Bytes)
 			}
 			if err != nil {
-				return nil, nil, configErr(fmt.Sprintf("bad private key in %s", path), "export the key again as unencrypted PKCS#8 PEM", nil)
+				return nil, nil, signagent.ConfigError(fmt.Sprintf("bad private key in %s", path), "export the key again as unencrypted PKCS#8 PEM", nil)
 			}
 		case "ENCRYPTED PRIVATE KEY":
-			return nil, nil, configErr(fmt.Sprintf("the private key in %s is encrypted", path),
+			return nil, nil, signagent.ConfigError(fmt.Sprintf("the private key in %s is encrypted", path),
 				"use a PKCS#12 file with password_file instead (openssl pkcs12 -export)", nil)
 		}
 	}
 	if key == nil && len(certs) == 0 {
-		return nil, nil, configErr(fmt.Sprintf("no certificate or key found in %s", path), "check that the file is PEM", nil)
+		return nil, nil, signagent.ConfigError(fmt.Sprintf("no certificate or key found in %s", path), "check that the file is PEM", nil)
 	}
 	return key, certs, nil
 }

@@ -100,10 +100,10 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 	leaf, now := l.chain[0], l.now()
 	switch {
 	case now.After(leaf.NotAfter):
-		return nil, configErr(fmt.Sprintf("the signing certificate %q expired on %s", leaf.Subject.CommonName, leaf.NotAfter.Format(time.DateOnly)),
+		return nil, signagent.ConfigError(fmt.Sprintf("the signing certificate %q expired on %s", leaf.Subject.CommonName, leaf.NotAfter.Format(time.DateOnly)),
 			"renew the certificate and configure the new one", nil)
 	case now.Before(leaf.NotBefore):
-		return nil, configErr(fmt.Sprintf("the signing certificate %q is valid only from %s", leaf.Subject.CommonName, leaf.NotBefore.Format(time.RFC3339)),
+		return nil, signagent.ConfigError(fmt.Sprintf("the signing certificate %q is valid only from %s", leaf.Subject.CommonName, leaf.NotBefore.Format(time.RFC3339)),
 			"check the system clock, or wait until the certificate is valid", nil)
 	}
 	if cfg.TSAURL != "" {
@@ -157,13 +157,14 @@ func (l *Local) signFile(ctx context.Context, inPath, outPath string, t signing.
 	switch t {
 	case signing.TypePAdES, signing.TypeXAdES, signing.TypeCAdES:
 	default:
-		return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeUnsupported,
-			Message: fmt.Sprintf("unknown signature type %q", t), Hint: "use auto, pades, xades or cades"}
+		e := signagent.ConfigError(fmt.Sprintf("unknown signature type %q", t), "use auto, pades, xades or cades", nil)
+		e.Code = signagent.CodeUnsupported
+		return e
 	}
 	var tsa cms.Timestamper
 	if o.Timestamp {
 		if l.tsa == nil {
-			return configErr("a timestamp was asked for but the local backend has no timestamp authority",
+			return signagent.ConfigError("a timestamp was asked for but the local backend has no timestamp authority",
 				"set tsa_url for the backend, or timestamp = false for the folder", nil)
 		}
 		tsa = l.tsa

@@ -138,10 +138,10 @@ func SignDigest(ctx context.Context, digest []byte, key crypto.Signer, chain []*
 		return nil, fmt.Errorf("cms: digest is %d bytes, want a SHA-256 digest of %d", len(digest), sha256.Size)
 	}
 	if len(chain) == 0 || chain[0] == nil {
-		return nil, configError("no signer certificate given", "configure the certificate that matches the signing key")
+		return nil, signagent.ConfigError("no signer certificate given", "configure the certificate that matches the signing key", nil)
 	}
 	if key == nil {
-		return nil, configError("no signing key given", "configure the signing key")
+		return nil, signagent.ConfigError("no signing key given", "configure the signing key", nil)
 	}
 	cert := chain[0]
 	var sigAlg []byte // the DER AlgorithmIdentifier of the signature
@@ -151,10 +151,10 @@ func SignDigest(ctx context.Context, digest []byte, key crypto.Signer, chain []*
 	case *ecdsa.PublicKey:
 		sigAlg = derECDSAWithSHA256
 	default:
-		return nil, configError(fmt.Sprintf("signing key type %T is not supported", pub), "use an RSA or ECDSA (P-256, P-384) key")
+		return nil, signagent.ConfigError(fmt.Sprintf("signing key type %T is not supported", pub), "use an RSA or ECDSA (P-256, P-384) key", nil)
 	}
 	if pk, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pk.Equal(key.Public()) {
-		return nil, configError("the signing key does not match the signer certificate", "configure the certificate issued for this key")
+		return nil, signagent.ConfigError("the signing key does not match the signer certificate", "configure the certificate issued for this key", nil)
 	}
 
 	sp, err := signerPartsOf(cert)
@@ -171,8 +171,7 @@ func SignDigest(ctx context.Context, digest []byte, key crypto.Signer, chain []*
 	attrs[0] = 0xa0
 	sig, err := key.Sign(rand.Reader, h[:], crypto.SHA256)
 	if err != nil {
-		return nil, &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
-			Message: "the signing key refused to sign", Hint: "check the key and its token or store", Err: err}
+		return nil, signagent.ConfigError("the signing key refused to sign", "check the key and its token or store", err)
 	}
 	var unsigned []byte
 	if o.Timestamper != nil {
@@ -331,8 +330,4 @@ func tlv(tag byte, parts ...[]byte) []byte {
 		b = append(b, p...)
 	}
 	return b
-}
-
-func configError(msg, hint string) error {
-	return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig, Message: msg, Hint: hint}
 }

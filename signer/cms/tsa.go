@@ -54,20 +54,16 @@ func (t *TSA) Timestamp(ctx context.Context, digest []byte) ([]byte, error) {
 	}
 	resp, err := c.Do(hr)
 	if err != nil {
-		return nil, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-			Message: fmt.Sprintf("timestamp authority %s unreachable", where),
-			Hint:    tsaRetryHint + "; check the network path to the authority", Err: stripURL(err)}
+		return nil, signagent.TransientError(fmt.Sprintf("timestamp authority %s unreachable", where),
+			tsaRetryHint+"; check the network path to the authority", stripURL(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-			Message: fmt.Sprintf("timestamp authority %s: reading the reply failed", where), Err: stripURL(err)}
+		return nil, signagent.TransientError(fmt.Sprintf("timestamp authority %s: reading the reply failed", where), "", stripURL(err))
 	}
 	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
-		return nil, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-			Message: fmt.Sprintf("timestamp authority %s answered %s", where, resp.Status),
-			Hint:    tsaRetryHint}
+		return nil, signagent.TransientError(fmt.Sprintf("timestamp authority %s answered %s", where, resp.Status), tsaRetryHint, nil)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, tsaConfig(where, fmt.Sprintf("answered %s", resp.Status), nil)
@@ -100,9 +96,8 @@ func oneLine(err error) error {
 }
 
 func tsaConfig(where, msg string, err error) error {
-	return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
-		Message: fmt.Sprintf("timestamp authority %s %s", where, msg),
-		Hint:    "check the timestamp authority URL in the configuration", Err: err}
+	return signagent.ConfigError(fmt.Sprintf("timestamp authority %s %s", where, msg),
+		"check the timestamp authority URL in the configuration", err)
 }
 
 // redact returns u without user information or query, for messages.

@@ -61,8 +61,7 @@ const headerWindow = 1024
 // wrapped.
 func Sign(ctx context.Context, in *os.File, out *os.File, key crypto.Signer, chain []*x509.Certificate, o Options) error {
 	if len(chain) == 0 || chain[0] == nil {
-		return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
-			Message: "no signer certificate given", Hint: "configure the certificate that matches the signing key"}
+		return signagent.ConfigError("no signer certificate given", "configure the certificate that matches the signing key", nil)
 	}
 	st, err := in.Stat()
 	if err != nil {
@@ -127,9 +126,9 @@ func Sign(ctx context.Context, in *os.File, out *os.File, key crypto.Signer, cha
 			return nil
 		}
 		if attempt > 0 {
-			return &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeSigningError,
-				Message: fmt.Sprintf("the signature (%d bytes) does not fit the space reserved for it", len(sig)),
-				Hint:    "report this to the maintainers with the certificate chain used"}
+			return signagent.DocError(signagent.CodeSigningError,
+				fmt.Sprintf("the signature (%d bytes) does not fit the space reserved for it", len(sig)),
+				"report this to the maintainers with the certificate chain used")
 		}
 		reserve = len(sig) + 4096
 	}
@@ -204,9 +203,9 @@ func docErr(err error) error {
 		return err
 	}
 	if errors.Is(err, errCorrupt) || errors.Is(err, errEOF) {
-		return &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeCorruptPDF,
-			Message: "the PDF is damaged or truncated: " + strings.TrimPrefix(err.Error(), "corrupt: "),
-			Hint:    "re-export the PDF from its source (or repair it, e.g. with qpdf) and drop it again"}
+		return signagent.DocError(signagent.CodeCorruptPDF,
+			"the PDF is damaged or truncated: "+strings.TrimPrefix(err.Error(), "corrupt: "),
+			"re-export the PDF from its source (or repair it, e.g. with qpdf) and drop it again")
 	}
 	return fmt.Errorf("pades: read input: %w", err)
 }
@@ -241,8 +240,7 @@ func writeAndSign(ctx context.Context, in, out *os.File, size int64, u *update, 
 		return nil, fmt.Errorf("pades: copy document: %w", err)
 	}
 	if n != size {
-		return nil, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-			Message: "the PDF shrank while it was being signed", Hint: "it is retried once it is settled"}
+		return nil, signagent.TransientError("the PDF shrank while it was being signed", "it is retried once it is settled", nil)
 	}
 	if _, err := out.Write(u.bytes); err != nil {
 		return nil, fmt.Errorf("pades: write update: %w", err)

@@ -61,9 +61,9 @@ func buildUpdate(d *pdf, signer *x509.Certificate, o Options, reserve int) (*upd
 		if _, _, err := d.findPage(cat, 1); err != nil {
 			return nil, corruptf("the page tree leads to no page (the signature's widget needs one)")
 		}
-		return nil, &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeSigningError,
-			Message: fmt.Sprintf("the PDF has no page %d for the visible signature", pageNo),
-			Hint:    "set the visible signature's page to one every document has (1 is the first page)"}
+		return nil, signagent.DocError(signagent.CodeSigningError,
+			fmt.Sprintf("the PDF has no page %d for the visible signature", pageNo),
+			"set the visible signature's page to one every document has (1 is the first page)")
 	}
 	if err != nil {
 		return nil, err
