@@ -40,6 +40,10 @@ var faults = sim.Faults{FailRate: 0.15, ThrottleRate: 0.1, RetryAfter: sim.Durat
 
 const tokenLifetime = 2 * time.Second
 
+// Batches of 5 documents, 4 in flight: enough calls (60 batches and their
+// retries and look-ups) for every instance to restart during the run.
+const inFlight = 4
+
 // figures are the outcome of one run.
 type figures struct {
 	published, failed, awaiting, lost int
@@ -222,7 +226,7 @@ func run(t *testing.T, withInstances, withLookups bool) figures {
 	}
 	folder := &agent.Folder{Name: "invoices", Inbox: inbox, Outbox: outbox, Error: errDir, Archive: archive,
 		Backend: client, Opts: signing.Options{Type: signing.TypeAuto, Reason: "Invoice", Location: "Lisboa"},
-		MaxFiles: 10, MaxWait: 100 * time.Millisecond, InFlight: 4,
+		MaxFiles: 5, MaxWait: 100 * time.Millisecond, InFlight: inFlight,
 		Watch: watcher.Config{Include: []string{"*.pdf"}, Settle: 50 * time.Millisecond, ScanInterval: 250 * time.Millisecond, EmptyGrace: 200 * time.Millisecond}}
 	a := &agent.Agent{Ledger: db, Folders: []*agent.Folder{folder}, Logger: log.With("side", "agent"), HoldRetry: 200 * time.Millisecond, Grace: 2 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -273,7 +277,10 @@ func run(t *testing.T, withInstances, withLookups bool) figures {
 			still = 0
 		}
 		last = key
-		if !quiet && ((st.batchedAll && st.restartsAll) || still == 15) {
+		// A combination that cannot resolve an unknown outcome stops
+		// taking documents once every in-flight slot holds such a batch.
+		saturated := st.stuckBatches >= inFlight && still >= 15
+		if !quiet && ((st.batchedAll && (st.restartsAll || st.terminal == documents)) || saturated) {
 			for _, s := range cluster.Instances {
 				if err := s.SetFaults(sim.Faults{}); err != nil {
 					t.Fatal(err)
@@ -292,6 +299,7 @@ func run(t *testing.T, withInstances, withLookups bool) figures {
 // state is the ledger's and the emulator's view during the run.
 type state struct {
 	terminal, stuck, queued int
+	stuckBatches            int
 	batchedAll, restartsAll bool
 	unresolved              []string // "batch ref: docs"
 }
@@ -371,6 +379,7 @@ func snapshot(t *testing.T, db *ledger.DB, c *sim.Cluster, withInstances, withLo
 		stuck := !withLookups || (!withInstances && !anyKnown)
 		if stuck {
 			st.stuck += len(docs)
+			st.stuckBatches++
 		}
 		st.unresolved = append(st.unresolved, fmt.Sprintf("%s(%s,%d docs,known=%v)", b.Ref, b.State, len(docs), anyKnown))
 	}
