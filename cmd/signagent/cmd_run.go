@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"time"
 
@@ -62,9 +62,13 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		log.Warn(w.Message, "key", w.Key, "line", w.Line, "hint", w.Hint)
 	}
 	run := func(ctx context.Context, cfg *config.Config) error {
-		err := runAgent(ctx, cfg, e, log, start)
-		start = ledgerStart{} // recorded once; a reload opens the same ledger
-		return err
+		for {
+			err := runAgent(ctx, cfg, e, log, start)
+			start = ledgerStart{} // recorded once; a reload opens the same ledger
+			if !errors.Is(err, errFolderUsable) || ctx.Err() != nil {
+				return err
+			}
+		}
 	}
 	if !installer.Interactive() {
 		return installer.RunService(serviceName, func(ctx context.Context) error {
@@ -75,23 +79,26 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 }
 
 // checkLayout creates missing folders, then refuses to start on any layout
-// problem config.Check finds (folders on different volumes, unwritable
-// folders, unreadable secrets): claims and publication are atomic renames
-// only within one volume.
-// It returns the warnings for the log.
+// problem config.Check finds (folders on different volumes, unreadable
+// secrets): claims and publication are atomic renames only within one
+// volume. A folder whose paths cannot be created or written now is not
+// refused: the agent holds it (holdUnusable), so one missing share does not
+// stop the others. It returns the warnings for the log.
 func checkLayout(cfg *config.Config) (warnings config.Problems, err error) {
-	for _, f := range cfg.Folders {
-		for _, d := range []string{f.Inbox, f.Outbox, f.Error, f.Archive} {
-			if d != "" {
-				os.MkdirAll(d, 0o750)
-			}
-		}
-	}
+	unusable := unusableFolders(cfg)
 	var ps config.Problems
 	for _, p := range cfg.Check() {
 		if p.Warning {
 			warnings = append(warnings, p)
-		} else {
+			continue
+		}
+		covered := false
+		for i, f := range cfg.Folders {
+			if unusable[f.Name] != nil && folderPathKey(p.Key, i) {
+				covered = true
+			}
+		}
+		if !covered {
 			ps = append(ps, p)
 		}
 	}
@@ -123,7 +130,12 @@ func runAgent(ctx context.Context, cfg *config.Config, e *env, log *slog.Logger,
 	if err != nil {
 		return err
 	}
-	a := newAgent(cfg, db, backends, log)
+	// A folder that cannot be used now is held; the others run.
+	runCfg, held, err := holdUnusable(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
+	a := newAgent(runCfg, db, backends, log)
 	metrics := monitor.NewMetrics()
 	a.Observer = metrics
 	notify := e.getenv("NOTIFY_SOCKET")
@@ -139,7 +151,7 @@ func runAgent(ctx context.Context, cfg *config.Config, e *env, log *slog.Logger,
 	// Local commands (status, recheck) reach the agent through the
 	// monitor listener, or, with listen = "off", a socket in the data
 	// directory that only its accounts can open.
-	srv := newMonitor(cfg, a, backends, metrics, started, log)
+	srv := newMonitor(cfg, a, held, backends, metrics, started, log)
 	var ln net.Listener
 	url := ""
 	if cfg.Listen != "" && cfg.Listen != "off" {
@@ -167,7 +179,17 @@ func runAgent(ctx context.Context, cfg *config.Config, e *env, log *slog.Logger,
 			}
 		}()
 	}
-	startOperations(ctx, &wg, cfg, a, backends, metrics, log)
+	startOperations(ctx, &wg, cfg, a, held, backends, metrics, log)
+	var usable error
+	if held.any() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if usable = held.watch(ctx); usable != nil {
+				cancel()
+			}
+		}()
+	}
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -180,9 +202,12 @@ func runAgent(ctx context.Context, cfg *config.Config, e *env, log *slog.Logger,
 		b.Run(ctx)
 	}()
 	err = a.Run(ctx)
-	installer.NotifyStopping(notify)
 	cancel()
 	wg.Wait()
+	if err == nil && usable != nil {
+		return usable // started again by the caller, without telling the service manager we stop
+	}
+	installer.NotifyStopping(notify)
 	return err
 }
 

@@ -20,30 +20,32 @@ import (
 // newMonitor wires the monitor listener for a running agent: status,
 // health, metrics and the status page (with its actions unless
 // ui_actions = false).
-func newMonitor(cfg *config.Config, a *agent.Agent, backends map[string]signing.Backend, metrics *monitor.Metrics,
+// The folders held because they could not be used at the start (h) are
+// part of every view, as held folders.
+func newMonitor(cfg *config.Config, a *agent.Agent, h *heldFolders, backends map[string]signing.Backend, metrics *monitor.Metrics,
 	started time.Time, log *slog.Logger) *monitor.Server {
 	page := &monitor.Page{
 		Info: &monitor.AgentInfo{Version: version, PID: os.Getpid(), Started: started, ConfigFile: cfg.Path,
 			Listen: cfg.Listen, Backends: backendInfos(cfg, backends)},
-		Live: liveFolders(a),
+		Live: liveFolders(h.live(a)),
 		Rate: metrics.PerMinute,
 	}
 	if cfg.UIActions {
-		page.Actions = a
+		page.Actions = heldActions{a: a, h: h}
 	}
-	return &monitor.Server{Addr: cfg.Listen, AllowRemote: cfg.ListenRemote(), Status: a.Status,
-		Detail: statusDetail(a, started), Health: a.Health, Metrics: metrics, Page: page,
+	return &monitor.Server{Addr: cfg.Listen, AllowRemote: cfg.ListenRemote(), Status: h.status(a),
+		Detail: statusDetail(h.live(a), started), Health: a.Health, Metrics: metrics, Page: page,
 		Logger: log.With("component", "monitor")}
 }
 
 // statusDetail adds to the report of GET /status (and so of `signagent
 // status`) the agent's identity, when each held folder tries again and what
 // waits in each inbox.
-func statusDetail(a *agent.Agent, started time.Time) func(context.Context, *signagent.Status) {
+func statusDetail(live func(context.Context) ([]agent.FolderLive, error), started time.Time) func(context.Context, *signagent.Status) {
 	return func(ctx context.Context, st *signagent.Status) {
 		st.Agent = &signagent.AgentState{Running: true, PID: os.Getpid(), Version: version, Started: started,
 			Uptime: time.Since(started).Round(time.Second)}
-		ls, err := a.Live(ctx)
+		ls, err := live(ctx)
 		if err != nil {
 			return
 		}
@@ -68,18 +70,18 @@ func statusDetail(a *agent.Agent, started time.Time) func(context.Context, *sign
 // (build, counters from 0, inbox and error folder gauges), the certificate log (at start and daily,
 // warning before expiry) with its expiry gauge, and the backlog progress
 // line every 10 s.
-func startOperations(ctx context.Context, wg *sync.WaitGroup, cfg *config.Config, a *agent.Agent,
+func startOperations(ctx context.Context, wg *sync.WaitGroup, cfg *config.Config, a *agent.Agent, h *heldFolders,
 	backends map[string]signing.Backend, metrics *monitor.Metrics, log *slog.Logger) {
 	var names []string
 	for _, f := range cfg.Folders {
 		names = append(names, f.Name)
 	}
 	metrics.Init(version, names)
-	metrics.ObserveLive(liveFolders(a))
+	metrics.ObserveLive(liveFolders(h.live(a)))
 	certs := backendInfos(cfg, backends)
 	metrics.Certificates(certs)
 	wg.Go(func() { monitor.RunCertificateLog(ctx, log.With("component", "certificates"), certs, nil, 0) })
-	p := &monitor.Progress{Status: a.Status, Live: liveFolders(a), Rate: metrics.PerMinute, Logger: log.With("component", "progress")}
+	p := &monitor.Progress{Status: h.status(a), Live: liveFolders(h.live(a)), Rate: metrics.PerMinute, Logger: log.With("component", "progress")}
 	wg.Go(func() { p.Run(ctx) })
 }
 
@@ -115,9 +117,9 @@ func certificateOf(be signing.Backend) *x509.Certificate {
 }
 
 // liveFolders adapts the agent's live folder state to the page's.
-func liveFolders(a *agent.Agent) func(context.Context) ([]monitor.FolderLive, error) {
+func liveFolders(live func(context.Context) ([]agent.FolderLive, error)) func(context.Context) ([]monitor.FolderLive, error) {
 	return func(ctx context.Context) ([]monitor.FolderLive, error) {
-		ls, err := a.Live(ctx)
+		ls, err := live(ctx)
 		if err != nil {
 			return nil, err
 		}

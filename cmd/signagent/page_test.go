@@ -105,11 +105,15 @@ certificate = "dev"
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := newAgent(c, db, backends, log)
+	runCfg, held, err := holdUnusable(context.Background(), c, db, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAgent(runCfg, db, backends, log)
 	metrics := monitor.NewMetrics()
 	a.Observer = metrics
 	a.HoldMin, a.HoldRetry = time.Minute, time.Minute
-	mon := newMonitor(c, a, backends, metrics, time.Now(), log)
+	mon := newMonitor(c, a, held, backends, metrics, time.Now(), log)
 	ln, err := mon.Listen()
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +123,7 @@ certificate = "dev"
 	go func() { p.stopped <- mon.Serve(ctx, ln) }()
 	go func() { p.stopped <- a.Run(ctx) }()
 	var ops sync.WaitGroup
-	startOperations(ctx, &ops, c, a, backends, metrics, log)
+	startOperations(ctx, &ops, c, a, held, backends, metrics, log)
 	t.Cleanup(func() {
 		cancel()
 		ops.Wait()
@@ -330,7 +334,7 @@ func TestUIActionsConfig(t *testing.T) {
 		l := newLayout(t, "")
 		writeConfig(t, l, tc.line, "[backends.local]\ntype = \"local\"\n", "")
 		c := mustLoad(t, l.cfg)
-		mon := newMonitor(c, newAgent(c, nil, nil, slog.New(slog.DiscardHandler)), nil, monitor.NewMetrics(), time.Now(), slog.New(slog.DiscardHandler))
+		mon := newMonitor(c, newAgent(c, nil, nil, slog.New(slog.DiscardHandler)), &heldFolders{cfg: c}, nil, monitor.NewMetrics(), time.Now(), slog.New(slog.DiscardHandler))
 		if got := mon.Page.Actions != nil; got != tc.want {
 			t.Errorf("%q: actions %v, want %v", tc.line, got, tc.want)
 		}
