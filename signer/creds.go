@@ -38,10 +38,6 @@ func LoadCredentials(certPath, keyPath, passwordFile string) (crypto.Signer, []*
 	return loadCredentials(certPath, keyPath, passwordFile, slog.Default())
 }
 
-func configErr(msg, hint string, err error) error {
-	return signagent.ConfigError(msg, hint, err)
-}
-
 // readConfigFile reads a credential file, turning failures into
 // configuration errors.
 func readConfigFile(what, path string) ([]byte, error) {

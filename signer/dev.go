@@ -16,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/signagent/signagent"
 )
 
 // DevCommonName is the subject common name of the development signer.
@@ -49,7 +51,7 @@ func DevCredentials(dataDir string, log *slog.Logger, now time.Time) (crypto.Sig
 		log = slog.Default()
 	}
 	if dataDir == "" {
-		return nil, nil, configErr(`certificate = "dev" needs a data directory`, "set data_dir in the configuration", nil)
+		return nil, nil, signagent.ConfigError(`certificate = "dev" needs a data directory`, "set data_dir in the configuration", nil)
 	}
 	dir := filepath.Join(dataDir, devDir)
 	if _, err := os.Stat(filepath.Join(dir, devCertFile)); errors.Is(err, fs.ErrNotExist) {
@@ -60,7 +62,7 @@ func DevCredentials(dataDir string, log *slog.Logger, now time.Time) (crypto.Sig
 	}
 	key, chain, err := loadCredentials(filepath.Join(dir, devCertFile), filepath.Join(dir, devKeyFile), "", log)
 	if err != nil {
-		return nil, nil, configErr("the development certificate in "+dir+" is unusable",
+		return nil, nil, signagent.ConfigError("the development certificate in "+dir+" is unusable",
 			"remove that directory to create a new one", err)
 	}
 	log.Warn("signing with the development certificate: these signatures are NOT trusted by anyone",
