@@ -440,6 +440,7 @@ func (c *Client) Describe() string {
 	}
 	c.offersMu.Lock()
 	defer c.offersMu.Unlock()
+	s += c.docs.describe()
 	for _, p := range []struct{ name, label string }{{wire.PathLookup, "look-up"}, {wire.PathStatus, "status"}, {wire.PathAsyncStatus, "async status"}} {
 		if ok, probed := c.offers[p.name]; probed {
 			if ok {
@@ -460,7 +461,8 @@ func (c *Client) Check(ctx context.Context) error {
 	c.tokMu.Lock()
 	c.tok = ""
 	c.tokMu.Unlock()
-	if _, err := c.token(ctx); err != nil {
+	tok, err := c.token(ctx)
+	if err != nil {
 		return err
 	}
 	offers := map[string]bool{}
@@ -468,20 +470,27 @@ func (c *Client) Check(ctx context.Context) error {
 	if !c.saas {
 		probes = append(probes, wire.PathAsyncStatus)
 	}
+	var findings []string
+	shaped := false
 	for _, name := range probes {
-		ok, err := c.probe(ctx, "", name)
+		ok, sh, err := c.probe(ctx, "", name)
 		if err != nil {
 			return err
 		}
 		offers[name] = ok
+		shaped = shaped || sh
+	}
+	if !shaped {
+		findings = append(findings, fmt.Sprintf("no business call at %s answered in the Sign'Stash error shape (errorCode, errorCodeDescription, causeMessage) when asked for something that does not exist: check that base_url is the service's context path", c.base.Redacted()))
 	}
 	for i, u := range c.instances {
-		if _, err := c.probe(ctx, u.String(), wire.PathLookup); err != nil {
+		if _, _, err := c.probe(ctx, u.String(), wire.PathLookup); err != nil {
 			return fmt.Errorf("instances[%d] (%s): %w", i, u.Redacted(), err)
 		}
 	}
+	docs := c.readAPIDocs(ctx, tok)
 	c.offersMu.Lock()
-	c.offers = offers
+	c.offers, c.findings, c.docs = offers, findings, docs
 	c.offersMu.Unlock()
 	return nil
 }
@@ -489,25 +498,27 @@ func (c *Client) Check(ctx context.Context) error {
 // probe makes a harmless call of template name at endpoint: the look-up or
 // status of something that does not exist. It reports whether the server
 // offers the call: yes when it answers in the service's error shape (or
-// finds something), no when the call does not exist there.
-func (c *Client) probe(ctx context.Context, endpoint, name string) (bool, error) {
+// finds something), no when the call does not exist there; and whether
+// the answer was in the service's error shape (the service itself, not a
+// web server or gateway in front of it, answered).
+func (c *Client) probe(ctx context.Context, endpoint, name string) (offered, shaped bool, err error) {
 	what := "check the connection (" + name + ")"
 	vars := map[string]string{"externalReference": "signagent-check-absent", "operationId": "0", "includeContent": "false"}
 	resp, err := c.do(ctx, http.MethodGet, c.endpointURL(endpoint, c.paths[name], vars), nil, what)
 	switch {
 	case err == nil:
 		drain(resp)
-		return true, nil
+		return true, false, nil
 	case absent(err):
-		return true, nil // the service answered: no such reference
+		return true, true, nil // the service answered: no such reference
 	case missingCall(err):
-		return false, nil
+		return false, false, nil
 	}
 	var we *Error
 	if errors.As(err, &we) && we.errorResponse && we.StatusCode >= 500 && name != wire.PathLookup {
-		return true, nil // e.g. 500 / 0.0.6 for operation 0: the call exists
+		return true, true, nil // e.g. 500 / 0.0.6 for operation 0: the call exists
 	}
-	return false, err
+	return false, false, err
 }
 
 // decodeSmall decodes a small JSON answer (at most 1 MB).

@@ -35,6 +35,8 @@ type Client struct {
 	// call offered.
 	offersMu sync.Mutex
 	offers   map[string]bool
+	findings []string // the last Check's warnings
+	docs     *apiDocs // the last Check's OpenAPI comparison
 	// unknownStatus holds the undocumented operation statuses already
 	// warned about.
 	unknownStatus sync.Map
