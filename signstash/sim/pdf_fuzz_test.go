@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"math"
 	"testing"
 )
 
@@ -30,6 +31,25 @@ func FuzzPDFLocate(f *testing.F) {
 			if _, err := d.findWord(name); err == nil {
 				t.Fatalf("word %q found in a document without text", name)
 			}
+		}
+	})
+}
+
+// FuzzVisible: the visible-signature grammar never panics, and what it
+// accepts is a place on a page.
+func FuzzVisible(f *testing.F) {
+	for _, s := range []string{"page=1,x=70,y=100", "page=0,x=1,y=2", " page = 2 ,x=1e3,y=-4", "page=1,x=NaN,y=1", "x=1"} {
+		f.Add("COORDINATE", s, "width=155,height=50")
+	}
+	f.Add("SIGN_FIELD", "Signature1", "")
+	f.Add("PLACEHOLDER", "", "width=1")
+	f.Fuzz(func(t *testing.T, typ, value, area string) {
+		v, err := checkVisible(&visibleInfo{LocationType: typ, LocationValue: value, Area: area})
+		if err != nil || v == nil {
+			return
+		}
+		if typ != locCoordinate || v.Page < 1 || math.IsNaN(v.X+v.Y+v.W+v.H) || math.IsInf(v.X+v.Y+v.W+v.H, 0) {
+			t.Fatalf("%q %q %q accepted as %+v", typ, value, area, v)
 		}
 	})
 }

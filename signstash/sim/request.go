@@ -99,8 +99,8 @@ func checkVisible(v *visibleInfo) (*signing.Visible, error) {
 		return nil, invalid("visibleSignatureInfo.locationValue %q: %v (want page=<n>,x=<x>,y=<y>)", v.LocationValue, err)
 	}
 	out := &signing.Visible{Page: int(loc["page"]), X: loc["x"], Y: loc["y"], W: w, H: h}
-	if out.Page < 1 {
-		return nil, invalid("visibleSignatureInfo.locationValue %q: page must be 1 or more", v.LocationValue)
+	if out.Page < 1 || float64(out.Page) != loc["page"] {
+		return nil, invalid("visibleSignatureInfo.locationValue %q: page must be a whole number, 1 or more", v.LocationValue)
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net"
 	"net/http"
@@ -298,9 +299,9 @@ func kv(s string, keys ...string) (map[string]float64, error) {
 		if !ok {
 			return nil, fmt.Errorf("%q is not key=value", part)
 		}
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a number", v)
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e6 {
+			return nil, fmt.Errorf("%q is not a number of points", v)
 		}
 		m[k] = f
 	}
