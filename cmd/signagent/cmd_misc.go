@@ -99,6 +99,11 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 			desc += ": " + certificateNotes(e.stdout, cfg.Path, b.Name, l.Certificate(), time.Now())
 		}
 		fmt.Fprintf(e.stdout, "backends.%s: ok (%s)\n", b.Name, desc)
+		if c, ok := be.(*signstash.Client); ok {
+			for _, f := range c.Findings() { // the business API's answers, the OpenAPI differences
+				fmt.Fprintf(e.stdout, "%s: backends.%s: warning: %s\n", cfg.Path, b.Name, f)
+			}
+		}
 	}
 	if errs > 0 {
 		return usageError{msg: fmt.Sprintf("%d problem(s) found", errs)}
