@@ -12,7 +12,8 @@
 #   pipeline  agent end to end vs the bare signer, settle-to-publish latency, drop-to-publish
 #             latency of one file into an idle inbox and of bursts (default settle and 500ms)
 #   backlog   real binary with a backlog of small PDFs at start-up
-#   signstash agent through signstash-sim: async 2,500 x 200 KB and 25 x 20 MB, 1 x 50 vs 50 x 1
+#   signstash agent through signstash-sim: async 2,500 x 200 KB per transport (base64, multipart) side by side,
+#             25 x 20 MB, 1 x 50 vs 50 x 1
 #   share     network shares: one scan with 10,000 and 100,000 files present; write-to-signed
 #             latency on a FUSE bindfs inbox written underneath (no events), one agent and two
 #
@@ -31,6 +32,9 @@
 #   BENCH_BACKLOG_DRAIN   1: wait until the backlog is published (long)
 #   BENCH_SIGNSTASH_SMALL documents of ~200 KB in one async request (2500)
 #   BENCH_SIGNSTASH_LARGE documents of 20 MB in one async request   (25)
+#   BENCH_SIGNSTASH_TRANSPORTS transports of the 2,500 x 200 KB run  (base64,multipart)
+#   BENCH_SIGNSTASH_ONLY  signstash scenarios: small,large,requests  (all)
+#   BENCH_SIGNSTASH_PERF  directory: profile the agent with perf record (unset: no profile)
 #   BENCH_SHARE_DOCS      share latency documents (60; the two-agent run writes as many)
 #   BENCH_KEEP            1: keep the work directory
 set -uo pipefail
@@ -153,9 +157,11 @@ if want backlog; then
 fi
 
 if want signstash; then
-	section "signstash: agent through signstash-sim (async ${BENCH_SIGNSTASH_SMALL:-2500} x 200 KB, ${BENCH_SIGNSTASH_LARGE:-25} x 20 MB; 1 x 50 vs 50 x 1)"
+	section "signstash: agent through signstash-sim (async ${BENCH_SIGNSTASH_SMALL:-2500} x 200 KB per transport, ${BENCH_SIGNSTASH_LARGE:-25} x 20 MB; 1 x 50 vs 50 x 1)"
 	if run signstash go run ./internal/bench/signstash -agent bin/signagent -sim bin/signstash-sim \
-		-small "${BENCH_SIGNSTASH_SMALL:-2500}" -large "${BENCH_SIGNSTASH_LARGE:-25}"; then
+		-small "${BENCH_SIGNSTASH_SMALL:-2500}" -large "${BENCH_SIGNSTASH_LARGE:-25}" \
+		-transports "${BENCH_SIGNSTASH_TRANSPORTS:-base64,multipart}" -only "${BENCH_SIGNSTASH_ONLY:-small,large,requests}" \
+		-perf "${BENCH_SIGNSTASH_PERF:-}"; then
 		grep -h '^RESULT' "$work/signstash.out" | sed 's/^RESULT /[signstash] /' >>"$summary"
 	fi
 fi
