@@ -8,11 +8,24 @@
 // always go to the host and port the instance advertised (Operation.Endpoint),
 // since proxy instances keep separate state.
 //
-// Documents are streamed both ways: the request body is written by a
-// goroutine that base64-encodes each file straight from disk, and each
-// signedContent of a response is decoded from the JSON stream straight into
-// a temporary file beside Doc.Out, then renamed. Neither a document nor a
-// batch is ever held in memory.
+// Documents are streamed both ways, in one of two transports (Config.Transport):
+//
+//   - base64 (default): the request body is written by a goroutine that
+//     base64-encodes each file straight from disk, and each signedContent
+//     of a response is decoded from the JSON stream straight into a
+//     temporary file beside Doc.Out, then renamed;
+//   - multipart: the documented binary call (multipart/form-data: a
+//     signRequest part and one files part per document), written the same
+//     way, asks for no content in the answer; the signed documents are
+//     then downloaded as the operation's ZIP, spooled to a temporary file
+//     (the format needs random access) and extracted beside Doc.Out. The
+//     service does not say whether it matches files to documents by order
+//     or by name, so the files follow documents[] in order and each is
+//     named as its document, names made unique within the request: both
+//     readings agree. An answer that carries the content anyway (the
+//     proxy's sync call does) is read as in the base64 transport.
+//
+// Neither a document nor a batch is ever held in memory.
 //
 // Errors are classified in one place (classify): 429 and 5xx are transient
 // (with the server's Retry-After), licence, credential and client-service
