@@ -4,7 +4,8 @@
 #  1. builds the release twice (the second time under another time zone,
 #     umask and locale) and compares SHA256SUMS: reproducible;
 #  2. checks every artifact's SBOM;
-#  3. inspects the MSI's tables (msiinfo) and contents (msiextract);
+#  3. inspects the MSI's tables (msiinfo) and contents (msiextract); under
+#     Wine, installs it, checks the service's quoted command line, uninstalls;
 #  4. as root: installs the amd64 .deb with dpkg -i and checks its files,
 #     owners and modes, the signagent account, the unit (systemd-analyze
 #     verify), `signagent version`; edits the conffile, upgrades to a second
@@ -18,7 +19,8 @@
 #   scripts/package-test.sh [VERSION]     (default 0.1.0; the upgrade is to VERSION with the patch + 1)
 #
 # Needs what make dist needs (wixl, msitools for the MSI), jq, dpkg and
-# systemd-analyze.
+# systemd-analyze; with wine64 and gcc-mingw-w64-x86-64 (make test-windows)
+# it also installs and uninstalls the MSI under Wine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +34,9 @@ INSTALLED=""
 fail() { echo "package-test: FAIL: $*" >&2; exit 1; }
 ok() { echo "package-test: ok: $*"; }
 cleanup() {
+	if [ -d "$T/wine" ]; then
+		WINEPREFIX=$T/wine PATH="/usr/lib/wine:$PATH" wineserver -k 2>/dev/null || true
+	fi
 	if [ -n "$INSTALLED" ] && dpkg-query -W signagent >/dev/null 2>&1; then
 		echo "package-test: purging signagent after a failure" >&2
 		dpkg --purge signagent >/dev/null 2>&1 || true
@@ -112,6 +117,35 @@ grep -q 'C:\\ProgramData\\signagent' "$conf" && ! grep -q '"var/' "$conf" || fai
 grep -q '^Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/' "$(find "$T/msi" -name copyright.txt)" ||
 	fail "MSI: no copyright.txt"
 ok "MSI tables (File, Component, ServiceInstall, ServiceControl, CustomAction, Upgrade) and files"
+
+# 3b. The MSI installed under Wine, when it is here (CI has it for make
+# test-windows). Wine's Windows Installer registers the service from
+# ServiceInstall with the path unquoted; the custom action must quote it.
+if command -v wine64 >/dev/null || [ -x /usr/lib/wine/wine64 ]; then
+	step "MSI under Wine: install, the service's command line, uninstall"
+	(
+		export WINEPREFIX=$T/wine WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" PATH="/usr/lib/wine:$PATH"
+		wine64 wineboot -i >/dev/null 2>&1
+		# Go's runtime needs ProcessPrng, which Wine 8 lacks (see scripts/wine).
+		x86_64-w64-mingw32-gcc -shared -O2 -s -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
+			scripts/wine/bcryptprimitives.c scripts/wine/bcryptprimitives.def -ladvapi32
+		cp "$MSI" "$WINEPREFIX/drive_c/signagent.msi"
+		wine64 msiexec /i 'C:\signagent.msi' /qn >/dev/null 2>&1 || fail "msiexec /i under Wine"
+		key='HKLM\System\CurrentControlSet\Services\signagent'
+		image=$(wine64 reg query "$key" /v ImagePath 2>/dev/null | tr -d '\r' | sed -n 's/^ *ImagePath *REG_[A-Z_]* *//p')
+		want='"C:\Program Files\signagent\signagent.exe" run --config "C:\ProgramData\signagent\config.toml"'
+		[ "$image" = "$want" ] || fail "under Wine the service's command line is $image, want $want"
+		for f in "Program Files/signagent/signagent.exe" "Program Files/signagent/copyright.txt" "ProgramData/signagent/config.toml"; do
+			[ -f "$WINEPREFIX/drive_c/$f" ] || fail "under Wine the MSI did not install $f"
+		done
+		wine64 msiexec /x 'C:\signagent.msi' /qn >/dev/null 2>&1 || fail "msiexec /x under Wine"
+		! wine64 reg query "$key" >/dev/null 2>&1 || fail "under Wine uninstalling left the service"
+		[ ! -e "$WINEPREFIX/drive_c/Program Files/signagent/signagent.exe" ] || fail "under Wine uninstalling left signagent.exe"
+		[ -f "$WINEPREFIX/drive_c/ProgramData/signagent/config.toml" ] || fail "under Wine uninstalling removed config.toml"
+		wineserver -k 2>/dev/null || true
+	)
+	ok "under Wine: the MSI registers the service with its path quoted, installs its files; uninstalling removes the service and keeps ProgramData"
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	step "not root: the .deb is not installed (run as root on a throw-away machine for that part)"
