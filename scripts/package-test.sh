@@ -6,7 +6,7 @@
 #  2. checks every artifact's SBOM;
 #  3. inspects the MSI's tables (msiinfo) and contents (msiextract); under
 #     Wine, installs it, checks the service's quoted command line, uninstalls;
-#  4. as root: installs the amd64 .deb with dpkg -i and checks its files,
+#  4. as root: installs this machine's .deb (amd64 in CI) with dpkg -i and checks its files,
 #     owners and modes, the signagent account, the unit (systemd-analyze
 #     verify), `signagent version`; edits the conffile, upgrades to a second
 #     build (another version) and checks the edit is kept; purges and checks
@@ -121,7 +121,7 @@ ok "MSI tables (File, Component, ServiceInstall, ServiceControl, CustomAction, U
 # 3b. The MSI installed under Wine, when it is here (CI has it for make
 # test-windows). Wine's Windows Installer registers the service from
 # ServiceInstall with the path unquoted; the custom action must quote it.
-if command -v wine64 >/dev/null || [ -x /usr/lib/wine/wine64 ]; then
+if { command -v wine64 >/dev/null || [ -x /usr/lib/wine/wine64 ]; } && command -v x86_64-w64-mingw32-gcc >/dev/null; then
 	step "MSI under Wine: install, the service's command line, uninstall"
 	(
 		export WINEPREFIX=$T/wine WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" PATH="/usr/lib/wine:$PATH"
