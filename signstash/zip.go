@@ -84,8 +84,13 @@ func (c *Client) fetchZip(ctx context.Context, endpoint string, id int64, b *sig
 		return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
 			Message: what + ": the answer of Sign'Stash is not a ZIP file", Err: err}
 	}
+	// The entry names the request implies, for an exact match first.
+	byEntry := make(map[string]string, len(wanted))
+	for ref := range wanted {
+		byEntry[ref+"."+names[ref]] = ref
+	}
 	for _, f := range zr.File {
-		ref := zipEntryRef(f.Name, wanted, names)
+		ref := zipEntryRef(f.Name, byEntry, wanted)
 		w, ok := wanted[ref]
 		if !ok || f.FileInfo().IsDir() {
 			continue
@@ -108,17 +113,18 @@ func (c *Client) fetchZip(ctx context.Context, endpoint string, id int64, b *sig
 
 // zipEntryRef returns the reference of the document a ZIP entry holds:
 // the entry is <externalReference>.<name>, possibly inside a folder. The
-// exact name sent wins; otherwise the longest reference the entry starts
-// with (followed by a dot).
-func zipEntryRef[T any](entry string, refs map[string]T, names map[string]string) string {
+// exact name the request implies wins (byEntry: entry name → reference);
+// otherwise the longest reference of refs the entry starts with, followed
+// by a dot.
+func zipEntryRef[T any](entry string, byEntry map[string]string, refs map[string]T) string {
 	if i := strings.LastIndexAny(entry, `/\`); i >= 0 {
 		entry = entry[i+1:]
 	}
+	if ref, ok := byEntry[entry]; ok {
+		return ref
+	}
 	best := ""
 	for ref := range refs {
-		if entry == ref+"."+names[ref] {
-			return ref
-		}
 		if len(ref) > len(best) && strings.HasPrefix(entry, ref+".") {
 			best = ref
 		}
