@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/kardianos/service"
+	"github.com/signagent/signagent"
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/svc"
 	"golang.org/x/sys/windows/svc/eventlog"
@@ -115,14 +116,24 @@ func (s *scm) install(o Options) error {
 	if account == "LocalSystem" {
 		account = ""
 	}
+	password, err := o.password()
+	if err != nil {
+		return err
+	}
 	created, err := m.CreateService(s.ws.Name, s.ws.Executable, mgr.Config{
 		DisplayName:      s.ws.DisplayName,
 		StartType:        mgr.StartAutomatic,
 		ServiceStartName: account,
+		Password:         password,
 	}, s.ws.Arguments...)
 	if err != nil {
 		if errors.Is(err, windows.ERROR_ACCESS_DENIED) {
 			return adminError(elevatedHint, err)
+		}
+		if account != "" && password == "" && !strings.HasSuffix(account, "$") {
+			return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
+				Message: fmt.Sprintf("install service %s as %s", s.ws.Name, account), Err: err,
+				Hint: "a domain or local account needs its password: give --password-file; a gMSA (DOMAIN\\name$) takes none"}
 		}
 		return fmt.Errorf("install service %s: %w", s.ws.Name, err)
 	}

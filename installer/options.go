@@ -29,6 +29,11 @@ type Options struct {
 	// User is the account the service runs as; empty means root on Unix and
 	// LocalSystem on Windows.
 	User string
+	// PasswordFile holds the password of User on Windows (a domain or local
+	// account; its first line is read, never printed). A group managed
+	// service account (DOMAIN\name$) and the built-in accounts take none.
+	// Service managers on other systems run local accounts without one.
+	PasswordFile string
 	// Executable is the absolute path of the signagent binary; empty means
 	// the running executable.
 	Executable string
@@ -67,6 +72,23 @@ func (o Options) stderr() io.Writer {
 		return io.Discard
 	}
 	return o.Stderr
+}
+
+// password reads PasswordFile: "" when it is not set.
+func (o Options) password() (string, error) {
+	if o.PasswordFile == "" {
+		return "", nil
+	}
+	if strings.HasSuffix(o.User, "$") {
+		return "", configError(fmt.Sprintf("%s is a group managed service account: it takes no password", o.User),
+			"install without --password-file; Windows fetches the account's password from the domain")
+	}
+	b, err := os.ReadFile(o.PasswordFile)
+	if err != nil {
+		return "", configError("cannot read the password file", "check the path given to --password-file")
+	}
+	pw, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSuffix(pw, "\r"), nil
 }
 
 // folders returns Folders without duplicates, in their given order.

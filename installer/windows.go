@@ -21,7 +21,9 @@ type WindowsService struct {
 	StartType        string
 	DelayedAutoStart bool
 	// Account runs the service; "LocalSystem" when Options.User is empty.
-	Account string
+	// PasswordFile holds its password (Options.PasswordFile).
+	Account      string
+	PasswordFile string
 	// Recovery holds the actions for the first, second and subsequent
 	// failures; ResetPeriod is the failure-free time after which the count
 	// starts again. RecoveryOnNonCrashFailures applies them also when the
@@ -59,6 +61,7 @@ func WindowsSettings(opts Options) WindowsService {
 		StartType:        "automatic",
 		DelayedAutoStart: true,
 		Account:          account,
+		PasswordFile:     opts.PasswordFile,
 		Recovery: []RecoveryAction{
 			{Action: "restart", Delay: 10 * time.Second},
 			{Action: "restart", Delay: 30 * time.Second},
@@ -91,6 +94,9 @@ func (ws WindowsService) String() string {
 	}
 	row("start type", start)
 	row("account", ws.Account)
+	if ws.PasswordFile != "" {
+		row("account password", "read from "+ws.PasswordFile)
+	}
 	for i, r := range ws.Recovery {
 		row(fmt.Sprintf("recovery, %s failure", [...]string{"first", "second", "subsequent"}[min(i, 2)]),
 			fmt.Sprintf("%s after %s", r.Action, r.Delay))

@@ -19,7 +19,8 @@ const serviceName = installer.DefaultName
 func serviceOptions(name string, e *env, args []string) (installer.Options, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	cfgPath := configFlag(fs)
-	user := fs.String("user", "", "run the service as this `account` (install)")
+	user := fs.String("user", "", "run the service as this `account` (install), which must exist; on Windows DOMAIN\\name, DOMAIN\\name$ for a gMSA, or .\\name")
+	pwFile := fs.String("password-file", "", "`file` holding the password of --user (install, Windows: a domain or local account; a gMSA takes none)")
 	dry := fs.Bool("dry-run", false, "print what would be done, change nothing")
 	purge := fs.Bool("purge", false, "also delete the ledger, keys and logs (uninstall)")
 	if err := parseFlags(fs, args, e.stderr); err != nil {
@@ -28,7 +29,10 @@ func serviceOptions(name string, e *env, args []string) (installer.Options, erro
 	if err := noArgs(fs); err != nil {
 		return installer.Options{}, err
 	}
-	opts := installer.Options{User: *user, DryRun: *dry, Purge: *purge, Stdout: e.stdout, Stderr: e.stderr}
+	if *pwFile != "" && (*user == "" || runtime.GOOS != "windows") {
+		return installer.Options{}, usageError{msg: "--password-file goes with --user, on Windows: other service managers run a local account without a password"}
+	}
+	opts := installer.Options{User: *user, PasswordFile: *pwFile, DryRun: *dry, Purge: *purge, Stdout: e.stdout, Stderr: e.stderr}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return opts, err

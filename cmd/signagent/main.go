@@ -85,7 +85,7 @@ var synopses = map[string]string{
 	"retry":     "[--config FILE] [--folder NAME] (FILE... | --all)",
 	"recheck":   "[--config FILE] [FOLDER...]",
 	"reload":    "[--config FILE]",
-	"install":   "[--config FILE] [--user ACCOUNT] [--dry-run]",
+	"install":   "[--config FILE] [--user ACCOUNT [--password-file FILE]] [--dry-run]",
 	"uninstall": "[--config FILE] [--purge] [--dry-run]",
 	"start":     "[--config FILE]",
 	"stop":      "[--config FILE]",
