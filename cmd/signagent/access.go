@@ -45,7 +45,13 @@ func serviceAccountExists(name string) error {
 			}
 		}
 	}
-	if _, err := user.Lookup(name); err != nil {
+	lookup := name
+	if runtime.GOOS == "windows" {
+		// The service manager's ".\name" is a local account: "name" to
+		// the lookup.
+		lookup = strings.TrimPrefix(name, `.\`)
+	}
+	if _, err := user.Lookup(lookup); err != nil {
 		hint := "create it first (for example: useradd --system --no-create-home " + name + "), or check the spelling"
 		if runtime.GOOS == "windows" {
 			hint = `give it as DOMAIN\name (a gMSA as DOMAIN\name$), or .\name for a local account; check that this machine reaches the domain`
