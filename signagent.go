@@ -96,6 +96,9 @@ const (
 	// plain path (CON.pdf, nul.xml, COM1.pdf; a trailing dot or space). It
 	// is moved to error/ under a name it can address, never opened.
 	CodeReservedName Code = "RESERVED_NAME"
+	// CodeOutcomeUnknown: an operator decided to fail a batch whose send
+	// may or may not have been taken (`signagent resolve --fail`).
+	CodeOutcomeUnknown Code = "OUTCOME_UNKNOWN"
 )
 
 // Error is an error with a kind, a stable code, a message for people and an

@@ -68,6 +68,10 @@ type FolderStatus struct {
 	// Retrying lists documents waiting to be tried again after transient
 	// failures, next attempt first (at most 10).
 	Retrying []Retry `json:"retrying,omitempty"`
+	// OutcomeUnknown lists batches that may or may not have been taken,
+	// which look-ups could not settle: they wait for an operator's
+	// decision (`signagent resolve BATCH --resend|--fail`).
+	OutcomeUnknown []UnknownBatch `json:"outcome_unknown,omitempty"`
 	// HeldSince is when the current hold began and NextRecheck when the
 	// held folder tries again by itself (running agent only; zero when
 	// unknown).
@@ -92,6 +96,16 @@ type InboxWaiting struct {
 	// modification time.
 	Oldest      string    `json:"oldest,omitempty"`
 	OldestSince time.Time `json:"oldest_since,omitzero"`
+}
+
+// UnknownBatch is a batch waiting for an operator's decision.
+type UnknownBatch struct {
+	ID       int64     `json:"id"`
+	Folder   string    `json:"folder"`
+	Ref      string    `json:"batch"`
+	Docs     int       `json:"docs"`
+	Since    time.Time `json:"since"`
+	Decision string    `json:"decision,omitempty"` // resend | fail, until the agent carries it out
 }
 
 // Retry is a document waiting for its next attempt after transient

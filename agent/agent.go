@@ -39,6 +39,10 @@ const (
 	DefaultHoldMin   = 5 * time.Second
 	DefaultGrace     = 5 * time.Second
 	DefaultInFlight  = 2
+	// DefaultOutcomeUnknownAfter bounds how long look-ups may fail to
+	// settle whether a send was taken before its batch waits for an
+	// operator's decision.
+	DefaultOutcomeUnknownAfter = time.Hour
 )
 
 // idlePoll is how often a waiting batch looks whether the inbox still has
@@ -83,6 +87,10 @@ type Agent struct {
 	// inbox cuts the wait short.
 	HoldMin   time.Duration
 	HoldRetry time.Duration
+	// OutcomeUnknownAfter is how long look-ups may fail to settle whether
+	// a send was taken before the batch waits for an operator's decision
+	// (`signagent resolve`); default DefaultOutcomeUnknownAfter.
+	OutcomeUnknownAfter time.Duration
 	// Grace is how long running batches may finish after shutdown starts
 	// before they are abandoned (they resume after restart).
 	Grace time.Duration
@@ -196,6 +204,9 @@ func (a *Agent) defaults() {
 	a.HoldMin = min(a.HoldMin, a.HoldRetry)
 	if a.Grace <= 0 {
 		a.Grace = DefaultGrace
+	}
+	if a.OutcomeUnknownAfter <= 0 {
+		a.OutcomeUnknownAfter = DefaultOutcomeUnknownAfter
 	}
 }
 

@@ -67,8 +67,16 @@ type batchRun struct {
 	// unknown is set when a send may have reached the backend without the
 	// agent learning the outcome: look up before sending again.
 	unknown bool
-	polls   *backoff.ExponentialBackOff // waits between polls that suggest none
-	fails   *backoff.ExponentialBackOff // waits after failures, reset by a success
+	// unknownSince is when the current run of look-ups began (agent
+	// clock); waiting is set once the batch is recorded as waiting for an
+	// operator's decision (ledger.BatchUnknown).
+	unknownSince time.Time
+	waiting      bool
+	// free gives back the batch's in-flight slot: a batch waiting for a
+	// decision does not keep the folder's other batches waiting.
+	free  func()
+	polls *backoff.ExponentialBackOff // waits between polls that suggest none
+	fails *backoff.ExponentialBackOff // waits after failures, reset by a success
 }
 
 // Backend calls of a batch (the stage names of metrics and logs).
@@ -93,7 +101,7 @@ const (
 // free, which gives back the batch's in-flight slot, once the backend is
 // done with the batch, so the next batch signs while this one publishes.
 func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool, free func()) {
-	s := r.openRun(ctx, lb, resumed)
+	s := r.openRun(ctx, lb, resumed, free)
 	if s == nil {
 		return
 	}
@@ -131,8 +139,8 @@ func (r *runner) process(ctx context.Context, lb *ledger.Batch, resumed bool, fr
 // recorded operation may have been sent: it starts with a look-up. It
 // returns nil when there is nothing to do (the batch is then closed, or it
 // cannot be loaded, which is logged).
-func (r *runner) openRun(ctx context.Context, lb *ledger.Batch, resumed bool) *batchRun {
-	s := &batchRun{lb: lb, log: r.log.With("batch", lb.ID), polls: newBackoff(), fails: newBackoff()}
+func (r *runner) openRun(ctx context.Context, lb *ledger.Batch, resumed bool, free func()) *batchRun {
+	s := &batchRun{lb: lb, log: r.log.With("batch", lb.ID), polls: newBackoff(), fails: newBackoff(), free: free}
 	docs, err := r.a.Ledger.BatchDocs(ctx, lb.ID)
 	if err != nil {
 		s.log.Error("cannot load batch", "err", err)
@@ -152,6 +160,9 @@ func (r *runner) openRun(ctx context.Context, lb *ledger.Batch, resumed bool) *b
 		}
 	}
 	s.unknown = resumed && s.op == nil
+	if s.waiting = lb.State == ledger.BatchUnknown; s.waiting {
+		free()
+	}
 	return s
 }
 
@@ -167,6 +178,9 @@ func (r *runner) step(ctx context.Context, s *batchRun) (next, time.Duration) {
 	case s.op != nil:
 		stage, err = stagePoll, r.poll(ctx, s)
 	case s.unknown:
+		if n, done := r.decided(ctx, s); done {
+			return n, 0
+		}
 		stage, err = stageLookup, r.lookup(ctx, s)
 	default:
 		stage, err = stageSubmit, r.submit(ctx, s)
@@ -222,7 +236,13 @@ func (r *runner) submit(ctx context.Context, s *batchRun) error {
 // unknown. Only a proof of absence (signing.ErrNotFound) lets the batch be
 // sent again, under a new reference; any other failure is retried.
 func (r *runner) lookup(ctx context.Context, s *batchRun) error {
+	if s.unknownSince.IsZero() {
+		s.unknownSince = r.a.Clock.Now()
+	}
 	op, err := r.f.Backend.Lookup(ctx, r.signerBatch(s.lb, s.docs))
+	if err == nil || errors.Is(err, signing.ErrNotFound) {
+		s.unknownSince, s.waiting = time.Time{}, false
+	}
 	if errors.Is(err, signing.ErrNotFound) {
 		if err := r.a.Ledger.Resubmit(ctx, s.lb); err != nil {
 			s.log.Error("cannot record resubmission", "err", err)
@@ -279,6 +299,9 @@ func (r *runner) failed(ctx context.Context, s *batchRun, stage string, err erro
 		return nextHold, 0
 	}
 	r.a.Observer.Retry(r.f.Name)
+	if stage == stageLookup {
+		return r.unsettled(ctx, s, err)
+	}
 	if r.gaveUp(s.docs) {
 		for _, d := range s.docs {
 			r.fail(ctx, d, s.lb.Ref, &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeGaveUp,
@@ -295,6 +318,78 @@ func (r *runner) failed(ctx context.Context, s *batchRun, stage string, err erro
 	}
 	s.log.Warn("transient failure; will retry", "stage", stage, "in", wait.Round(time.Millisecond), "err", err)
 	return nextCall, wait
+}
+
+// unsettled decides what follows a look-up that failed without settling
+// the outcome: look up again with backoff; after OutcomeUnknownAfter the
+// batch waits for an operator's decision (`signagent resolve`), still
+// looked up meanwhile, and never given up on: failing or sending it again
+// could lose a signed document or sign it twice.
+func (r *runner) unsettled(ctx context.Context, s *batchRun, err error) (next, time.Duration) {
+	wait := s.fails.NextBackOff()
+	var se *signagent.Error
+	if errors.As(err, &se) && se.RetryAfter > wait {
+		wait = se.RetryAfter
+	}
+	if !s.waiting && r.a.Clock.Since(s.unknownSince) >= r.a.OutcomeUnknownAfter {
+		if merr := r.a.Ledger.MarkUnknown(ctx, s.lb); merr != nil {
+			s.log.Error("cannot record that the batch waits for a decision", "err", merr)
+		} else {
+			s.waiting = true
+			s.free()
+			s.log.Error("outcome unknown: look-ups cannot tell whether the backend took this batch; it waits for an operator's decision",
+				"ref", s.lb.Ref, "since", s.unknownSince, "err", err,
+				"hint", fmt.Sprintf("check at the service whether %s was signed, then run `signagent resolve %d --fail` (if it was) or `--resend` (if not)", s.lb.Ref, s.lb.ID))
+		}
+	}
+	if s.waiting {
+		wait = min(wait, decisionPoll)
+		s.log.Debug("outcome still unknown; looking up again", "in", wait, "err", err)
+		return nextCall, wait
+	}
+	s.log.Warn("outcome unknown; will look up again", "in", wait.Round(time.Millisecond), "err", err)
+	return nextCall, wait
+}
+
+// decisionPoll bounds the wait between look-ups of a batch waiting for an
+// operator's decision, so that a decision is carried out soon.
+const decisionPoll = 15 * time.Second
+
+// decided carries out an operator's decision on a batch waiting for one:
+// resend it under a new reference, or fail its documents as
+// OUTCOME_UNKNOWN. done is false when there is no decision.
+func (r *runner) decided(ctx context.Context, s *batchRun) (n next, done bool) {
+	if !s.waiting {
+		return nextCall, false
+	}
+	decision, err := r.a.Ledger.Decision(ctx, s.lb.ID)
+	if err != nil {
+		s.log.Error("cannot read the operator's decision", "err", err)
+		return nextCall, false
+	}
+	switch decision {
+	case ledger.DecisionResend:
+		if err := r.a.Ledger.Resubmit(ctx, s.lb); err != nil {
+			s.log.Error("cannot record resubmission", "err", err)
+			return nextEnd, true
+		}
+		s.log.Warn("resending a batch whose outcome was unknown, as an operator decided", "ref", s.lb.Ref)
+		s.unknown, s.waiting, s.unknownSince = false, false, time.Time{}
+		return nextCall, true
+	case ledger.DecisionFail:
+		s.log.Warn("failing a batch whose outcome was unknown, as an operator decided", "ref", s.lb.Ref)
+		cause := &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeOutcomeUnknown,
+			Message: fmt.Sprintf("the outcome of batch %s stayed unknown (look-ups could not tell whether the service took it); an operator decided to fail it", s.lb.Ref),
+			Hint:    "check at the service whether this document was signed there; if not, `signagent retry` it"}
+		for _, d := range s.docs {
+			if !d.State.Terminal() {
+				r.fail(ctx, d, s.lb.Ref, cause)
+			}
+		}
+		r.finishBatch(ctx, s.lb)
+		return nextEnd, true
+	}
+	return nextCall, false
 }
 
 func (r *runner) recordSubmitted(ctx context.Context, lb *ledger.Batch, op *signing.Operation) {

@@ -75,6 +75,9 @@ func (db *DB) Status(ctx context.Context, folders []string) (*signagent.Status, 
 			return nil, fmt.Errorf("ledger: status: %w", err)
 		}
 		fs.Held = reason.String
+		if fs.OutcomeUnknown, err = db.unknownBatches(ctx, f); err != nil {
+			return nil, err
+		}
 
 		brows, err := db.db.QueryContext(ctx, `SELECT ref, backend, operation, docs, submitted_at FROM batches
 			WHERE folder = ? AND state = ? ORDER BY id LIMIT 100`, f, BatchSubmitted)
