@@ -22,14 +22,6 @@ const (
 	accExec  = 1
 )
 
-// account is a service account as the kernel sees it: its user id and
-// every group it is in.
-type account struct {
-	name string
-	uid  uint32
-	gids []uint32
-}
-
 // wellKnownWindowsAccounts run services without a password and are not
 // users os/user can look up.
 var wellKnownWindowsAccounts = []string{"localsystem", `nt authority\system`, `nt authority\localservice`,

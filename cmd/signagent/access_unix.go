@@ -13,6 +13,14 @@ import (
 	"syscall"
 )
 
+// account is a service account as the kernel sees it: its user id and
+// every group it is in.
+type account struct {
+	name string
+	uid  uint32
+	gids []uint32
+}
+
 // lookupAccount resolves a user name (or numeric id) to its uid and every
 // group id it is in, as the kernel checks them.
 func lookupAccount(name string) (*account, error) {

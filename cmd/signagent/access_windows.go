@@ -2,6 +2,9 @@ package main
 
 import "errors"
 
+// account is not built on Windows (see lookupAccount).
+type account struct{}
+
 // lookupAccount: on Windows rights come from ACLs evaluated against the
 // account's token, which check does not rebuild.
 func lookupAccount(name string) (*account, error) {
