@@ -172,6 +172,13 @@ func (e *stepEnv) batch(names ...string) *ledger.Batch {
 // how many jumps there were.
 func (e *stepEnv) process(lb *ledger.Batch, resumed bool) int {
 	e.t.Helper()
+	return e.processFor(lb, resumed, 200)
+}
+
+// processFor is process, stopped after max jumps of the clock: a test
+// failure unless the test expects the batch to wait for ever.
+func (e *stepEnv) processFor(lb *ledger.Batch, resumed bool, max int) int {
+	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})
@@ -186,10 +193,13 @@ func (e *stepEnv) process(lb *ledger.Batch, resumed bool) int {
 		if err := e.clock.BlockUntilContext(waiting, 1); err != nil {
 			return jumps
 		}
-		if jumps++; jumps > 200 {
+		if jumps++; jumps > max {
 			cancel()
 			<-done
-			e.t.Fatalf("process still waiting after %d waits; calls: %v", jumps, e.fb.log())
+			if max == 200 {
+				e.t.Fatalf("process still waiting after %d waits; calls: %v", jumps, e.fb.log())
+			}
+			return jumps
 		}
 		e.clock.Advance(10 * time.Minute)
 	}
@@ -422,5 +432,31 @@ func TestStepGivesUp(t *testing.T) {
 	e.process(lb, false)
 	if d := e.doc("a.txt"); d.State != signagent.StateFailed || d.ErrCode != signagent.CodeGaveUp {
 		t.Errorf("a.txt is %s (%s), want failed as GAVE_UP", d.State, d.ErrCode)
+	}
+}
+
+// TestStepUnsettledLookupIsNeverGivenUp: look-ups that can never tell
+// whether a send was taken (a balancer without listed instances) go on past
+// give_up_after: failing the documents could lose a signed one, sending
+// again could sign it twice. They are neither failed nor sent again.
+func TestStepUnsettledLookupIsNeverGivenUp(t *testing.T) {
+	e := newStepEnv(t)
+	e.r.f.GiveUpAfter = time.Hour
+	e.fb.submit = func(ctx context.Context, b *signing.Batch) (*signing.Operation, error) {
+		return nil, transient("connection reset after the request was sent")
+	}
+	e.fb.lookup = func(ctx context.Context, b *signing.Batch) (*signing.Operation, error) {
+		return nil, transient("outcome unknown: an instance behind the balancer does not know the batch")
+	}
+	lb := e.batch("a.txt")
+	e.processFor(lb, false, 50) // 50 waits of 10 minutes: past give_up_after
+	if d := e.doc("a.txt"); d.State.Terminal() {
+		t.Errorf("a.txt is %s (%s) while the outcome is unknown, want it waiting", d.State, d.ErrCode)
+	}
+	if got := e.fb.count("submit"); got != 1 || e.fb.count("lookup") < 10 {
+		t.Errorf("%d submits and %d look-ups, want 1 submit, then look-ups only", got, e.fb.count("lookup"))
+	}
+	if st := e.batchState(lb.ID); st == ledger.BatchDone {
+		t.Error("the batch was closed while its outcome is unknown")
 	}
 }
