@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/signagent/signagent"
 )
@@ -40,7 +41,8 @@ func (e *UnhealthyError) Error() string {
 
 // Healthy reports whether the queue report describes a healthy agent. It
 // returns nil, or an *UnhealthyError listing every held folder (with the
-// hold's reason) and every folder whose watcher is down. A nil report is
+// hold's reason), every folder whose watcher is down and every batch whose
+// outcome stayed unknown and waits for an operator's decision. A nil report is
 // unhealthy. /healthz and `signagent status` share this rule.
 func Healthy(st *signagent.Status) error {
 	if st == nil {
@@ -53,6 +55,12 @@ func Healthy(st *signagent.Status) error {
 		}
 		if f.WatchError != "" {
 			ps = append(ps, Problem{Folder: f.Name, Reason: "watcher down (periodic scans continue): " + f.WatchError})
+		}
+		for _, ub := range f.OutcomeUnknown {
+			if ub.Decision == "" {
+				ps = append(ps, Problem{Folder: f.Name, Reason: fmt.Sprintf("batch %d (%s): outcome unknown since %s, waits for an operator's decision (signagent resolve)",
+					ub.ID, ub.Ref, ub.Since.UTC().Format(time.RFC3339))})
+			}
 		}
 	}
 	if len(ps) == 0 {

@@ -176,6 +176,7 @@ type view struct {
 	Folders  []folderView
 	Failures []failureView
 	InFlight []batchView
+	Unknown  []unknownView
 	Ignored  []string
 	Token    string
 	Actions  bool
@@ -199,6 +200,13 @@ type stateCount struct {
 type failureView struct {
 	Folder string
 	FailedDoc
+}
+
+// unknownView is a batch whose outcome stayed unknown, waiting for an
+// operator's decision.
+type unknownView struct {
+	Folder string
+	signagent.UnknownBatch
 }
 
 type batchView struct {
@@ -266,6 +274,9 @@ func (p *Page) serve(w http.ResponseWriter, r *http.Request, status StatusFunc) 
 			v.Folders = append(v.Folders, fv)
 			for _, fd := range fv.Live.Failed {
 				v.Failures = append(v.Failures, failureView{Folder: f.Name, FailedDoc: fd})
+			}
+			for _, ub := range f.OutcomeUnknown {
+				v.Unknown = append(v.Unknown, unknownView{Folder: f.Name, UnknownBatch: ub})
 			}
 			for _, op := range f.InFlight {
 				v.InFlight = append(v.InFlight, batchView{Folder: f.Name, Operation: op, Held: f.Held != ""})

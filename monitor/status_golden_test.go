@@ -60,10 +60,12 @@ func fullStatus() *signagent.Status {
 			ScanInterval: 3 * time.Second,
 			Unreported:   4,
 			Retrying:     []signagent.Retry{{File: "b.pdf", Attempts: 3, NextAttempt: now.Add(time.Minute)}},
-			HeldSince:    now.Add(-2 * time.Minute),
-			NextRecheck:  now.Add(40 * time.Second),
-			LastHold:     "cannot write to the outbox",
-			Inbox:        &signagent.InboxWaiting{Files: 7, AtLeast: true, Oldest: "sub/c.xml", OldestSince: now.Add(-time.Minute)},
+			OutcomeUnknown: []signagent.UnknownBatch{{ID: 12, Folder: "invoices", Ref: "b-12", Docs: 3,
+				Since: now.Add(-2 * time.Hour), Decision: "resend"}},
+			HeldSince:   now.Add(-2 * time.Minute),
+			NextRecheck: now.Add(40 * time.Second),
+			LastHold:    "cannot write to the outbox",
+			Inbox:       &signagent.InboxWaiting{Files: 7, AtLeast: true, Oldest: "sub/c.xml", OldestSince: now.Add(-time.Minute)},
 		}},
 	}
 }
@@ -88,6 +90,7 @@ func TestStatusJSONGolden(t *testing.T) {
 	allSet(t, reflect.ValueOf(st.Folders[0]), "FolderStatus")
 	allSet(t, reflect.ValueOf(*st.Folders[0].Inbox), "InboxWaiting")
 	allSet(t, reflect.ValueOf(*st.Folders[0].Oldest), "Waiting")
+	allSet(t, reflect.ValueOf(st.Folders[0].OutcomeUnknown[0]), "UnknownBatch")
 	var b bytes.Buffer
 	if err := EncodeStatus(&b, st); err != nil {
 		t.Fatal(err)

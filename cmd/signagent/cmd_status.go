@@ -231,6 +231,15 @@ func printStatus(w io.Writer, st *signagent.Status, now time.Time) {
 		if f.WatchError != "" {
 			fmt.Fprintf(w, "%s: watcher down, periodic scans continue: %s\n", f.Name, f.WatchError)
 		}
+		for _, ub := range f.OutcomeUnknown {
+			fmt.Fprintf(w, "%s: outcome unknown: batch %d (%s, %d documents) since %s (%s ago): the service may or may not have taken it; look-ups go on\n",
+				f.Name, ub.ID, ub.Ref, ub.Docs, ub.Since.Local().Format(time.RFC3339), now.Sub(ub.Since).Round(time.Second))
+			if ub.Decision != "" {
+				fmt.Fprintf(w, "  decided: %s; the agent carries it out\n", ub.Decision)
+				continue
+			}
+			fmt.Fprintf(w, "  waits for your decision: `signagent resolve %d --resend` (the service did not take it) or `--fail` (its documents go to error/)\n", ub.ID)
+		}
 		if f.Inbox != nil && f.Inbox.Files > 0 && f.Inbox.Oldest != "" {
 			fmt.Fprintf(w, "%s: waiting in the inbox: %s file(s), oldest %s (written %s ago)\n", f.Name,
 				inboxCount(f.Inbox),

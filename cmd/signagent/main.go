@@ -82,7 +82,7 @@ var synopses = map[string]string{
 	"check":     "[--config FILE] [--as USER]",
 	"status":    "[--config FILE] [--json]",
 	"sign":      "[--config FILE | --cert FILE [--key FILE] [--password-file FILE]] [--out DIR] [--force] FILE...",
-	"verify":    "[--json] FILE...",
+	"verify":    "[--json] [--ca FILE] [--require-trust] FILE...",
 	"retry":     "[--config FILE] [--folder NAME] (FILE... | --all)",
 	"recheck":   "[--config FILE] [FOLDER...]",
 	"resolve":   "[--config FILE] BATCH (--resend | --fail)",

@@ -8,8 +8,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/ledger"
 )
 
 // TestStatusAsksTheRunningAgent: with listen = "off", `signagent status`
@@ -111,5 +113,38 @@ func TestStatusAsksTheRunningAgent(t *testing.T) {
 	}
 	if strings.Contains(out, `"held"`) {
 		t.Errorf("status --json presents a stale hold as current:\n%s", out)
+	}
+}
+
+// TestStatusListsBatchesAwaitingDecision: a batch the ledger records as
+// outcome unknown is listed by status, with the command that decides it,
+// and, once decided, with the decision.
+func TestStatusListsBatchesAwaitingDecision(t *testing.T) {
+	l := newLayout(t, "")
+	ctx := t.Context()
+	db, err := ledger.Open(filepath.Join(l.data, "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &ledger.Doc{Folder: "invoices", Rel: "a.pdf", Size: 10, ModTime: time.Now(), SHA256: "aa"}
+	b := &ledger.Batch{Folder: "invoices", Backend: "local"}
+	for _, err := range []error{db.AddSeen(ctx, d), db.Apply(ctx, ledger.Update{ID: d.ID, State: signagent.StateClaimed}),
+		db.CreateBatch(ctx, b, []int64{d.ID}), db.MarkUnknown(ctx, b)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	code, out, _ := runCmd(t, nil, "status", "--config", l.cfg)
+	want := regexp.MustCompile(fmt.Sprintf(`(?m)^invoices: outcome unknown: batch %d \(%s, 1 documents\) since \S+ \(\d+s ago\): .*\n`+
+		"  waits for your decision: `signagent resolve %d --resend`", b.ID, regexp.QuoteMeta(b.Ref), b.ID))
+	if code != exitFailure || !want.MatchString(out) {
+		t.Errorf("status: exit %d\n%s", code, out)
+	}
+	if code, out, stderr := runCmd(t, nil, "resolve", "--config", l.cfg, "--fail", fmt.Sprint(b.ID)); code != exitOK {
+		t.Fatalf("resolve: exit %d\n%s%s", code, out, stderr)
+	}
+	if _, out, _ := runCmd(t, nil, "status", "--config", l.cfg); !strings.Contains(out, "  decided: fail; the agent carries it out") {
+		t.Errorf("status once decided:\n%s", out)
 	}
 }
