@@ -95,7 +95,11 @@ type heldFolders struct {
 // holdUnusable records a hold for each unusable folder of cfg, clears the
 // holds an earlier start recorded for folders usable now, and returns the
 // configuration of the folders that run.
+//
+// A stop requested meanwhile does not interrupt these few ledger writes:
+// it is not an error, and the agent then stops at once.
 func holdUnusable(ctx context.Context, cfg *config.Config, db *ledger.DB, log *slog.Logger) (*config.Config, *heldFolders, error) {
+	ctx = context.WithoutCancel(ctx)
 	unusable := unusableFolders(cfg)
 	h := &heldFolders{cfg: cfg, db: db, log: log, since: time.Now(), wake: make(chan struct{}, 1), reason: map[string]string{}}
 	var names []string

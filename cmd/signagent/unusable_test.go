@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/ledger"
 )
 
 // TestUnusableFolderIsHeldNotFatal: a folder whose outbox cannot be
@@ -89,5 +92,28 @@ max_wait = "200ms"
 	})
 	if code := stop(); code != exitOK {
 		t.Errorf("run exited %d", code)
+	}
+}
+
+// TestStopDuringStartIsNotAnError: a stop requested while the agent
+// records the holds of its unusable folders at start (SIGTERM right after
+// it started) does not turn into an error.
+func TestStopDuringStartIsNotAnError(t *testing.T) {
+	l := newLayout(t, "")
+	cfg := mustLoad(t, l.cfg)
+	cfg.Folders[0].Outbox = filepath.Join(l.cfg, "outbox") // under a file: unusable
+	db, err := ledger.Open(filepath.Join(l.data, "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	run, held, err := holdUnusable(ctx, cfg, db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("holdUnusable after a stop: %v", err)
+	}
+	if len(run.Folders) != 0 || !held.held("invoices") {
+		t.Errorf("folders to run %d, held %v", len(run.Folders), held.reason)
 	}
 }
