@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/agent"
@@ -135,6 +136,7 @@ func newBackend(cfg *config.Config, b *config.Backend, e *env, log *slog.Logger)
 			return nil, err
 		}
 		return signstash.New(signstash.Config{
+			TempDir:        spoolDir(cfg.DataDir, log),
 			Name:           b.Name,
 			BaseURL:        b.BaseURL,
 			TokenURL:       b.TokenURL,
@@ -155,6 +157,29 @@ func newBackend(cfg *config.Config, b *config.Backend, e *env, log *slog.Logger)
 		})
 	}
 	return nil, fmt.Errorf("backends.%s: unknown type %q", b.Name, b.Type)
+}
+
+// spoolDir is where the Sign'Stash client spools an operation's ZIP (the
+// multipart transport): data_dir/tmp, on the data directory's disk rather
+// than a /tmp that may be memory. Spools older than a day, left by a crash
+// in the middle of a download, are removed. "" (the system's temp folder)
+// when it cannot be created.
+func spoolDir(dataDir string, log *slog.Logger) string {
+	if dataDir == "" {
+		return ""
+	}
+	dir := filepath.Join(dataDir, "tmp")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		log.Warn("cannot create the spool folder; using the system's temp folder", "dir", dir, "err", err)
+		return ""
+	}
+	old, _ := filepath.Glob(filepath.Join(dir, "signstash-*.zip"))
+	for _, p := range old {
+		if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
+			os.Remove(p)
+		}
+	}
+	return dir
 }
 
 // newBackends builds every backend a folder uses.
