@@ -687,6 +687,9 @@ func (l *loop) startEvents() {
 // something: Linux, a local folder (a share's writers are elsewhere) and no
 // done markers. Without them files wait for Settle; that is no error.
 func (l *loop) startCloses() {
+	if l.fs.Type == "" {
+		l.detect(false) // the inbox was missing at start-up
+	}
 	if !closeWrites || l.fs.Remote || l.fs.Type == "" || l.cfg.DoneMarker {
 		return
 	}
@@ -843,8 +846,8 @@ func (l *loop) refresh(e *entry) {
 // its size and mtime as of now being the ones that look must find again.
 func (l *loop) closedWrite(p string) {
 	rel, ok := l.relOf(p)
-	if !ok {
-		return
+	if !ok || l.fs.Remote {
+		return // a share mounted over the inbox since: its writers are elsewhere
 	}
 	if e := l.pend.get(rel); e != nil {
 		e.evented = true
