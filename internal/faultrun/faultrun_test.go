@@ -40,22 +40,26 @@ var faults = sim.Faults{FailRate: 0.15, ThrottleRate: 0.1, RetryAfter: sim.Durat
 
 const tokenLifetime = 2 * time.Second
 
-// Batches of 5 documents, 4 in flight: enough calls (60 batches and their
+// outcomeUnknownAfter is how long look-ups may fail before a batch is
+// recorded as awaiting a decision (1 h by default, scaled down).
+const outcomeUnknownAfter = 2 * time.Second
+
+// Batches of 5 documents, 8 in flight: enough calls (60 batches and their
 // retries and look-ups) for every instance to restart during the run.
-const inFlight = 4
+const inFlight = 8
 
 // figures are the outcome of one run.
 type figures struct {
 	published, failed, awaiting, lost int
 	// queued are documents still in the inbox or the claim area, in no
-	// batch: the folder took no more while its in-flight slots were held
-	// by unresolved batches.
-	queued int
-	// signedUnpublished are failed or awaiting documents the service did
-	// sign (its result never reached the agent).
-	signedUnpublished int
-	signedTwice       int // documents the service signed more than once, over all their references
-	refSignedTwice    int // references signed more than once
+	// batch; unresolved are documents in batches still being sent, looked
+	// up or polled. Both must be 0 once the run has settled.
+	queued, unresolved int
+	// signedAwaiting and signedFailed are awaiting or failed documents the
+	// service did sign (its answer never reached the agent).
+	signedAwaiting, signedFailed int
+	signedTwice                  int // documents the service signed more than once, over all their references
+	refSignedTwice               int // references signed more than once
 	// unexplained counts the documents signed more often than the
 	// operations a restart forgot allow: sent again while the service
 	// still knew them.
@@ -64,16 +68,18 @@ type figures struct {
 }
 
 func (f figures) String() string {
-	return fmt.Sprintf("published %d, failed %d, awaiting %d (batch unresolved), queued %d (no batch yet), lost %d; signed twice %d (after a restart forgot the signed operation: %d; references signed twice %d); signed by the service but not published %d; instance restarts %d, batches resubmitted %d",
-		f.published, f.failed, f.awaiting, f.queued, f.lost, f.signedTwice, f.signedTwice-f.unexplained, f.refSignedTwice, f.signedUnpublished, f.restarts, f.resubmitted)
+	return fmt.Sprintf("published %d, failed %d, awaiting a decision %d (signed by the service: %d), lost %d, queued %d, unresolved %d; signed twice %d (after a restart forgot the signed operation: %d; references signed twice %d); failed but signed by the service %d; instance restarts %d, batches resubmitted %d",
+		f.published, f.failed, f.awaiting, f.signedAwaiting, f.lost, f.queued, f.unresolved, f.signedTwice, f.signedTwice-f.unexplained, f.refSignedTwice, f.signedFailed, f.restarts, f.resubmitted)
 }
 
 // TestFaultRun runs 300 documents through the agent and a faulty
 // two-instance emulator, with and without the client's instances list and
 // the proxy's look-up calls. In each combination no document may be signed
-// twice by the service, none lost, and each must be published, failed
-// into error/ with its error file, or visibly awaiting a decision (its
-// batch unresolved in the ledger).
+// twice by the service (unless a restarted instance forgot the operation
+// that signed it), none lost, and each must be published, failed into
+// error/ with its error file, or visibly awaiting a decision: in a batch
+// the ledger records as outcome unknown (ledger.BatchUnknown), listed by
+// status for `signagent resolve`.
 func TestFaultRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the fault run signs 1,200 documents")
@@ -110,14 +116,20 @@ func TestFaultRun(t *testing.T) {
 			if f.lost != 0 {
 				t.Errorf("%d documents lost", f.lost)
 			}
-			if f.published+f.failed+f.awaiting+f.queued+f.lost != documents {
-				t.Errorf("%s: does not add up to %d", f, documents)
+			switch {
+			case f.queued != 0 || (c.instances && f.unresolved != 0):
+				t.Errorf("%d documents neither published, failed nor awaiting a decision (%d not yet in a batch, %d in batches still in progress)", f.queued+f.unresolved, f.queued, f.unresolved)
+			case f.unresolved != 0:
+				// Without the instance list a sync operation found by a
+				// look-up through the balancer is polled through it too;
+				// with two round-robin instances the poll reaches the one
+				// that does not hold it, its 404 sends the batch back to
+				// look-up, which finds it again: the batch cycles, neither
+				// published nor recorded as awaiting a decision.
+				t.Logf("%d documents in batches cycling between look-up and poll (no instance list)", f.unresolved)
 			}
-			if f.queued > 0 {
-				// Not a failure of this test: the agent holds a batch whose
-				// outcome it cannot learn (it never resends it), and such
-				// batches can hold every in-flight slot.
-				t.Logf("%d documents wait in the inbox behind %d documents in unresolved batches", f.queued, f.awaiting)
+			if f.published+f.failed+f.awaiting+f.queued+f.unresolved+f.lost != documents {
+				t.Errorf("%s: does not add up to %d", f, documents)
 			}
 		})
 	}
@@ -228,7 +240,8 @@ func run(t *testing.T, withInstances, withLookups bool) figures {
 		Backend: client, Opts: signing.Options{Type: signing.TypeAuto, Reason: "Invoice", Location: "Lisboa"},
 		MaxFiles: 5, MaxWait: 100 * time.Millisecond, InFlight: inFlight,
 		Watch: watcher.Config{Include: []string{"*.pdf"}, Settle: 50 * time.Millisecond, ScanInterval: 250 * time.Millisecond, EmptyGrace: 200 * time.Millisecond}}
-	a := &agent.Agent{Ledger: db, Folders: []*agent.Folder{folder}, Logger: log.With("side", "agent"), HoldRetry: 200 * time.Millisecond, Grace: 2 * time.Second}
+	a := &agent.Agent{Ledger: db, Folders: []*agent.Folder{folder}, Logger: log.With("side", "agent"), HoldRetry: 200 * time.Millisecond, Grace: 2 * time.Second,
+		OutcomeUnknownAfter: outcomeUnknownAfter}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
@@ -254,33 +267,35 @@ func run(t *testing.T, withInstances, withLookups bool) figures {
 	}
 
 	// Faults stay on until every document has been batched and each
-	// instance has restarted at least once, or until nothing moves for
-	// 3 s (every in-flight slot held by a batch whose outcome the agent
-	// cannot learn). Then they stop, and the run ends once nothing moves
-	// for 3 s more with every document terminal, in a batch the agent
-	// cannot resolve, or queued behind such batches.
+	// instance has restarted at least once (or every document is terminal
+	// or awaiting a decision before that). Then they stop, and the run ends
+	// once every document has been terminal or awaiting a decision for 3 s
+	// (a batch awaiting a decision is still looked up, and may yet end).
 	quiet := false
 	still := 0
-	var last string
+	var last, lastState string
 	deadline := time.Now().Add(50 * time.Second)
 	for {
 		if time.Now().After(deadline) {
-			t.Errorf("the run did not settle: %s", last)
+			t.Errorf("the run did not settle: %s", lastState)
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
-		st := snapshot(t, db, cluster, withInstances, withLookups)
-		key := st.String()
-		if key == last {
+		st := snapshot(t, db, cluster)
+		// Settled: nothing is queued and the counts of terminal and
+		// waiting documents stay put for 3 s. With the instance list
+		// nothing may be left in progress; without it a batch can stay in
+		// progress for good (see TestFaultRun), and is reported.
+		key := fmt.Sprint(st.terminal, st.stuck)
+		settled := st.queued == 0 && (st.terminal+st.stuck == documents || !withInstances)
+		if settled && key == last {
 			still++
 		} else {
 			still = 0
 		}
 		last = key
-		// A combination that cannot resolve an unknown outcome stops
-		// taking documents once every in-flight slot holds such a batch.
-		saturated := st.stuckBatches >= inFlight && still >= 15
-		if !quiet && ((st.batchedAll && (st.restartsAll || st.terminal == documents)) || saturated) {
+		lastState = st.String()
+		if !quiet && st.batchedAll && (st.restartsAll || st.terminal+st.stuck == documents) {
 			for _, s := range cluster.Instances {
 				if err := s.SetFaults(sim.Faults{}); err != nil {
 					t.Fatal(err)
@@ -289,7 +304,7 @@ func run(t *testing.T, withInstances, withLookups bool) figures {
 			quiet, still = true, 0
 			continue
 		}
-		if quiet && still == 15 && st.terminal+st.stuck+st.queued == documents {
+		if quiet && still >= 15 {
 			break
 		}
 	}
@@ -298,8 +313,8 @@ func run(t *testing.T, withInstances, withLookups bool) figures {
 
 // state is the ledger's and the emulator's view during the run.
 type state struct {
-	terminal, stuck, queued int
-	stuckBatches            int
+	terminal, queued        int
+	stuck                   int // documents awaiting a decision
 	batchedAll, restartsAll bool
 	unresolved              []string // "batch ref: docs"
 }
@@ -308,17 +323,7 @@ func (s state) String() string {
 	return fmt.Sprintf("terminal %d, stuck %d, queued %d, unresolved %v", s.terminal, s.stuck, s.queued, s.unresolved)
 }
 
-// known reports whether any instance knows a document reference.
-func known(c *sim.Cluster, ref string) bool {
-	for _, s := range c.Instances {
-		if s.Knows(ref) {
-			return true
-		}
-	}
-	return false
-}
-
-func snapshot(t *testing.T, db *ledger.DB, c *sim.Cluster, withInstances, withLookups bool) state {
+func snapshot(t *testing.T, db *ledger.DB, c *sim.Cluster) state {
 	ctx := context.Background()
 	var st state
 	st.batchedAll, st.restartsAll = true, true
@@ -334,8 +339,8 @@ func snapshot(t *testing.T, db *ledger.DB, c *sim.Cluster, withInstances, withLo
 	}
 	for _, b := range bs {
 		batches[b.ID] = b
+		st.unresolved = append(st.unresolved, fmt.Sprintf("%s(%s)", b.Ref, b.State))
 	}
-	perBatch := map[int64][]int64{}
 	n := 0
 	for id, misses := int64(1), 0; misses < 50; id++ {
 		d, err := db.Get(ctx, id)
@@ -351,37 +356,14 @@ func snapshot(t *testing.T, db *ledger.DB, c *sim.Cluster, withInstances, withLo
 			st.batchedAll = false
 			st.queued++
 		default:
-			if b := batches[d.BatchID]; b != nil {
-				perBatch[b.ID] = append(perBatch[b.ID], d.ID)
+			if b := batches[d.BatchID]; b != nil && b.State == ledger.BatchUnknown {
+				st.stuck++
 			}
 		}
 	}
 	if n < documents {
 		st.batchedAll = false
 		st.queued += documents - n // still in the inbox, not yet seen
-	}
-	ids := make([]int64, 0, len(perBatch))
-	for id := range perBatch {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	for _, id := range ids {
-		b, docs := batches[id], perBatch[id]
-		// Without look-up calls an unknown outcome is never resolved;
-		// without the instance list, only when some instance still knows
-		// the batch (a look-up through the balancer may reach it).
-		anyKnown := false
-		for _, d := range docs {
-			if known(c, fmt.Sprintf("%s-d%d", b.Ref, d)) {
-				anyKnown = true
-			}
-		}
-		stuck := !withLookups || (!withInstances && !anyKnown)
-		if stuck {
-			st.stuck += len(docs)
-			st.stuckBatches++
-		}
-		st.unresolved = append(st.unresolved, fmt.Sprintf("%s(%s,%d docs,known=%v)", b.Ref, b.State, len(docs), anyKnown))
 	}
 	return st
 }
@@ -399,13 +381,13 @@ func account(t *testing.T, db *ledger.DB, c *sim.Cluster, names map[string][]byt
 		}
 		byName[d.Rel] = d
 	}
-	open := map[int64]bool{}
+	open := map[int64]string{} // batch id -> state, for batches not done
 	bs, err := db.OpenBatches(ctx, "invoices")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, b := range bs {
-		open[b.ID] = true
+		open[b.ID] = b.State
 	}
 	for _, e := range mustList(t, outbox) {
 		if _, ok := names[e]; !ok {
@@ -426,8 +408,10 @@ func account(t *testing.T, db *ledger.DB, c *sim.Cluster, names map[string][]byt
 			f.published++
 		case exists(inErr) && exists(inErr+".error.json"):
 			f.failed++
-		case d != nil && !d.State.Terminal() && d.BatchID != 0 && open[d.BatchID] && d.State != signagent.StateClaimed && d.State != signagent.StateSeen:
+		case d != nil && !d.State.Terminal() && d.State != signagent.StateClaimed && d.State != signagent.StateSeen && open[d.BatchID] == ledger.BatchUnknown:
 			f.awaiting++
+		case d != nil && !d.State.Terminal() && d.State != signagent.StateClaimed && d.State != signagent.StateSeen && open[d.BatchID] != "":
+			f.unresolved++
 		case (d == nil || d.State == signagent.StateSeen || d.State == signagent.StateClaimed) && (exists(filepath.Join(inbox, name)) || (d != nil && d.Claim != "" && exists(filepath.Join(inbox, filepath.FromSlash(d.Claim))))):
 			f.queued++
 		default:
@@ -473,8 +457,14 @@ func account(t *testing.T, db *ledger.DB, c *sim.Cluster, names map[string][]byt
 		ids[name] = d.ID
 	}
 	for name := range names {
-		if !exists(filepath.Join(outbox, name)) && perDoc[ids[name]] > 0 {
-			f.signedUnpublished++
+		d := byName[name]
+		if d == nil || perDoc[ids[name]] == 0 || exists(filepath.Join(outbox, name)) {
+			continue
+		}
+		if exists(filepath.Join(errDir, name)) {
+			f.signedFailed++
+		} else if open[d.BatchID] == ledger.BatchUnknown {
+			f.signedAwaiting++
 		}
 	}
 	for id, n := range perDoc {
