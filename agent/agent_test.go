@@ -66,6 +66,17 @@ func sharedDataDir(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	// The development certificate is made once, before tests that run in
+	// parallel load it.
+	d, err := os.MkdirTemp("", "signagent-agent-test-")
+	if err == nil {
+		localOnce.Do(func() { localDir = d })
+		_, err = signer.NewLocal(signer.LocalConfig{Name: "local", Certificate: "dev", DataDir: d})
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "development certificate:", err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	if localDir != "" {
 		os.RemoveAll(localDir)
@@ -268,6 +279,7 @@ func have(tool string) bool { _, err := exec.LookPath(tool); return err == nil }
 // TestCorpusEndToEnd runs the agent on every corpus document and checks
 // every output with the independent verifier and our own.
 func TestCorpusEndToEnd(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(f *agent.Folder) { f.Watch.Recursive = true })
 	e.start()
 	pdfs := corpusFiles(t, ".pdf")

@@ -387,6 +387,7 @@ func (e *simEnv) dropAll(docs map[string][]byte) {
 // TestSignStashSyncCorpus signs corpus PDFs synchronously through the
 // emulator: every one is published, verifies, and was signed once.
 func TestSignStashSyncCorpus(t *testing.T) {
+	t.Parallel()
 	e := newSimEnv(t, simOpts{})
 	docs := map[string][]byte{}
 	seen := map[[32]byte]bool{}
@@ -453,6 +454,7 @@ func TestSignStashSyncCorpus(t *testing.T) {
 // back-office with + / @ % : and spaces gets a token (sent raw, as
 // documented) and every document is signed once.
 func TestSignStashSecretWithReservedCharacters(t *testing.T) {
+	t.Parallel()
 	e := newSimEnv(t, simOpts{secret: "Pa ss+w/o@r%d:2026 x"})
 	docs := uniquePDFs(t, 4)
 	e.start()
@@ -469,6 +471,7 @@ func TestSignStashSecretWithReservedCharacters(t *testing.T) {
 // round-robin balancer: each batch is polled and fetched at the instance
 // that accepted it, and every document is signed and published once.
 func TestSignStashAsyncCluster(t *testing.T) {
+	t.Parallel()
 	e := newSimEnv(t, simOpts{instances: 3, client: func(c *signstash.Config) { c.Mode = signstash.ModeAsync }})
 	docs := uniquePDFs(t, 16)
 	e.start()
@@ -506,6 +509,7 @@ func TestSignStashAsyncCluster(t *testing.T) {
 // emulator: every document ends exactly once in the outbox or in error/,
 // and the fault is shown to have fired.
 func TestSignStashFaultsSurvived(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name      string
 		mode      string
@@ -570,6 +574,7 @@ func TestSignStashFaultsSurvived(t *testing.T) {
 // found" from the wrong one must not lead to a resend. Every document is
 // signed by the service exactly once and published.
 func TestSignStashBalancerWithoutInstances(t *testing.T) {
+	t.Parallel()
 	for _, seed := range []uint64{2, 4, 6} { // seeds where today's faults hit a register
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			// Resets only: a register that failed before reaching an
@@ -604,6 +609,7 @@ func TestSignStashBalancerWithoutInstances(t *testing.T) {
 // documents go to error/ with the service's code and message, the rest is
 // published, nothing is retried for ever.
 func TestSignStashDocumentErrors(t *testing.T) {
+	t.Parallel()
 	t.Run("ERROR_SIGNING", func(t *testing.T) {
 		for _, mode := range []string{signstash.ModeSync, signstash.ModeAsync} {
 			t.Run(mode, func(t *testing.T) {
@@ -656,6 +662,7 @@ func TestSignStashDocumentErrors(t *testing.T) {
 // service does (401 invalid_token, 409 / 0.0.10): the client fetches a new
 // token and the agent does not notice.
 func TestSignStashTokenExpiry(t *testing.T) {
+	t.Parallel()
 	for _, as409 := range []bool{false, true} {
 		t.Run(fmt.Sprintf("409=%v", as409), func(t *testing.T) {
 			e := newSimEnv(t, simOpts{tokenLife: time.Hour, faults: sim.Faults{ExpiredTokenAs409: as409},
@@ -690,6 +697,7 @@ func TestSignStashTokenExpiry(t *testing.T) {
 // TestSignStashShortTokenLifetime gives access tokens a one-second life:
 // the client renews the token before it expires, between batches.
 func TestSignStashShortTokenLifetime(t *testing.T) {
+	t.Parallel()
 	e := newSimEnv(t, simOpts{tokenLife: time.Second, client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync }})
 	all := uniquePDFs(t, 4)
 	first, second := halves(all)
@@ -717,6 +725,7 @@ func TestSignStashShortTokenLifetime(t *testing.T) {
 // goes to error/; once active again the hold is released and everything is
 // published.
 func TestSignStashHeldFolder(t *testing.T) {
+	t.Parallel()
 	for _, how := range []string{"client-status", "error-code"} {
 		t.Run(how, func(t *testing.T) {
 			e := newSimEnv(t, simOpts{client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync }})
@@ -788,6 +797,7 @@ func TestSignStashHeldFolder(t *testing.T) {
 // poll the same operation again at its instance, not send the batch again
 // through the balancer, where another instance would sign it a second time.
 func TestSignStashPollFailureDoesNotResend(t *testing.T) {
+	t.Parallel()
 	e := newSimEnv(t, simOpts{instances: 3, client: func(c *signstash.Config) { c.Mode = signstash.ModeAsync }})
 	var mu sync.Mutex
 	failed := map[string]bool{}
@@ -836,6 +846,7 @@ func TestSignStashPollFailureDoesNotResend(t *testing.T) {
 // even past give_up_after, which is for transient failures. Once the
 // certificate works again everything is published.
 func TestSignStashCertificateNotProvisioned(t *testing.T) {
+	t.Parallel()
 	e := newSimEnv(t, simOpts{faults: sim.Faults{DocErrorRate: 1, DocError: "INVALID_CERT_SERVICE_CREDS"},
 		folder: func(f *agent.Folder) { f.GiveUpAfter = time.Millisecond }})
 	srv := e.cluster.Instances[0]
@@ -880,6 +891,7 @@ func TestSignStashCertificateNotProvisioned(t *testing.T) {
 // same ledger: it polls each operation at the instance that holds it (from
 // the ledger), publishes every document once and sends nothing again.
 func TestSignStashResumeAfterRestart(t *testing.T) {
+	t.Parallel()
 	gate := make(chan struct{})
 	opened := false
 	open := func() {
@@ -934,6 +946,7 @@ func TestSignStashResumeAfterRestart(t *testing.T) {
 // (with xmlsec1 when installed), malformed ones are refused by the service
 // and land in error/ with SIGNING_ERROR.
 func TestSignStashXML(t *testing.T) {
+	t.Parallel()
 	e := newSimEnv(t, simOpts{client: func(c *signstash.Config) { c.Mode = signstash.ModeAsync }})
 	docs := map[string][]byte{}
 	bad := map[string]bool{}
@@ -998,6 +1011,7 @@ func TestSignStashXML(t *testing.T) {
 // look-up asks every instance, and only when all deny the operation is the
 // batch sent again, once, under a new reference.
 func TestSignStashInstanceRestart(t *testing.T) {
+	t.Parallel()
 	gate := make(chan struct{})
 	opened := false
 	open := func() {

@@ -36,6 +36,7 @@ func answer(r *http.Request, code int) *http.Response {
 // OUTCOME_UNKNOWN and are not signed again), while the agent runs or after
 // a restart.
 func TestSignStashOutcomeUnknownWaitsForADecision(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		decision string
