@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -51,9 +52,13 @@ func listenLocal(dataDir string) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Chmod(p, 0o600); err != nil {
-		ln.Close()
-		return nil, err
+	// On Windows the data directory's ACL guards the socket; elsewhere
+	// its mode does too.
+	if runtime.GOOS != "windows" {
+		if err := os.Chmod(p, 0o600); err != nil {
+			ln.Close()
+			return nil, err
+		}
 	}
 	return ln, nil
 }

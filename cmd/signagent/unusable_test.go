@@ -40,7 +40,7 @@ scan_interval = "300ms"
 max_wait = "200ms"
 `, name, filepath.Join(dir, name, "inbox"), filepath.Join(root, "outbox"), filepath.Join(dir, name, "error"))
 	}
-	os.WriteFile(cfg, []byte(fmt.Sprintf("data_dir = %q\nlisten = \"off\"\n\n[backends.local]\ntype = \"local\"\n", filepath.Join(dir, "data"))+
+	os.WriteFile(cfg, []byte(fmt.Sprintf("data_dir = %q\nlisten = %q\n\n[backends.local]\ntype = \"local\"\n", filepath.Join(dir, "data"), freeAddr(t))+
 		folder("good", filepath.Join(dir, "good"))+folder("shared", blocked)), 0o600)
 	l := &layout{cfg: cfg, data: filepath.Join(dir, "data")}
 
