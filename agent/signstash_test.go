@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/agent"
 	"github.com/signagent/signagent/ledger"
@@ -52,6 +54,15 @@ type simClock struct{ offset atomic.Int64 }
 
 func (c *simClock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *simClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// clientClock is the real clock moved as the emulator's: a client on it
+// judges its token's expiry in the service's time.
+type clientClock struct {
+	clockwork.Clock
+	c *simClock
+}
+
+func (c clientClock) Now() time.Time { return c.c.now() }
 
 // wireLog counts what the client saw on the wire: answers by HTTP status,
 // requests by kind, and calls that got no answer at all (resets).
@@ -121,6 +132,9 @@ type simOpts struct {
 	gate chan struct{}
 	// jump runs the agent on a jumpClock: its waits take no wall time.
 	jump bool
+	// serviceTime makes the client judge its token in the emulator's time
+	// (clientClock), so moving that clock expires the token for both.
+	serviceTime bool
 }
 
 func newSimEnv(t *testing.T, o simOpts) *simEnv {
@@ -193,6 +207,9 @@ func newSimEnv(t *testing.T, o simOpts) *simEnv {
 			break
 		}
 		ccfg.Instances = append(ccfg.Instances, u+"/signstash/einvoice-integration-client-ws") // base URLs, as documented
+	}
+	if o.serviceTime {
+		ccfg.Clock = clientClock{clockwork.NewRealClock(), e.clock}
 	}
 	if o.client != nil {
 		o.client(&ccfg)
@@ -698,13 +715,13 @@ func TestSignStashTokenExpiry(t *testing.T) {
 // the client renews the token before it expires, between batches.
 func TestSignStashShortTokenLifetime(t *testing.T) {
 	t.Parallel()
-	e := newSimEnv(t, simOpts{tokenLife: time.Second, client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync }})
+	e := newSimEnv(t, simOpts{tokenLife: time.Second, serviceTime: true, client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync }})
 	all := uniquePDFs(t, 4)
 	first, second := halves(all)
 	e.start()
 	e.dropAll(first)
 	e.settled(first)
-	time.Sleep(1100 * time.Millisecond) // the first token is now expired
+	e.clock.advance(1100 * time.Millisecond) // the first token is now expired
 	e.dropAll(second)
 	e.settled(second)
 	published, failed := e.accounted(all)
