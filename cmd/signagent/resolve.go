@@ -22,10 +22,18 @@ func cmdResolve(ctx context.Context, e *env, args []string) error {
 	cfgPath := configFlag(fs)
 	resend := fs.Bool("resend", false, "the service did not take the batch: send it again")
 	fail := fs.Bool("fail", false, "the service took (or must not take) the batch: fail its documents")
-	if err := parseFlags(fs, args, e.stderr); err != nil {
-		return err
+	// Flags may come before or after the batch.
+	var batches []string
+	for {
+		if err := parseFlags(fs, args, e.stderr); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		batches, args = append(batches, fs.Arg(0)), fs.Args()[1:]
 	}
-	if fs.NArg() != 1 || *resend == *fail {
+	if len(batches) != 1 || *resend == *fail {
 		return usageError{msg: "resolve: name one batch and one of --resend or --fail\nusage: signagent resolve " + synopses["resolve"]}
 	}
 	decision := ledger.DecisionFail
@@ -51,7 +59,7 @@ func cmdResolve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	ub, err := db.Resolve(ctx, fs.Arg(0), decision)
+	ub, err := db.Resolve(ctx, batches[0], decision)
 	if errors.Is(err, ledger.ErrNotUnknown) {
 		return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig, Message: "resolve: " + err.Error(),
 			Hint: "only a batch listed under \"outcome unknown\" by `signagent status` waits for a decision"}
