@@ -23,9 +23,9 @@ func split(b *signing.Batch) ([]signing.Doc, map[string]error) {
 	pre := map[string]error{}
 	for _, d := range b.Docs {
 		if _, ok := wire.ContentType(d.Name); !ok {
-			pre[d.Ref] = &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeUnsupported,
-				Message: fmt.Sprintf("Sign'Stash signs only PDF and XML documents, not %s", d.Name),
-				Hint:    "route other files to a folder using the local backend"}
+			pre[d.Ref] = signagent.DocError(signagent.CodeUnsupported,
+				fmt.Sprintf("Sign'Stash signs only PDF and XML documents, not %s", d.Name),
+				"route other files to a folder using the local backend")
 			continue
 		}
 		send = append(send, d)
@@ -189,8 +189,7 @@ func (c *Client) finish(ctx context.Context, b *signing.Batch, pre map[string]er
 		if signagent.KindOf(err) == signagent.KindLocal {
 			return nil, err
 		}
-		return nil, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-			Message: what + ": the answer of Sign'Stash was cut or malformed", Err: err}
+		return nil, signagent.TransientError(what+": the answer of Sign'Stash was cut or malformed", "", err)
 	}
 	if res.id == 0 {
 		res.id = id
@@ -274,8 +273,7 @@ func (c *Client) Poll(ctx context.Context, b *signing.Batch, op *signing.Operati
 	}
 	id, err := strconv.ParseInt(op.ID, 10, 64)
 	if err != nil {
-		return nil, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-			Message: fmt.Sprintf("poll batch %s: operation id %q is not a number", b.Ref, op.ID), Err: signing.ErrNotFound}
+		return nil, signagent.TransientError(fmt.Sprintf("poll batch %s: operation id %q is not a number", b.Ref, op.ID), "", signing.ErrNotFound)
 	}
 	what := "poll operation " + op.ID
 	resp, err := c.do(ctx, http.MethodGet, c.endpointURL(op.Endpoint, c.paths[wire.PathStatus], map[string]string{"operationId": op.ID}), nil, what)
@@ -317,9 +315,8 @@ func (c *Client) fetchDetail(ctx context.Context, b *signing.Batch, pre map[stri
 // matching signing.ErrNotFound.
 func notFound(err error, what string) error {
 	if absent(err) {
-		return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-			Message: what + ": Sign'Stash no longer knows the operation (the instance may have restarted)",
-			Hint:    "the batch is resubmitted under a new reference", Err: fmt.Errorf("%w: %w", signing.ErrNotFound, err)}
+		return signagent.TransientError(what+": Sign'Stash no longer knows the operation (the instance may have restarted)",
+			"the batch is resubmitted under a new reference", fmt.Errorf("%w: %w", signing.ErrNotFound, err))
 	}
 	return err
 }
@@ -367,20 +364,18 @@ func (c *Client) Lookup(ctx context.Context, b *signing.Batch) (*signing.Operati
 			if async {
 				tmpl = wire.PathAsyncStatus
 			}
-			return nil, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-				Message: fmt.Sprintf("%s: outcome unknown: the server offers no look-up call at %s, so the batch cannot be proven absent and is not sent again", what, c.paths[tmpl]),
-				Hint:    fmt.Sprintf("if your proxy has this call under another path, set paths.%s (its Swagger page lists them; signagent check shows what the server offers)", tmpl),
-				Err:     fmt.Errorf("%w: %w", errOutcomeUnknown, err)}
+			return nil, signagent.TransientError(fmt.Sprintf("%s: outcome unknown: the server offers no look-up call at %s, so the batch cannot be proven absent and is not sent again", what, c.paths[tmpl]),
+				fmt.Sprintf("if your proxy has this call under another path, set paths.%s (its Swagger page lists them; signagent check shows what the server offers)", tmpl),
+				fmt.Errorf("%w: %w", errOutcomeUnknown, err))
 		}
 		return op, err
 	}
 	if c.saas || len(c.instances) > 0 {
 		return nil, signing.ErrNotFound
 	}
-	return nil, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-		Message: fmt.Sprintf("%s: outcome unknown: the proxy at %s does not know the batch, but an instance behind a load balancer knows only its own operations, so the batch is not sent again", what, c.base.Host),
-		Hint:    "list every proxy instance in the backend's instances (for a single proxy, its base URL): absence is then proven when all of them deny it",
-		Err:     errOutcomeUnknown}
+	return nil, signagent.TransientError(fmt.Sprintf("%s: outcome unknown: the proxy at %s does not know the batch, but an instance behind a load balancer knows only its own operations, so the batch is not sent again", what, c.base.Host),
+		"list every proxy instance in the backend's instances (for a single proxy, its base URL): absence is then proven when all of them deny it",
+		errOutcomeUnknown)
 }
 
 // errOutcomeUnknown marks a look-up that could not prove the operation
@@ -525,8 +520,7 @@ func (c *Client) probe(ctx context.Context, endpoint, name string) (offered, sha
 func decodeSmall[T any](resp *http.Response, what string) (T, error) {
 	var v T
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&v); err != nil {
-		return v, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-			Message: what + ": the answer of Sign'Stash was cut or malformed", Err: err}
+		return v, signagent.TransientError(what+": the answer of Sign'Stash was cut or malformed", "", err)
 	}
 	return v, nil
 }

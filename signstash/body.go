@@ -76,8 +76,7 @@ func signBody(ref, desc string, docs []signing.Doc) (*reqBody, error) {
 func docSize(d signing.Doc) (int64, error) {
 	fi, err := os.Stat(d.Path)
 	if err != nil {
-		return 0, &localError{err: &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
-			Message: fmt.Sprintf("cannot read document %s: %v", d.Name, err), Err: err}}
+		return 0, &localError{err: signagent.LocalError(fmt.Sprintf("cannot read document %s: %v", d.Name, err), "", err)}
 	}
 	return fi.Size(), nil
 }
@@ -258,8 +257,7 @@ func writeParts(w io.Writer, parts []part, b64 *wire.Base64) error {
 func encodeFile(w io.Writer, p part, b64 *wire.Base64) error {
 	f, err := os.Open(p.path)
 	if err != nil {
-		return &localError{err: &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
-			Message: fmt.Sprintf("cannot read document %s: %v", p.ref, err), Err: err}}
+		return &localError{err: signagent.LocalError(fmt.Sprintf("cannot read document %s: %v", p.ref, err), "", err)}
 	}
 	defer f.Close()
 	// Exactly the size announced in Content-Length: a file that changed
@@ -276,8 +274,7 @@ func encodeFile(w io.Writer, p part, b64 *wire.Base64) error {
 		return err
 	}
 	if got != p.size {
-		return &localError{err: &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
-			Message: fmt.Sprintf("document %s shrank from %d to %d bytes while being sent", p.ref, p.size, got)}}
+		return &localError{err: signagent.LocalError(fmt.Sprintf("document %s shrank from %d to %d bytes while being sent", p.ref, p.size, got), "", nil)}
 	}
 	return nil
 }

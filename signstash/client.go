@@ -149,8 +149,7 @@ func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) 
 		if ctx.Err() != nil {
 			return "", 0, ctx.Err()
 		}
-		return "", 0, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-			Message: "cannot get a Sign'Stash access token: no answer from " + req.URL.Host, Err: err}
+		return "", 0, signagent.TransientError("cannot get a Sign'Stash access token: no answer from "+req.URL.Host, "", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return "", 0, c.tokenError(resp.StatusCode, resp.Header, readError(resp))
@@ -163,9 +162,8 @@ func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) 
 	}
 	// The body holds the token: never echo it.
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&t); err != nil || t.AccessToken == "" {
-		return "", 0, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-			Message: "the Sign'Stash token endpoint answered 200 without an access token",
-			Hint:    "check that token_url is the OAuth token endpoint (…/oauth2/authorization-server/oauth/token)"}
+		return "", 0, signagent.TransientError("the Sign'Stash token endpoint answered 200 without an access token",
+			"check that token_url is the OAuth token endpoint (…/oauth2/authorization-server/oauth/token)", nil)
 	}
 	if tt := t.TokenType; tt != "" && !strings.EqualFold(tt, "bearer") {
 		return "", 0, configError("backend %s: the token endpoint issued a %q token, not a bearer token", c.cfg.Name, tt)
@@ -197,14 +195,11 @@ func (c *Client) dropToken(tok string) {
 func (c *Client) tokenError(st int, h http.Header, we *Error) error {
 	switch {
 	case st == http.StatusBadRequest || st == http.StatusUnauthorized || st == http.StatusForbidden:
-		return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
-			Message: fmt.Sprintf("the Sign'Stash token endpoint refused client service %s", c.cfg.ClientID),
-			Hint:    "check client_id and the client secret (and that token_url is the right environment); documents wait until it works",
-			Err:     we}
+		return signagent.ConfigError(fmt.Sprintf("the Sign'Stash token endpoint refused client service %s", c.cfg.ClientID),
+			"check client_id and the client secret (and that token_url is the right environment); documents wait until it works", we)
 	case st == http.StatusNotFound:
-		return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
-			Message: fmt.Sprintf("the Sign'Stash token endpoint %s does not exist (HTTP 404)", c.cfg.TokenURL),
-			Hint:    "check token_url", Err: we}
+		return signagent.ConfigError(fmt.Sprintf("the Sign'Stash token endpoint %s does not exist (HTTP 404)", c.cfg.TokenURL),
+			"check token_url", we)
 	default:
 		return classify(false, st, h, we, "get an access token")
 	}
@@ -252,8 +247,7 @@ func (c *Client) do(ctx context.Context, method, u string, body *request, what s
 			if errors.As(err, &le) {
 				return nil, le.err
 			}
-			return nil, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-				Message: fmt.Sprintf("%s: no answer from Sign'Stash at %s", what, req.URL.Host), Err: err}
+			return nil, signagent.TransientError(fmt.Sprintf("%s: no answer from Sign'Stash at %s", what, req.URL.Host), "", err)
 		}
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 			return resp, nil
@@ -319,8 +313,7 @@ func tokenRejected(we *Error) bool {
 // parameters", documented as HTTP 500) rejects the documents of a sign
 // call, but only fails a look-up or a poll, which is retried.
 func classify(send bool, status int, h http.Header, we *Error, what string) *signagent.Error {
-	e := &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-		Message: fmt.Sprintf("%s: Sign'Stash answered %v", what, we), Err: we}
+	e := signagent.TransientError(fmt.Sprintf("%s: Sign'Stash answered %v", what, we), "", we)
 	config := func(hint string) *signagent.Error {
 		e.Kind, e.Code, e.Hint = signagent.KindConfig, signagent.CodeConfig, hint
 		return e

@@ -117,9 +117,10 @@ type Config struct {
 	Clock clockwork.Clock
 }
 
+// configError is a configuration error in the backend's settings, its
+// message formatted as by fmt.Sprintf.
 func configError(format string, a ...any) *signagent.Error {
-	return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig, Message: fmt.Sprintf(format, a...),
-		Hint: "fix the signstash backend settings in the configuration file"}
+	return signagent.ConfigError(fmt.Sprintf(format, a...), "fix the signstash backend settings in the configuration file", nil)
 }
 
 // New checks cfg and returns a client. It does not contact the service;

@@ -138,8 +138,7 @@ func saveSigned(l *wire.Lexer, dir string, b64 *wire.Base64) (string, error) {
 	}
 	f, err := os.CreateTemp(dir, ".signstash-*.part")
 	if err != nil {
-		return "", &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
-			Message: "cannot store a signed document: " + err.Error(), Err: err}
+		return "", localErr("cannot store a signed document", err)
 	}
 	// Not flushed here: the agent flushes every signed file before it
 	// publishes it, several at a time (as for the local backend).
@@ -199,19 +198,17 @@ func (r *opResult) results(b *signing.Batch, pre map[string]error) []signing.Res
 		o := r.docs[d.Ref]
 		switch {
 		case o == nil:
-			out[i].Err = &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-				Message: fmt.Sprintf("Sign'Stash operation %d returned no result for document %s", r.id, d.Ref)}
+			out[i].Err = signagent.TransientError(fmt.Sprintf("Sign'Stash operation %d returned no result for document %s", r.id, d.Ref), "", nil)
 		case o.status == wire.SignSigned && o.tmp != "":
 			if err := os.Rename(o.tmp, d.Out); err != nil {
 				os.Remove(o.tmp)
-				out[i].Err = &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
-					Message: fmt.Sprintf("cannot store signed document %s: %v", d.Ref, err), Err: err}
+				out[i].Err = signagent.LocalError(fmt.Sprintf("cannot store signed document %s: %v", d.Ref, err), "", err)
 			}
 			o.tmp = ""
 		case o.status == wire.SignSigned:
-			out[i].Err = &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeRemoteRejected,
-				Message: fmt.Sprintf("Sign'Stash operation %d signed document %s but returned no signed content", r.id, d.Ref),
-				Hint:    "the signed document can be fetched from the Sign'Stash back-office; retrying signs it again"}
+			out[i].Err = signagent.DocError(signagent.CodeRemoteRejected,
+				fmt.Sprintf("Sign'Stash operation %d signed document %s but returned no signed content", r.id, d.Ref),
+				"the signed document can be fetched from the Sign'Stash back-office; retrying signs it again")
 		default:
 			out[i].Err = signError(r.id, d.Ref, o.status, o.signError)
 		}
@@ -222,9 +219,9 @@ func (r *opResult) results(b *signing.Batch, pre map[string]error) []signing.Res
 
 // signError classifies a per-document signing error.
 func signError(op int64, ref, status, code string) *signagent.Error {
-	e := &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeSigningError,
-		Message: fmt.Sprintf("Sign'Stash could not sign document %s (operation %d): %s %s", ref, op, status, code),
-		Hint:    "the service rejected this document; check that it is a valid, unprotected PDF or XML"}
+	e := signagent.DocError(signagent.CodeSigningError,
+		fmt.Sprintf("Sign'Stash could not sign document %s (operation %d): %s %s", ref, op, status, code),
+		"the service rejected this document; check that it is a valid, unprotected PDF or XML")
 	switch code {
 	case "INVALID_CERT_SERVICE_CREDS", "INVALID_CERT_ACCESS_ACCOUNT", "CONFIGURATION_SIGN_ERROR":
 		e.Kind = signagent.KindConfig

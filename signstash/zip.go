@@ -73,16 +73,13 @@ func (c *Client) fetchZip(ctx context.Context, endpoint string, id int64, b *sig
 		if errors.As(err, &pe) {
 			return localErr("cannot spool the signed documents of operation "+op, err)
 		}
-		return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-			Message: what + ": the ZIP of Sign'Stash was cut", Err: err}
+		return signagent.TransientError(what+": the ZIP of Sign'Stash was cut", "", err)
 	case n > limit:
-		return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-			Message: fmt.Sprintf("%s: the ZIP of Sign'Stash is larger than %d bytes, more than the signed documents can take", what, limit)}
+		return signagent.TransientError(fmt.Sprintf("%s: the ZIP of Sign'Stash is larger than %d bytes, more than the signed documents can take", what, limit), "", nil)
 	}
 	zr, err := zip.NewReader(spool, n)
 	if err != nil {
-		return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-			Message: what + ": the answer of Sign'Stash is not a ZIP file", Err: err}
+		return signagent.TransientError(what+": the answer of Sign'Stash is not a ZIP file", "", err)
 	}
 	// The entry names the request implies, for an exact match first.
 	byEntry := make(map[string]string, len(wanted))
@@ -103,8 +100,7 @@ func (c *Client) fetchZip(ctx context.Context, endpoint string, id int64, b *sig
 			}
 			// Downloaded again at the next poll: signing again could sign
 			// the document twice.
-			return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-				Message: fmt.Sprintf("%s: the ZIP entry of document %s is damaged", what, ref), Err: err}
+			return signagent.TransientError(fmt.Sprintf("%s: the ZIP entry of document %s is damaged", what, ref), "", err)
 		}
 		w.o.tmp = tmp
 	}
@@ -164,6 +160,7 @@ func extract(f *zip.File, dir string, max int64) (string, error) {
 	return out.Name(), nil
 }
 
+// localErr is a local error saying msg and then its cause err.
 func localErr(msg string, err error) error {
-	return &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal, Message: msg + ": " + err.Error(), Err: err}
+	return signagent.LocalError(msg+": "+err.Error(), "", err)
 }
