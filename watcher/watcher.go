@@ -166,11 +166,11 @@ func (w *Watcher) setFS(fs FS) time.Duration {
 // once Run starts, and retried.
 func New(cfg Config) (*Watcher, error) {
 	if cfg.Root == "" {
-		return nil, configError("no inbox folder given", "set the folder's inbox path")
+		return nil, signagent.ConfigError("watcher: no inbox folder given", "set the folder's inbox path", nil)
 	}
 	root, err := filepath.Abs(cfg.Root)
 	if err != nil {
-		return nil, configError(fmt.Sprintf("inbox %q: %v", cfg.Root, err), "give the inbox as an absolute path")
+		return nil, signagent.ConfigError(fmt.Sprintf("watcher: inbox %q: %v", cfg.Root, err), "give the inbox as an absolute path", nil)
 	}
 	cfg.Root = filepath.Clean(root)
 	for _, d := range []struct {
@@ -183,7 +183,7 @@ func New(cfg Config) (*Watcher, error) {
 		{"empty grace", &cfg.EmptyGrace, DefaultEmptyGrace},
 	} {
 		if *d.v < 0 {
-			return nil, configError(fmt.Sprintf("%s is negative (%s)", d.name, *d.v), "use a positive duration such as \"2s\", or leave it out for the default")
+			return nil, signagent.ConfigError(fmt.Sprintf("watcher: %s is negative (%s)", d.name, *d.v), "use a positive duration such as \"2s\", or leave it out for the default", nil)
 		}
 		if *d.v == 0 {
 			*d.v = d.def
@@ -191,7 +191,7 @@ func New(cfg Config) (*Watcher, error) {
 	}
 	pats := newPatterns(cfg.Include, cfg.Exclude)
 	if bad := pats.validate(); bad != "" {
-		return nil, configError(fmt.Sprintf("malformed include/exclude pattern %q", bad), "patterns use * ? and [a-z] classes; check brackets and escapes")
+		return nil, signagent.ConfigError(fmt.Sprintf("watcher: malformed include/exclude pattern %q", bad), "patterns use * ? and [a-z] classes; check brackets and escapes", nil)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clockwork.NewRealClock()
@@ -276,13 +276,8 @@ func (w *Watcher) setScanErr(err error) {
 	w.mu.Lock()
 	prev := w.scanErr
 	if err != nil {
-		w.scanErr = &signagent.Error{
-			Kind:    signagent.KindLocal,
-			Code:    signagent.CodeLocal,
-			Message: "cannot list inbox " + w.cfg.Root,
-			Hint:    "check that the folder exists, that its share is mounted and that the service account may read it; the agent retries by itself",
-			Err:     err,
-		}
+		w.scanErr = signagent.LocalError("cannot list inbox "+w.cfg.Root,
+			"check that the folder exists, that its share is mounted and that the service account may read it; the agent retries by itself", err)
 	} else {
 		w.scanErr = nil
 	}
@@ -303,13 +298,8 @@ func (w *Watcher) setWatchErr(err error) {
 	w.mu.Lock()
 	prev := w.watchErr
 	if err != nil {
-		w.watchErr = &signagent.Error{
-			Kind:    signagent.KindLocal,
-			Code:    signagent.CodeLocal,
-			Message: fmt.Sprintf("file events unavailable for inbox %s; scanning every %s instead", w.cfg.Root, w.interval),
-			Hint:    "files are still found, only later; on network shares this is expected, otherwise check the folder and the inotify limits (fs.inotify.max_user_watches)",
-			Err:     err,
-		}
+		w.watchErr = signagent.LocalError(fmt.Sprintf("file events unavailable for inbox %s; scanning every %s instead", w.cfg.Root, w.interval),
+			"files are still found, only later; on network shares this is expected, otherwise check the folder and the inotify limits (fs.inotify.max_user_watches)", err)
 	} else {
 		w.watchErr = nil
 	}
@@ -322,8 +312,4 @@ func (w *Watcher) setWatchErr(err error) {
 	case prev != nil:
 		w.log.Info("file events available again")
 	}
-}
-
-func configError(msg, hint string) error {
-	return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig, Message: "watcher: " + msg, Hint: hint}
 }
