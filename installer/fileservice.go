@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/internal/atomicfile"
 )
 
@@ -149,8 +150,8 @@ func (s *fileService) makeDataDir(o Options) error {
 	}
 	u, err := user.Lookup(o.User)
 	if err != nil {
-		return configError(fmt.Sprintf("user %q does not exist", o.User),
-			fmt.Sprintf("create it first (for example: useradd --system --home-dir %s %s), or install without a user", o.DataDir, o.User))
+		return signagent.ConfigError(fmt.Sprintf("user %q does not exist", o.User),
+			fmt.Sprintf("create it first (for example: useradd --system --home-dir %s %s), or install without a user", o.DataDir, o.User), nil)
 	}
 	uid, err1 := strconv.Atoi(u.Uid)
 	gid, err2 := strconv.Atoi(u.Gid)
@@ -267,12 +268,12 @@ func purge(o Options) error {
 	}
 	dataDir := filepath.Clean(o.DataDir)
 	if !filepath.IsAbs(dataDir) || filepath.Dir(dataDir) == dataDir {
-		return configError(fmt.Sprintf("refusing to purge %q", o.DataDir), "give the agent's own data directory")
+		return signagent.ConfigError(fmt.Sprintf("refusing to purge %q", o.DataDir), "give the agent's own data directory", nil)
 	}
 	for _, f := range o.folders() {
 		if within(dataDir, filepath.Clean(f)) || within(filepath.Clean(f), dataDir) {
-			return configError(fmt.Sprintf("refusing to purge %s: it overlaps the folder %s, and documents must never be deleted", dataDir, f),
-				"remove the data directory by hand once the folders are moved elsewhere")
+			return signagent.ConfigError(fmt.Sprintf("refusing to purge %s: it overlaps the folder %s, and documents must never be deleted", dataDir, f),
+				"remove the data directory by hand once the folders are moved elsewhere", nil)
 		}
 	}
 	keep := ""

@@ -80,12 +80,12 @@ func (o Options) password() (string, error) {
 		return "", nil
 	}
 	if strings.HasSuffix(o.User, "$") {
-		return "", configError(fmt.Sprintf("%s is a group managed service account: it takes no password", o.User),
-			"install without --password-file; Windows fetches the account's password from the domain")
+		return "", signagent.ConfigError(fmt.Sprintf("%s is a group managed service account: it takes no password", o.User),
+			"install without --password-file; Windows fetches the account's password from the domain", nil)
 	}
 	b, err := os.ReadFile(o.PasswordFile)
 	if err != nil {
-		return "", configError("cannot read the password file", "check the path given to --password-file")
+		return "", signagent.ConfigError("cannot read the password file", "check the path given to --password-file", nil)
 	}
 	pw, _, _ := strings.Cut(string(b), "\n")
 	return strings.TrimSuffix(pw, "\r"), nil
@@ -118,8 +118,8 @@ func (o Options) resolve(isAbs func(string) bool) (Options, error) {
 		o.Executable = exe
 	}
 	if strings.ContainsAny(o.name(), " /\\\"'$%") {
-		return o, configError(fmt.Sprintf("service name %q contains spaces or special characters", o.name()),
-			"use letters, digits, '-', '_' or '.'")
+		return o, signagent.ConfigError(fmt.Sprintf("service name %q contains spaces or special characters", o.name()),
+			"use letters, digits, '-', '_' or '.'", nil)
 	}
 	for _, p := range []struct{ what, path string }{
 		{"executable", o.Executable}, {"configuration file", o.Config}, {"data directory", o.DataDir},
@@ -128,34 +128,27 @@ func (o Options) resolve(isAbs func(string) bool) (Options, error) {
 			continue
 		}
 		if !isAbs(p.path) {
-			return o, configError(fmt.Sprintf("%s path %q is not absolute", p.what, p.path),
-				"a service does not start in your working directory: give the full path")
+			return o, signagent.ConfigError(fmt.Sprintf("%s path %q is not absolute", p.what, p.path),
+				"a service does not start in your working directory: give the full path", nil)
 		}
 	}
 	for _, f := range o.folders() {
 		if !isAbs(f) {
-			return o, configError(fmt.Sprintf("folder %q is not an absolute path", f),
-				"a service does not start in your working directory: use full paths in the configuration")
+			return o, signagent.ConfigError(fmt.Sprintf("folder %q is not an absolute path", f),
+				"a service does not start in your working directory: use full paths in the configuration", nil)
 		}
 	}
 	return o, nil
 }
 
-func configError(msg, hint string) error {
-	return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig, Message: msg, Hint: hint}
-}
-
 // adminError is returned when the service manager refuses us for lack of
 // rights. hint says how to get them on this OS.
 func adminError(hint string, err error) error {
-	return &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
-		Message: "needs administrator rights", Hint: hint, Err: err}
+	return signagent.LocalError("needs administrator rights", hint, err)
 }
 
 // notInstalledError is returned by Start, Stop and Restart when there is no
 // such service.
 func notInstalledError(name string) error {
-	return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
-		Message: fmt.Sprintf("service %s is not installed", name),
-		Hint:    "install it first: signagent install --config FILE"}
+	return signagent.ConfigError(fmt.Sprintf("service %s is not installed", name), "install it first: signagent install --config FILE", nil)
 }

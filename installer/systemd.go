@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/signagent/signagent"
 )
 
 // SystemdUnitDir is where Install writes the unit on Linux.
@@ -28,11 +30,11 @@ func RenderSystemdUnit(opts Options) (string, error) {
 	}
 	for _, v := range append([]string{o.Executable, o.Config, o.DataDir, o.User}, o.Folders...) {
 		if strings.ContainsAny(v, "\n\r\x00") {
-			return "", configError(fmt.Sprintf("%q contains a line break", v), "rename the path")
+			return "", signagent.ConfigError(fmt.Sprintf("%q contains a line break", v), "rename the path", nil)
 		}
 	}
 	if strings.ContainsAny(o.User, " \"'\\%$") {
-		return "", configError(fmt.Sprintf("user name %q contains spaces or special characters", o.User), "give a plain account name")
+		return "", signagent.ConfigError(fmt.Sprintf("user name %q contains spaces or special characters", o.User), "give a plain account name", nil)
 	}
 
 	writable := o.folders()

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/signagent/signagent"
 )
 
 // WindowsService is what Install registers with the Windows service control
@@ -201,7 +203,7 @@ func CheckWindowsPath(p string) error {
 
 func checkWindowsPath(p string, driveType func(letter byte) driveKind) error {
 	if p == "" {
-		return configError("empty folder path", "give the full path of the folder")
+		return signagent.ConfigError("empty folder path", "give the full path of the folder", nil)
 	}
 	norm := strings.ReplaceAll(p, "/", `\`)
 	switch {
@@ -210,26 +212,26 @@ func checkWindowsPath(p string, driveType func(letter byte) driveKind) error {
 	case strings.HasPrefix(norm, `\\?\`):
 		return checkWindowsPath(norm[len(`\\?\`):], driveType)
 	case strings.HasPrefix(norm, `\\.\`):
-		return configError(fmt.Sprintf("%q is a device path, not a folder", p), "give a folder path such as D:\\erp\\export or \\\\server\\share\\export")
+		return signagent.ConfigError(fmt.Sprintf("%q is a device path, not a folder", p), "give a folder path such as D:\\erp\\export or \\\\server\\share\\export", nil)
 	case strings.HasPrefix(norm, `\\`):
 		return checkUNC(p, norm[2:])
 	}
 	if len(norm) < 2 || norm[1] != ':' || !isLetter(norm[0]) {
-		return configError(fmt.Sprintf("%q is not an absolute Windows path", p),
-			"give the full path, such as D:\\erp\\export or \\\\server\\share\\export")
+		return signagent.ConfigError(fmt.Sprintf("%q is not an absolute Windows path", p),
+			"give the full path, such as D:\\erp\\export or \\\\server\\share\\export", nil)
 	}
 	if len(norm) == 2 || norm[2] != '\\' {
-		return configError(fmt.Sprintf("%q is relative to the current directory of drive %s", p, norm[:2]),
-			fmt.Sprintf("write it as %s\\%s", norm[:2], norm[2:]))
+		return signagent.ConfigError(fmt.Sprintf("%q is relative to the current directory of drive %s", p, norm[:2]),
+			fmt.Sprintf("write it as %s\\%s", norm[:2], norm[2:]), nil)
 	}
 	letter := upper(norm[0])
 	switch driveType(letter) {
 	case driveRemote:
-		return configError(fmt.Sprintf("%q is on the mapped network drive %c:, which a service does not see", p, letter),
-			fmt.Sprintf("use the share's UNC path instead (\\\\server\\share\\...; `net use %c:` shows it)", letter))
+		return signagent.ConfigError(fmt.Sprintf("%q is on the mapped network drive %c:, which a service does not see", p, letter),
+			fmt.Sprintf("use the share's UNC path instead (\\\\server\\share\\...; `net use %c:` shows it)", letter), nil)
 	case driveMissing:
-		return configError(fmt.Sprintf("%q is on drive %c:, which does not exist for services (a drive mapped in a user's session?)", p, letter),
-			"use a local drive, or the share's UNC path (\\\\server\\share\\...)")
+		return signagent.ConfigError(fmt.Sprintf("%q is on drive %c:, which does not exist for services (a drive mapped in a user's session?)", p, letter),
+			"use a local drive, or the share's UNC path (\\\\server\\share\\...)", nil)
 	}
 	return nil
 }
@@ -237,7 +239,7 @@ func checkWindowsPath(p string, driveType func(letter byte) driveKind) error {
 func checkUNC(p, rest string) error {
 	parts := strings.Split(rest, `\`)
 	if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
-		return configError(fmt.Sprintf("%q is not a complete UNC path", p), "write it as \\\\server\\share\\folder")
+		return signagent.ConfigError(fmt.Sprintf("%q is not a complete UNC path", p), "write it as \\\\server\\share\\folder", nil)
 	}
 	return nil
 }
