@@ -28,6 +28,12 @@ func split(b *signing.Batch) ([]signing.Doc, map[string]error) {
 				"route other files to a folder using the local backend")
 			continue
 		}
+		if d.Size == 0 {
+			// The service answers an empty document with a generic
+			// INVALID_DOCUMENT; say what it is, without a request.
+			pre[d.Ref] = signagent.DocError(signagent.CodeEmptyFile, "the document is empty", "export the document again")
+			continue
+		}
 		send = append(send, d)
 	}
 	return send, pre
@@ -53,6 +59,9 @@ func (c *Client) async(n int) bool {
 // A reused external reference (0.0.7) means an earlier send went through:
 // Submit then returns what Lookup finds.
 func (c *Client) Submit(ctx context.Context, b *signing.Batch) (*signing.Operation, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // nothing was sent
+	}
 	send, pre := split(b)
 	if len(send) == 0 {
 		return &signing.Operation{Ref: b.Ref, Done: true, Results: (&opResult{}).results(b, pre)}, nil

@@ -6,11 +6,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/signer"
 	"github.com/signagent/signagent/signer/signertest"
 	"github.com/signagent/signagent/signing"
@@ -74,9 +72,6 @@ func TestBackendConformance(t *testing.T) {
 			if c.transport == signstash.TransportBase64 && calls["multipart_sign"]+calls["async_register_multipart"] != 0 {
 				t.Errorf("base64 transport made multipart calls: %v", calls)
 			}
-			if why := knownClientGaps(t, b); why != "" {
-				t.Skip(why)
-			}
 			signertest.Conformance(t, b, signertest.Config{
 				PDF: filepath.Join(corpus, "ZUGFeRDv1/correct/Konik/acme_invoice-42_ZUGFeRD.pdf"),
 				XML: filepath.Join(corpus, "XML-Rechnung/CII/EN16931_Einfach.cii.xml"),
@@ -86,51 +81,6 @@ func TestBackendConformance(t *testing.T) {
 			})
 		})
 	}
-}
-
-// knownClientGaps probes the two cases of the suite the client failed when
-// this test was written, and says which it still fails ("" when none):
-// the suite then runs whole as soon as the client handles them.
-//
-//   - MixedBatch: a 0-byte document must fail as KindDocument EMPTY_FILE
-//     before anything is sent; the client sent it, and the service's
-//     per-document error came back as SIGNING_ERROR.
-//   - CancelledContext: Submit on a cancelled context must fail; with only
-//     a document the service cannot take (a .txt), the client made no call
-//     and returned a finished operation.
-func knownClientGaps(t *testing.T, b *signstash.Client) string {
-	t.Helper()
-	dir := t.TempDir()
-	var gaps []string
-	empty := filepath.Join(dir, "empty.pdf")
-	os.WriteFile(empty, nil, 0o600)
-	batch := &signing.Batch{Ref: "gap-empty-" + time.Now().Format("150405.000000000"), Docs: []signing.Doc{{
-		Ref: "gap-empty-doc-" + time.Now().Format("150405.000000000"), Name: "empty.pdf", Path: empty, Out: filepath.Join(dir, "empty.out.pdf"),
-		Opts: signing.Options{Type: signing.TypeAuto}}}}
-	op, err := b.Submit(context.Background(), batch)
-	for i := 0; err == nil && !op.Done && i < 500; i++ {
-		time.Sleep(10 * time.Millisecond)
-		op, err = b.Poll(context.Background(), batch, op)
-	}
-	if err != nil || !op.Done || signagent.CodeOf(op.Results[0].Err) != signagent.CodeEmptyFile {
-		var got any = err
-		if err == nil && op.Done {
-			got = op.Results[0].Err
-		}
-		gaps = append(gaps, fmt.Sprintf("MixedBatch: a 0-byte PDF is sent and fails as %v, not EMPTY_FILE before sending", got))
-	}
-	txt := filepath.Join(dir, "a.txt")
-	os.WriteFile(txt, []byte("text"), 0o600)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := b.Submit(ctx, &signing.Batch{Ref: "gap-cancelled", Docs: []signing.Doc{{Ref: "gap-cancelled-a", Name: "a.txt", Path: txt, Size: 4,
-		Out: txt + ".p7s", Opts: signing.Options{Type: signing.TypeAuto}}}}); err == nil {
-		gaps = append(gaps, "CancelledContext: Submit of a batch the service cannot take (only a .txt) on a cancelled context returns a finished operation, not an error")
-	}
-	if len(gaps) == 0 {
-		return ""
-	}
-	return "the Sign'Stash client fails signertest cases: " + strings.Join(gaps, "; ")
 }
 
 // verifySignedBatch signs a PDF and an XML invoice through b and verifies
