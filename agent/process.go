@@ -280,11 +280,12 @@ func (r *runner) poll(ctx context.Context, s *batchRun) error {
 // failed decides what follows a failed backend call (ctx still live).
 func (r *runner) failed(ctx context.Context, s *batchRun, stage string, err error) (next, time.Duration) {
 	kind := signagent.KindOf(err)
-	if stage == stageSubmit && kind == signagent.KindTransient {
+	if stage == stageSubmit && kind == signagent.KindTransient && !errors.Is(err, signing.ErrNotTaken) {
 		// No answer, or one that does not prove the batch refused: it
 		// may have been taken. A configuration or account refusal
-		// (an error answer before any work), or a local fault before
-		// sending, leaves nothing behind: send again once it clears.
+		// (an error answer before any work), a throttled send
+		// (signing.ErrNotTaken) or a local fault before sending leaves
+		// nothing behind: send again once it clears.
 		s.unknown = true
 	}
 	switch kind {

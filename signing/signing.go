@@ -150,6 +150,12 @@ type Result struct {
 // operation for a reference, so resubmitting cannot sign twice.
 var ErrNotFound = errors.New("operation not found")
 
+// ErrNotTaken, wrapped in a failed call's error, says the backend refused
+// the call before doing any work (a throttled request, HTTP 429): a Submit
+// that fails with it left nothing behind, so the batch is sent again
+// without a look-up.
+var ErrNotTaken = errors.New("refused before any work was done")
+
 // Backend signs batches. Implementations: the local signer (synchronous) and
 // the Sign'Stash client (sync or async). All methods are safe for concurrent
 // use and honour ctx.

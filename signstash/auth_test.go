@@ -16,6 +16,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash"
 	"github.com/signagent/signagent/signstash/sim"
 )
@@ -173,6 +174,10 @@ func TestErrorCodeFaultsClassified(t *testing.T) {
 		errors.As(err, &se)
 		if c.code == "429" && se.RetryAfter != 7*time.Second {
 			t.Fatalf("429: RetryAfter %v, want 7s", se.RetryAfter)
+		}
+		// Only a 429 proves the send took nothing (no look-up needed).
+		if notTaken := errors.Is(err, signing.ErrNotTaken); notTaken != (c.code == "429") {
+			t.Errorf("%s: errors.Is(err, ErrNotTaken) = %v", c.code, notTaken)
 		}
 	}
 }

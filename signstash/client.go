@@ -341,6 +341,12 @@ func classify(send bool, status int, h http.Header, we *Error, what string) *sig
 			e.RetryAfter = 30 * time.Second
 		}
 		e.Hint = "the service is throttling requests; fewer, larger batches help"
+		// Refused before any work: a send answered 429 took nothing.
+		if e.Err == nil {
+			e.Err = signing.ErrNotTaken
+		} else {
+			e.Err = fmt.Errorf("%w (%w)", e.Err, signing.ErrNotTaken)
+		}
 		return e
 	case strings.HasPrefix(code, "1."):
 		return account()
