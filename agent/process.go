@@ -177,6 +177,9 @@ func (r *runner) step(ctx context.Context, s *batchRun) (next, time.Duration) {
 	switch {
 	case s.op != nil:
 		stage, err = stagePoll, r.poll(ctx, s)
+		if errors.Is(err, errUnsettled) {
+			stage = stageLookup
+		}
 	case s.unknown:
 		if n, done := r.decided(ctx, s); done {
 			return n, 0
@@ -240,7 +243,7 @@ func (r *runner) lookup(ctx context.Context, s *batchRun) error {
 		s.unknownSince = r.a.Clock.Now()
 	}
 	op, err := r.f.Backend.Lookup(ctx, r.signerBatch(s.lb, s.docs))
-	if err == nil || errors.Is(err, signing.ErrNotFound) {
+	if errors.Is(err, signing.ErrNotFound) {
 		s.unknownSince, s.waiting = time.Time{}, false
 	}
 	if errors.Is(err, signing.ErrNotFound) {
@@ -255,8 +258,12 @@ func (r *runner) lookup(ctx context.Context, s *batchRun) error {
 	if err != nil {
 		return err
 	}
+	// Found: the outcome is settled once the operation answers a poll (or
+	// is done already); until then the batch stays as it is recorded.
 	s.op, s.unknown = op, false
-	r.recordSubmitted(ctx, s.lb, op)
+	if op.Done {
+		s.unknownSince, s.waiting = time.Time{}, false
+	}
 	return nil
 }
 
@@ -268,14 +275,29 @@ func (r *runner) poll(ctx context.Context, s *batchRun) error {
 	op, err := r.f.Backend.Poll(ctx, r.signerBatch(s.lb, s.docs), s.op)
 	if errors.Is(err, signing.ErrNotFound) {
 		s.op, s.unknown = nil, true
+		if !s.unknownSince.IsZero() {
+			// A look-up found it, yet the call that tracks it does not
+			// (another instance behind a balancer): still unsettled.
+			return errUnsettled
+		}
 		return errCallAgain
 	}
 	if err != nil {
 		return err
 	}
+	if !s.unknownSince.IsZero() {
+		// The operation a look-up found answers: the outcome is known.
+		r.recordSubmitted(ctx, s.lb, op)
+		s.unknownSince, s.waiting = time.Time{}, false
+	}
 	s.op = op
 	return nil
 }
+
+// errUnsettled: a look-up found the operation but polling it does not:
+// the outcome is still unknown (handled as a failed look-up).
+var errUnsettled = signagent.TransientError("the operation a look-up found is unknown to the call that polls it (another instance behind a balancer?)",
+	"list the proxy's instances (instances = […]) so that each operation is polled where it runs", nil)
 
 // failed decides what follows a failed backend call (ctx still live).
 func (r *runner) failed(ctx context.Context, s *batchRun, stage string, err error) (next, time.Duration) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/ledger"
 	"github.com/signagent/signagent/signing"
 )
 
@@ -38,5 +39,36 @@ func TestStepThrottledSendIsSentAgain(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(e.r.f.Outbox, "a.txt.p7s")); err != nil {
 		t.Errorf("no signature in the outbox: %v", err)
+	}
+}
+
+// TestStepFoundButUnpollableWaitsForDecision: behind a balancer without an
+// instance list, a look-up may find the operation on one instance while
+// every poll reaches the other, which does not know it. That settles
+// nothing: the batch is neither sent again nor left cycling for ever
+// between look-up and poll, but recorded as outcome unknown after
+// OutcomeUnknownAfter, for an operator's decision.
+func TestStepFoundButUnpollableWaitsForDecision(t *testing.T) {
+	e := newStepEnv(t)
+	e.fb.submit = func(ctx context.Context, b *signing.Batch) (*signing.Operation, error) {
+		return nil, transient("connection reset after the request was sent")
+	}
+	e.fb.lookup = func(ctx context.Context, b *signing.Batch) (*signing.Operation, error) {
+		return &signing.Operation{ID: "1001", Ref: b.Ref, PollAfter: time.Second}, nil
+	}
+	e.fb.poll = func(ctx context.Context, b *signing.Batch, op *signing.Operation) (*signing.Operation, error) {
+		return nil, signing.ErrNotFound
+	}
+	lb := e.batch("a.txt")
+	e.processFor(lb, false, 50) // 50 waits of 10 minutes: past OutcomeUnknownAfter
+
+	if st := e.batchState(lb.ID); st != ledger.BatchUnknown {
+		t.Errorf("batch %s, want %s (awaiting a decision); calls %v", st, ledger.BatchUnknown, e.fb.log())
+	}
+	if got := e.fb.count("submit"); got != 1 {
+		t.Errorf("%d submits, want 1", got)
+	}
+	if d := e.doc("a.txt"); d.State.Terminal() {
+		t.Errorf("a.txt is %s while its outcome is unknown", d.State)
 	}
 }
