@@ -30,19 +30,20 @@ const (
 	DevCertificate     = "dev"   // certificate value for the self-signed development certificate
 	DefaultMaxSize     = 100 * MB
 
-	DefaultMode          = "auto"
-	DefaultSyncMaxFiles  = 50
-	DefaultTimeout       = 5 * time.Minute
-	DefaultPollInterval  = 2 * time.Second
-	DefaultSettle        = 2 * time.Second
-	DefaultScanInterval  = 60 * time.Second
-	DefaultMaxFiles      = 50
-	DefaultMaxBytes      = 20 * MB
-	DefaultMaxWait       = 5 * time.Second
-	DefaultOnCollision   = "suffix"
-	DefaultGiveUpAfter   = 24 * time.Hour
-	DefaultSignatureType = "auto"
-	DefaultTransport     = signstash.TransportBase64
+	DefaultMode           = "auto"
+	DefaultSyncMaxFiles   = 50
+	DefaultTimeout        = 5 * time.Minute
+	DefaultPollInterval   = 2 * time.Second
+	DefaultSettle         = 2 * time.Second
+	DefaultScanInterval   = 60 * time.Second
+	DefaultMaxFiles       = 50
+	DefaultMaxBytes       = 20 * MB
+	DefaultMaxWait        = 5 * time.Second
+	DefaultOnCollision    = "suffix"
+	DefaultGiveUpAfter    = 24 * time.Hour
+	DefaultSignatureType  = "auto"
+	DefaultTransport      = signstash.TransportBase64
+	DefaultProofOfAbsence = signstash.ProofInstances
 
 	// MaxFilesLimit is the most documents one request may carry (the
 	// Sign'Stash async mode's limit).
@@ -170,6 +171,10 @@ type Backend struct {
 	// InstanceScheme (signstash) is the scheme of instances named only by
 	// host:port; default BaseURL's.
 	InstanceScheme string `toml:"instance_scheme" backend:"signstash"`
+	// ProofOfAbsence (signstash) says which look-up denials prove that a
+	// batch whose send had an unknown outcome was never taken:
+	// "instances" (the SaaS's, or every listed instance's) or "saas".
+	ProofOfAbsence string `toml:"proof_of_absence" backend:"signstash"`
 	// HTTPProxy (signstash) is the outbound HTTP proxy; default the
 	// HTTPS_PROXY / HTTP_PROXY / NO_PROXY environment variables.
 	HTTPProxy string `toml:"http_proxy" backend:"signstash"`
@@ -331,6 +336,7 @@ func defaultBackend(name, typ string) *Backend {
 		b.Timeout = Duration{DefaultTimeout}
 		b.PollInterval = Duration{DefaultPollInterval}
 		b.Transport = DefaultTransport
+		b.ProofOfAbsence = DefaultProofOfAbsence
 	}
 	return b
 }

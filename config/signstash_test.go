@@ -148,3 +148,22 @@ mode = "async"
 		}
 	}
 }
+
+// TestProofOfAbsence: "instances" by default, "saas" accepted, anything
+// else refused on its line with the values it may take.
+func TestProofOfAbsence(t *testing.T) {
+	c, err := Parse([]byte(signstashConf("")), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Backends["m"].ProofOfAbsence; got != signstash.ProofInstances {
+		t.Errorf("default proof_of_absence %q, want %q", got, signstash.ProofInstances)
+	}
+	if c, err = Parse([]byte(signstashConf(`proof_of_absence = "saas"`+"\n")), ""); err != nil || c.Backends["m"].ProofOfAbsence != signstash.ProofSaaS {
+		t.Errorf("proof_of_absence = \"saas\": %v", err)
+	}
+	_, err = Parse([]byte(signstashConf(`proof_of_absence = "never"`+"\n")), "c.toml")
+	if err == nil || !strings.Contains(err.Error(), "proof_of_absence") || !strings.Contains(err.Error(), ":7") || !strings.Contains(err.Error(), "saas") {
+		t.Errorf("bad proof_of_absence: %v", err)
+	}
+}

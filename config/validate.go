@@ -245,6 +245,7 @@ func (v *validator) signstash(k func(string) string, b *Backend) {
 	if b.Service != "" {
 		v.oneOf(k("service"), b.Service, signstash.ServiceProxy, signstash.ServiceSaaS)
 	}
+	v.oneOf(k("proof_of_absence"), b.ProofOfAbsence, signstash.ProofInstances, signstash.ProofSaaS)
 	if b.InstanceScheme != "" {
 		v.oneOf(k("instance_scheme"), b.InstanceScheme, "http", "https")
 	}

@@ -379,7 +379,15 @@ func (c *Client) Lookup(ctx context.Context, b *signing.Batch) (*signing.Operati
 		}
 		return op, err
 	}
-	if c.saas || len(c.instances) > 0 {
+	if c.saas {
+		return nil, signing.ErrNotFound
+	}
+	if len(c.instances) > 0 && c.cfg.ProofOfAbsence == ProofSaaS {
+		return nil, signagent.TransientError(fmt.Sprintf("%s: outcome unknown: every proxy instance denies knowing the batch, but with proof_of_absence = \"saas\" a proxy's denial proves nothing (an instance that restarted forgot its operations), so the batch is not sent again", what),
+			"check at the service whether the batch was signed, then `signagent resolve` it",
+			errOutcomeUnknown)
+	}
+	if len(c.instances) > 0 {
 		return nil, signing.ErrNotFound
 	}
 	return nil, signagent.TransientError(fmt.Sprintf("%s: outcome unknown: the proxy at %s does not know the batch, but an instance behind a load balancer knows only its own operations, so the batch is not sent again", what, c.base.Host),

@@ -87,6 +87,14 @@ type Config struct {
 	// answer). Default: BaseURL's scheme. An HTTPS balancer in front of
 	// plain-HTTP instances needs "http".
 	InstanceScheme string
+	// ProofOfAbsence says which "not found" answers to a look-up prove
+	// that a batch whose send had an unknown outcome was never taken, so
+	// it is sent again: ProofInstances (the SaaS's, or every listed proxy
+	// instance's) or ProofSaaS (only the SaaS's: a proxy batch every
+	// instance denies waits for an operator's decision instead — for
+	// proxies that forget their operations when they restart, where a
+	// denial is no proof). Default ProofInstances.
+	ProofOfAbsence string
 	// HTTPProxy is the outbound proxy for every call (http://host:port).
 	// Default: the HTTPS_PROXY / HTTP_PROXY environment variables. NO_PROXY
 	// applies to both, and loopback hosts never go through a proxy.
@@ -184,6 +192,13 @@ func New(cfg Config) (*Client, error) {
 	default:
 		return nil, configError("backend %s: instance_scheme %q is not http or https", cfg.Name, cfg.InstanceScheme)
 	}
+	switch cfg.ProofOfAbsence {
+	case "":
+		cfg.ProofOfAbsence = ProofInstances
+	case ProofInstances, ProofSaaS:
+	default:
+		return nil, configError("backend %s: proof_of_absence %q is not %q or %q", cfg.Name, cfg.ProofOfAbsence, ProofInstances, ProofSaaS)
+	}
 	proxy, err := ProxyFunc(cfg.HTTPProxy, os.Getenv)
 	if err != nil {
 		return nil, configError("backend %s: http_proxy: %v", cfg.Name, err)
@@ -254,6 +269,10 @@ func PathNames() []string { return wire.PathNames() }
 const (
 	ServiceProxy = "proxy" // the on-premise Sign'Stash Proxy (einvoice-integration-client-ws)
 	ServiceSaaS  = "saas"  // the Integration Service (einvoice-integration-ws)
+
+	// Values of Config.ProofOfAbsence.
+	ProofInstances = "instances" // the SaaS, or every listed instance
+	ProofSaaS      = "saas"      // the SaaS only
 )
 
 // InferService guesses from a base URL's path which service it is: the

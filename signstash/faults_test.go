@@ -482,6 +482,17 @@ func TestLookupBehindBalancerNeverClaimsAbsence(t *testing.T) {
 					t.Fatalf("poll of the operation found at its instance: %v", err)
 				}
 			}
+			// proof_of_absence = "saas": even every instance's denial
+			// proves nothing (an instance forgets its operations when it
+			// restarts): the outcome stays unknown.
+			cfg.ProofOfAbsence = signstash.ProofSaaS
+			if c, err = signstash.New(cfg); err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Lookup(ctx, e.batch("lb-never3-"+mode, 1))
+			if errors.Is(err, signing.ErrNotFound) || signagent.KindOf(err) != signagent.KindTransient {
+				t.Fatalf("unknown batch, every instance listed, proof_of_absence saas: %v, want a transient 'outcome unknown'", err)
+			}
 		})
 	}
 }

@@ -152,6 +152,7 @@ func newBackend(cfg *config.Config, b *config.Backend, e *env, log *slog.Logger)
 			Instances:      b.Instances,
 			Service:        b.Service,
 			InstanceScheme: b.InstanceScheme,
+			ProofOfAbsence: b.ProofOfAbsence,
 			HTTPProxy:      b.HTTPProxy,
 			Logger:         log.With("backend", b.Name),
 		})
