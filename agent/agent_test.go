@@ -358,6 +358,7 @@ func TestCorpusEndToEnd(t *testing.T) {
 }
 
 func TestBadInputsGetErrorFiles(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	good, err := os.ReadFile(corpusFiles(t, ".pdf")[0])
 	if err != nil {
@@ -418,6 +419,7 @@ func TestBadInputsGetErrorFiles(t *testing.T) {
 }
 
 func TestCollisionPolicies(t *testing.T) {
+	t.Parallel()
 	pdf, err := os.ReadFile(corpusFiles(t, ".pdf")[0])
 	if err != nil {
 		t.Fatal(err)
@@ -457,6 +459,7 @@ func TestCollisionPolicies(t *testing.T) {
 }
 
 func TestCAdESPublishesContentAndSignature(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	e.start()
 	e.drop("data.txt", []byte("plain data to sign\n"))
@@ -490,6 +493,7 @@ func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
 // TestAwkwardNames signs files whose names have spaces, Unicode, leading
 // dashes and several dots; outputs keep their names.
 func TestAwkwardNames(t *testing.T) {
+	t.Parallel()
 	pdf, err := os.ReadFile(corpusFiles(t, ".pdf")[0])
 	if err != nil {
 		t.Fatal(err)
@@ -513,6 +517,7 @@ func TestAwkwardNames(t *testing.T) {
 // folder (nothing bounces to error/, nothing is created on the local disk
 // in its place) and publication resumes when it is back.
 func TestOutboxVanishesAndComesBack(t *testing.T) {
+	t.Parallel()
 	pdf, err := os.ReadFile(corpusFiles(t, ".pdf")[0])
 	if err != nil {
 		t.Fatal(err)
@@ -546,6 +551,7 @@ func TestOutboxVanishesAndComesBack(t *testing.T) {
 // stays valid), a file over max_size fails with TOO_LARGE, and a symlink to
 // a PDF is moved to error/ as NOT_A_REGULAR_FILE, never read.
 func TestAlreadySignedTooLargeAndSymlink(t *testing.T) {
+	t.Parallel()
 	pdfs := corpusFiles(t, ".pdf")
 	small, err := os.ReadFile(pdfs[0])
 	if err != nil {

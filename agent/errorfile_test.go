@@ -38,6 +38,7 @@ func goldenErrorFile(t *testing.T, name string, got []byte) {
 // document: every key of ErrorFile, and what the agent writes for a real
 // failure (its times replaced, as they change from run to run).
 func TestErrorFileJSON(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
 	ef := agent.ErrorFile{File: "a very long name.pdf", StoredAs: "a very long na-1a2b3c.pdf", Code: signagent.CodeGaveUp,
 		Message: "the service did not answer", Hint: "run `signagent retry`", Attempts: 7, Batch: "b-12", Operation: "op-9",

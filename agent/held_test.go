@@ -14,6 +14,7 @@ import (
 // batch is simply sent again — even at a proxy whose instances are not
 // listed, where a look-up could never prove it absent.
 func TestSignStashRefusedSubmitIsSentAgain(t *testing.T) {
+	t.Parallel()
 	e := newSimEnv(t, simOpts{unlisted: true, client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync }})
 	srv := e.cluster.Instances[0]
 	must(t, srv.SetClientStatus(simAlias, sim.StatusInactive))

@@ -61,6 +61,7 @@ func (e *env) noBytesFrom(secret []byte) {
 // error/ as themselves with NOT_A_REGULAR_FILE; no byte of their targets
 // reaches any output, and a regular document beside them is signed.
 func TestNeverReadThroughLinks(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS == "windows" {
 		t.Skip("symbolic links need privileges on Windows")
 	}
@@ -121,6 +122,7 @@ func TestNeverReadThroughLinks(t *testing.T) {
 // claim area before it is signed is never published, and its target's
 // bytes appear nowhere.
 func TestSwappedForLinkAfterClaim(t *testing.T) {
+	t.Parallel()
 	txt := []byte("plain document\n")
 	secret := []byte("TOP-SECRET-claim-area-swap")
 	target := filepath.Join(t.TempDir(), "secret")
@@ -151,6 +153,7 @@ func TestSwappedForLinkAfterClaim(t *testing.T) {
 // document as it finally is, and the ledger's digest is the digest of
 // exactly the bytes that were signed.
 func TestChangedAfterClaimIsSignedAsRecorded(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		ext  string
@@ -242,6 +245,7 @@ func TestChangedAfterClaimIsSignedAsRecorded(t *testing.T) {
 // TestChangingForeverFails: a document rewritten at every attempt fails as
 // CHANGED_AFTER_CLAIM after three, and nothing is published.
 func TestChangingForeverFails(t *testing.T) {
+	t.Parallel()
 	data := bytes.Repeat([]byte("line of a plain document\n"), 50)
 	e := newEnv(t, nil)
 	n := 0
@@ -300,6 +304,7 @@ func (b *brokenBackend) Submit(ctx context.Context, batch *signing.Batch) (*sign
 // bytes than the recorded document, goes to error/ as SIGNING_ERROR and is
 // never published.
 func TestVerifyBeforePublish(t *testing.T) {
+	t.Parallel()
 	pdf, err := os.ReadFile(corpusFiles(t, ".pdf")[0])
 	if err != nil {
 		t.Fatal(err)
@@ -328,6 +333,7 @@ func TestVerifyBeforePublish(t *testing.T) {
 // room for ".error.json" still gets its error file (shortened name, full
 // name inside), and the folder is never held by it.
 func TestLongNameFailsWithErrorFile(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(f *agent.Folder) { f.Watch.Include = []string{"*"} })
 	e.start()
 	long := strings.Repeat("x", 242) + ".pdf"    // 246 bytes
@@ -365,6 +371,7 @@ func TestLongNameFailsWithErrorFile(t *testing.T) {
 // TestHoldBacksOffFromSeconds: a held folder tries again after HoldMin
 // first, not after the long HoldRetry.
 func TestHoldBacksOffFromSeconds(t *testing.T) {
+	t.Parallel()
 	pdf, err := os.ReadFile(corpusFiles(t, ".pdf")[0])
 	if err != nil {
 		t.Fatal(err)
@@ -402,6 +409,7 @@ func (e *env) recorded(rel string) *ledger.Doc {
 // error/ with its error file), every output must verify, no byte of a file
 // outside the inbox may appear anywhere, and the agent must keep running.
 func TestHostileInputsOneOutcomeEach(t *testing.T) {
+	t.Parallel()
 	pdfs := corpusFiles(t, ".pdf")
 	base, err := os.ReadFile(pdfs[0])
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 // TestRecheckReleasesAHeldFolderAtOnce: with the problem fixed, "recheck
 // now" publishes what waited without waiting out the hold's minute.
 func TestRecheckReleasesAHeldFolderAtOnce(t *testing.T) {
+	t.Parallel()
 	pdf, err := os.ReadFile(corpusFiles(t, ".pdf")[0])
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +73,7 @@ func TestRecheckReleasesAHeldFolderAtOnce(t *testing.T) {
 // count as waiting (not dotfiles, temp names or excluded patterns); failed
 // documents are listed from their error files.
 func TestLiveCountsTheInboxAndListsFailures(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	e.a = &agent.Agent{Ledger: e.db, Folders: []*agent.Folder{e.folder}}
 	old := time.Now().Add(-time.Hour)
@@ -101,6 +103,7 @@ func TestLiveCountsTheInboxAndListsFailures(t *testing.T) {
 // through again, as `signagent retry` does, and refuses paths outside the
 // error folder.
 func TestRetryRequeuesFailedDocuments(t *testing.T) {
+	t.Parallel()
 	pdf, err := os.ReadFile(corpusFiles(t, ".pdf")[0])
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 // detached signature, take Agent.OutputMode (config's output_mode); by
 // default 0640. Error files keep the agent's own 0640.
 func TestOutputMode(t *testing.T) {
+	t.Parallel()
 	pdf, err := os.ReadFile(corpusFiles(t, ".pdf")[0])
 	if err != nil {
 		t.Fatal(err)

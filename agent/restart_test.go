@@ -21,6 +21,7 @@ import (
 // checks that the document ends up published exactly once (or failed with
 // its error file), with nothing left in the claim area.
 func TestRestartAfterCrashAtEachState(t *testing.T) {
+	t.Parallel()
 	pdf, err := os.ReadFile(corpusFiles(t, ".pdf")[0])
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +146,7 @@ func must(t *testing.T, err error) {
 // failed, but whose end was not recorded (the ledger write failed, or a
 // crash came first), is closed after restart without sending anything.
 func TestFinishedBatchLeftOpenIsNotSentAgain(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, nil)
 	d := &ledger.Doc{Folder: "invoices", Rel: "gone.pdf", Size: 10, ModTime: time.Now(), SHA256: "00"}

@@ -79,6 +79,7 @@ func (f *flaky) Submit(ctx context.Context, b *signing.Batch) (*signing.Operatio
 // A document failing transiently is retried after growing waits counted
 // in the ledger, with one warning, and one line when it is signed at last.
 func TestTransientRetriesBackOff(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db, err := ledger.Open(filepath.Join(dir, "ledger.db"))
 	if err != nil {

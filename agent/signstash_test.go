@@ -562,6 +562,7 @@ func TestSignStashFaultsSurvived(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			e := newSimEnv(t, simOpts{instances: c.instances, faults: c.faults, seed: 11, jump: !c.realTime, client: func(cf *signstash.Config) { cf.Mode = c.mode },
 				folder: func(f *agent.Folder) { f.MaxFiles = 3 }})
 			docs := uniquePDFs(t, 12)
@@ -591,13 +592,18 @@ func TestSignStashFaultsSurvived(t *testing.T) {
 // found" from the wrong one must not lead to a resend. Every document is
 // signed by the service exactly once and published.
 func TestSignStashBalancerWithoutInstances(t *testing.T) {
-	t.Parallel()
+	// Not in parallel: which call a seeded fault hits depends on the order
+	// of the two batches' calls, which load changes; a reset before the
+	// register reaches an instance leaves an outcome only an operator
+	// settles.
 	for _, seed := range []uint64{2, 4, 6} { // seeds where today's faults hit a register
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			// On the real clock: which call a seeded fault hits depends
+			// on how many polls come first, and a jumping clock polls more.
 			// Resets only: a register that failed before reaching an
 			// instance leaves an outcome no look-up through the balancer can
 			// settle (an operator decision).
-			e := newSimEnv(t, simOpts{instances: 2, faults: sim.Faults{ResetRate: 0.3}, seed: seed, jump: true,
+			e := newSimEnv(t, simOpts{instances: 2, faults: sim.Faults{ResetRate: 0.3}, seed: seed,
 				client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync; cf.Instances = nil },
 				folder: func(f *agent.Folder) { f.MaxFiles = 3 }})
 			docs := uniquePDFs(t, 12)
