@@ -42,7 +42,7 @@ const (
 	// DefaultOutcomeUnknownAfter bounds how long look-ups may fail to
 	// settle whether a send was taken before its batch waits for an
 	// operator's decision.
-	DefaultOutcomeUnknownAfter = time.Hour
+	DefaultOutcomeUnknownAfter = config.DefaultOutcomeUnknownAfter
 )
 
 // idlePoll is how often a waiting batch looks whether the inbox still has

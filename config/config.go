@@ -23,8 +23,12 @@ const (
 	DefaultListen          = "127.0.0.1:9464"
 	DefaultLedgerRetention = 90 * 24 * time.Hour
 	DefaultBackupInterval  = 24 * time.Hour
-	DefaultBackupKeep      = 7
-	DefaultOutputMode      = FileMode(0o640) // the service's account writes, its group reads
+	// DefaultOutcomeUnknownAfter bounds how long look-ups may fail to
+	// settle whether a send was taken before its batch waits for an
+	// operator's decision.
+	DefaultOutcomeUnknownAfter = time.Hour
+	DefaultBackupKeep          = 7
+	DefaultOutputMode          = FileMode(0o640) // the service's account writes, its group reads
 
 	DefaultBackendName = "local" // the backend an empty file gets
 	DevCertificate     = "dev"   // certificate value for the self-signed development certificate
@@ -95,6 +99,10 @@ type Config struct {
 	// into an outbox (Unix); default 0640: the service's account reads and
 	// writes, its group reads, others nothing. Written "0640" or 0o640.
 	OutputMode FileMode `toml:"output_mode"`
+	// OutcomeUnknownAfter is how long the look-ups of a batch whose send
+	// had an unknown outcome may fail to settle it before the batch waits
+	// for an operator's decision (signagent resolve); default 1h.
+	OutcomeUnknownAfter Duration `toml:"outcome_unknown_after"`
 
 	// Backends by name. An empty file gets one "local" backend with the
 	// development certificate.
@@ -308,15 +316,16 @@ func (c *Config) ListenRemote() bool {
 // relative (DataDir is "data").
 func Default() *Config {
 	return &Config{
-		DataDir:         DefaultDataDir,
-		LogLevel:        DefaultLogLevel,
-		LogFormat:       DefaultLogFormat,
-		Listen:          DefaultListen,
-		UIActions:       true,
-		LedgerRetention: Duration{DefaultLedgerRetention},
-		BackupInterval:  Duration{DefaultBackupInterval},
-		BackupKeep:      DefaultBackupKeep,
-		OutputMode:      DefaultOutputMode,
+		DataDir:             DefaultDataDir,
+		LogLevel:            DefaultLogLevel,
+		LogFormat:           DefaultLogFormat,
+		Listen:              DefaultListen,
+		UIActions:           true,
+		LedgerRetention:     Duration{DefaultLedgerRetention},
+		BackupInterval:      Duration{DefaultBackupInterval},
+		BackupKeep:          DefaultBackupKeep,
+		OutputMode:          DefaultOutputMode,
+		OutcomeUnknownAfter: Duration{DefaultOutcomeUnknownAfter},
 		Backends: map[string]*Backend{
 			DefaultBackendName: defaultBackend(DefaultBackendName, TypeLocal),
 		},

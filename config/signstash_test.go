@@ -167,3 +167,19 @@ func TestProofOfAbsence(t *testing.T) {
 		t.Errorf("bad proof_of_absence: %v", err)
 	}
 }
+
+// TestOutcomeUnknownAfter: 1h by default, a duration of at least 1m,
+// refused on its line otherwise.
+func TestOutcomeUnknownAfter(t *testing.T) {
+	c, err := Parse([]byte(""), "")
+	if err != nil || c.OutcomeUnknownAfter.Duration != DefaultOutcomeUnknownAfter {
+		t.Fatalf("default: %v %v", c, err)
+	}
+	if c, err = Parse([]byte("outcome_unknown_after = \"15m\"\n"), ""); err != nil || c.OutcomeUnknownAfter.Minutes() != 15 {
+		t.Errorf("15m: %v", err)
+	}
+	_, err = Parse([]byte("\noutcome_unknown_after = \"30s\"\n"), "c.toml")
+	if err == nil || !strings.Contains(err.Error(), "outcome_unknown_after") || !strings.Contains(err.Error(), ":2") {
+		t.Errorf("30s: %v", err)
+	}
+}

@@ -131,6 +131,9 @@ func (v *validator) top() {
 	if c.LedgerRetention.Duration < 0 {
 		v.errorf("ledger_retention", `e.g. "90d"; "0s" keeps records forever`, "must not be negative")
 	}
+	if c.OutcomeUnknownAfter.Duration < time.Minute {
+		v.errorf("outcome_unknown_after", `e.g. "1h" (the default) or "15m"`, "must be at least 1m")
+	}
 	if c.BackupInterval.Duration < time.Minute {
 		v.errorf("backup_interval", `e.g. "24h" (the default) or "6h"`, "must be at least 1m")
 	}

@@ -202,7 +202,7 @@ func newBackends(cfg *config.Config, e *env, log *slog.Logger) (map[string]signi
 
 // newAgent wires the pipeline from the configuration.
 func newAgent(cfg *config.Config, db *ledger.DB, backends map[string]signing.Backend, log *slog.Logger) *agent.Agent {
-	a := &agent.Agent{Ledger: db, Logger: log, OutputMode: cfg.OutputMode.Perm()}
+	a := &agent.Agent{Ledger: db, Logger: log, OutputMode: cfg.OutputMode.Perm(), OutcomeUnknownAfter: cfg.OutcomeUnknownAfter.Duration}
 	for _, f := range cfg.Folders {
 		a.Folders = append(a.Folders, &agent.Folder{
 			Name:        f.Name,
