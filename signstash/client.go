@@ -227,18 +227,31 @@ func (c *Client) do(ctx context.Context, method, u string, body *request, what s
 		if err != nil {
 			return nil, err
 		}
+		var sent bodies
 		if body != nil {
 			rc, n, err := body.open()
 			if err != nil {
 				return nil, err
 			}
-			req.Body, req.ContentLength = rc, n
-			req.GetBody = func() (io.ReadCloser, error) { rc, _, err := body.open(); return rc, err }
+			req.Body, req.ContentLength = sent.add(rc), n
+			req.GetBody = func() (io.ReadCloser, error) {
+				rc, _, err := body.open()
+				if err != nil {
+					return nil, err
+				}
+				return sent.add(rc), nil
+			}
 			req.Header.Set("Content-Type", body.ctype)
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Accept", "application/json")
 		resp, err := c.hc.Do(req)
+		if err != nil || resp.StatusCode < 200 || resp.StatusCode >= 300 {
+			// An error answer may come before the body is read (a proxy's
+			// 502): stop sending it, so its documents are closed now — on
+			// Windows an open document cannot be archived or moved.
+			sent.close()
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -260,6 +273,30 @@ func (c *Client) do(ctx context.Context, method, u string, body *request, what s
 		}
 		return nil, classify(method == http.MethodPost, resp.StatusCode, resp.Header, we, what)
 	}
+}
+
+// bodies are the request bodies a call opened (one, and more if the
+// transport asks GetBody for a retry), to close when the call ends with an
+// error answer.
+type bodies struct {
+	mu  sync.Mutex
+	rcs []io.Closer
+}
+
+func (b *bodies) add(rc io.ReadCloser) io.ReadCloser {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.rcs = append(b.rcs, rc)
+	return rc
+}
+
+func (b *bodies) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, rc := range b.rcs {
+		rc.Close()
+	}
+	b.rcs = nil
 }
 
 // localError carries a failure of the request body writer (a document that
