@@ -133,8 +133,13 @@ if { command -v wine64 >/dev/null || [ -x /usr/lib/wine/wine64 ]; } && command -
 		wine64 msiexec /i 'C:\signagent.msi' /qn >/dev/null 2>&1 || fail "msiexec /i under Wine"
 		key='HKLM\System\CurrentControlSet\Services\signagent'
 		image=$(wine64 reg query "$key" /v ImagePath 2>/dev/null | tr -d '\r' | sed -n 's/^ *ImagePath *REG_[A-Z_]* *//p')
+		# The executable path must be quoted (it holds a space); the
+		# configuration path, which holds none, may or may not be.
 		want='"C:\Program Files\signagent\signagent.exe" run --config "C:\ProgramData\signagent\config.toml"'
-		[ "$image" = "$want" ] || fail "under Wine the service's command line is $image, want $want"
+		case "$image" in
+		"$want" | '"C:\Program Files\signagent\signagent.exe" run --config C:\ProgramData\signagent\config.toml') ;;
+		*) fail "under Wine the service's command line is $image, want $want" ;;
+		esac
 		for f in "Program Files/signagent/signagent.exe" "Program Files/signagent/copyright.txt" "ProgramData/signagent/config.toml"; do
 			[ -f "$WINEPREFIX/drive_c/$f" ] || fail "under Wine the MSI did not install $f"
 		done
