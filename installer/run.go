@@ -24,15 +24,17 @@ func Interactive() bool { return service.Interactive() && !startedByServiceManag
 // its error, so that the process exits non-zero and the manager's
 // restart-on-failure applies (on Windows the service reports a
 // service-specific exit code, which the installed recovery actions cover).
-// log may be nil.
-func RunService(name string, run func(ctx context.Context) error, stopBudget time.Duration, log *slog.Logger) error {
+// reload, if set, is called when the Windows service manager passes on a
+// parameter change (SERVICE_CONTROL_PARAMCHANGE, sent by `signagent
+// reload`); elsewhere SIGHUP reaches the process itself. log may be nil.
+func RunService(name string, run func(ctx context.Context) error, reload func(), stopBudget time.Duration, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if name == "" {
 		name = DefaultName
 	}
-	return runService(name, run, stopBudget, log)
+	return runService(name, run, reload, stopBudget, log)
 }
 
 // errStopBudget is returned when run outlives the stop budget.

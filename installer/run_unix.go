@@ -13,7 +13,7 @@ import (
 	"github.com/kardianos/service"
 )
 
-func runService(name string, run func(ctx context.Context) error, budget time.Duration, log *slog.Logger) error {
+func runService(name string, run func(ctx context.Context) error, _ func(), budget time.Duration, log *slog.Logger) error {
 	return runKardianos(name, run, budget, log, waitSignal)
 }
 

@@ -18,12 +18,12 @@ import (
 // runService runs under the Windows SCM with our own handler: kardianos's
 // handler only ends on a stop request, so a run that fails by itself could
 // not report a failure and trigger the recovery actions.
-func runService(name string, run func(ctx context.Context) error, budget time.Duration, log *slog.Logger) error {
+func runService(name string, run func(ctx context.Context) error, reload func(), budget time.Duration, log *slog.Logger) error {
 	// Services start in System32; relative paths must not land there.
 	if exe, err := os.Executable(); err == nil {
 		_ = os.Chdir(filepath.Dir(exe))
 	}
-	h := &handler{run: run, budget: budget, log: log}
+	h := &handler{run: run, reload: reload, budget: budget, log: log}
 	if err := svc.Run(name, h); err != nil {
 		return err
 	}
@@ -32,6 +32,7 @@ func runService(name string, run func(ctx context.Context) error, budget time.Du
 
 type handler struct {
 	run    func(ctx context.Context) error
+	reload func() // on SERVICE_CONTROL_PARAMCHANGE; nil: not accepted
 	budget time.Duration
 	log    *slog.Logger
 	err    error // set by Execute before it returns
@@ -47,6 +48,9 @@ func (h *handler) Execute(_ []string, r <-chan svc.ChangeRequest, changes chan<-
 	done := make(chan error, 1)
 	go func() { done <- h.run(ctx) }()
 	running := svc.Status{State: svc.Running, Accepts: svc.AcceptStop | svc.AcceptShutdown}
+	if h.reload != nil {
+		running.Accepts |= svc.AcceptParamChange
+	}
 	changes <- running
 	for {
 		select {
@@ -61,6 +65,12 @@ func (h *handler) Execute(_ []string, r <-chan svc.ChangeRequest, changes chan<-
 		case c := <-r:
 			switch c.Cmd {
 			case svc.Interrogate:
+				changes <- c.CurrentStatus
+			case svc.ParamChange:
+				if h.reload != nil {
+					h.log.Info("reload requested by the service manager")
+					h.reload()
+				}
 				changes <- c.CurrentStatus
 			case svc.Stop, svc.Shutdown:
 				changes <- svc.Status{State: svc.StopPending, WaitHint: uint32(h.budget / time.Millisecond)}

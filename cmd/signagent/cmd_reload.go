@@ -38,7 +38,7 @@ func cmdReload(ctx context.Context, e *env, args []string) error {
 		if err := signalReload(held.PID); err != nil {
 			return &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
 				Message: fmt.Sprintf("cannot ask the agent (pid %d) to reload", held.PID), Err: err,
-				Hint: "run as the service's account or root; on Windows use `signagent restart`"}
+				Hint: "run as the service's account or root (on Windows: as an administrator, with the agent running as the service)"}
 		}
 		fmt.Fprintf(e.stdout, "asked the agent (pid %d) to reload %s; its log says whether it took the new configuration\n", held.PID, cfg.Path)
 		return nil

@@ -73,7 +73,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if !installer.Interactive() {
 		return installer.RunService(serviceName, func(ctx context.Context) error {
 			return runReloadable(ctx, cfg, *cfgPath, run, log)
-		}, stopBudget, log)
+		}, requestReload, stopBudget, log)
 	}
 	return runReloadable(ctx, cfg, *cfgPath, run, log)
 }

@@ -42,20 +42,35 @@ func runReloadable(ctx context.Context, cfg *config.Config, path string, run fun
 					return err
 				}
 			case <-hup:
-				n, err := loadForReload(path, cfg)
-				if err != nil {
-					log.Error("reload refused: the configuration has problems; still running on the previous one", "config", path, "err", err)
-					continue
-				}
-				log.Info("reloading: draining the running agent", "config", path)
-				select {
-				case <-next: // a newer request replaces one not yet applied
-				default:
-				}
-				next <- n
-				stop()
+			case <-reloadRequests:
 			}
+			// A reload request (the done case always leaves the loop).
+			n, err := loadForReload(path, cfg)
+			if err != nil {
+				log.Error("reload refused: the configuration has problems; still running on the previous one", "config", path, "err", err)
+				continue
+			}
+			log.Info("reloading: draining the running agent", "config", path)
+			select {
+			case <-next: // a newer request replaces one not yet applied
+			default:
+			}
+			next <- n
+			stop()
 		}
+	}
+}
+
+// reloadRequests carries reload requests that do not come as SIGHUP: the
+// Windows service manager's parameter change (requestReload).
+var reloadRequests = make(chan struct{}, 1)
+
+// requestReload asks runReloadable to read the configuration again; a
+// request already pending stands for both.
+func requestReload() {
+	select {
+	case reloadRequests <- struct{}{}:
+	default:
 	}
 }
 

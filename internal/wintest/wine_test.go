@@ -636,6 +636,56 @@ func TestService(t *testing.T) {
 		t.Errorf("not running after signing:\n%s", q)
 	}
 
+	// Reload: a second folder added to the configuration; `signagent
+	// reload` asks the service through the service manager (a parameter
+	// change), and the service signs in the new folder without a restart.
+	more := filepath.Join(s.root, "more")
+	for _, d := range []string{"inbox", "outbox", "error", "archive"} {
+		if err := os.MkdirAll(filepath.Join(more, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.OpenFile(filepath.Join(s.root, "config.toml"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(f, `
+[[folders]]
+name = "more"
+inbox = 'C:\sa-svc\more\inbox'
+outbox = 'C:\sa-svc\more\outbox'
+error = 'C:\sa-svc\more\error'
+archive = 'C:\sa-svc\more\archive'
+include = ["*.pdf"]
+backend = "local"
+settle = "500ms"
+max_wait = "1s"
+`)
+	f.Close()
+	if out, err := run("reload", "--config", s.cfg); err != nil || !strings.Contains(out, "asked the agent") {
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
+	b, err = os.ReadFile(corpus(t, ".pdf", 2)[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(more, "inbox", ".after-reload.tmp"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(more, "inbox", ".after-reload.tmp"), filepath.Join(more, "inbox", "after-reload.pdf")); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("the reloaded service to sign in the new folder", nil, func() bool {
+		return len(files(filepath.Join(more, "outbox"))) == 1
+	})
+	pdfsigValid(t, filepath.Join(more, "outbox", "after-reload.pdf"))
+	if q := query(); !strings.Contains(q, "RUNNING") {
+		t.Errorf("not running after the reload:\n%s", q)
+	}
+	if code := healthz(s.addr); code != http.StatusOK {
+		t.Errorf("/healthz %d after the reload", code)
+	}
+
 	if out, err := run("stop", "--config", s.cfg); err != nil {
 		t.Fatalf("stop: %v\n%s", err, out)
 	}
