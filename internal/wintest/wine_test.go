@@ -676,7 +676,8 @@ max_wait = "1s"
 		t.Fatal(err)
 	}
 	s.waitFor("the reloaded service to sign in the new folder", nil, func() bool {
-		return len(files(filepath.Join(more, "outbox"))) == 1
+		_, err := os.Stat(filepath.Join(more, "outbox", "after-reload.pdf")) // placed by a rename: whole once there
+		return err == nil
 	})
 	pdfsigValid(t, filepath.Join(more, "outbox", "after-reload.pdf"))
 	if q := query(); !strings.Contains(q, "RUNNING") {
