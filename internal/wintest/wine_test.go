@@ -227,10 +227,12 @@ func (s *site) dropBytes(b []byte, name string) {
 	}
 }
 
+// files lists the files under dir, relative and sorted, without the
+// agent's temp files (.signagent-*.partial), which are not outputs.
 func files(dir string) []string {
 	var out []string
 	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err == nil && !fi.IsDir() {
+		if err == nil && !fi.IsDir() && !(strings.HasPrefix(fi.Name(), ".signagent-") && strings.HasSuffix(fi.Name(), ".partial")) {
 			rel, _ := filepath.Rel(dir, p)
 			out = append(out, filepath.ToSlash(rel))
 		}
