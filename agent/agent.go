@@ -17,6 +17,7 @@ import (
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/config"
+	"github.com/signagent/signagent/internal/atomicfile"
 	"github.com/signagent/signagent/internal/winname"
 	"github.com/signagent/signagent/ledger"
 	"github.com/signagent/signagent/signing"
@@ -523,7 +524,7 @@ func (r *runner) claim(ctx context.Context, f watcher.File) {
 		return
 	}
 	r.claimed = r.claimed[:0]
-	if err := renameDurable(f.Path, r.abs(d.Claim)); err != nil {
+	if err := atomicfile.Rename(f.Path, r.abs(d.Claim)); err != nil {
 		// Vanished, or another agent won the rename: drop it quietly.
 		if err := r.a.Ledger.Delete(context.WithoutCancel(ctx), d.ID); err != nil {
 			r.log.Error("cannot forget unclaimed document", "file", f.Rel, "err", err)

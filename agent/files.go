@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"unicode/utf8"
 
 	"github.com/signagent/signagent"
@@ -49,16 +48,6 @@ func hashReader(r io.Reader) (string, int64, error) {
 }
 
 var hashBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
-
-// isUnsupported reports whether err is a file system's answer that it cannot
-// do what was asked at all (EINVAL, ENOTSUP, ERROR_INVALID_FUNCTION…), as
-// opposed to a failure: a directory flush or a chmod that a file system
-// does not support is no reason to hold a folder. dir says the operation
-// was on a directory handle, where Windows answers ERROR_ACCESS_DENIED.
-func isUnsupported(err error, dir bool) bool {
-	return errors.Is(err, errors.ErrUnsupported) || errors.Is(err, syscall.EINVAL) ||
-		errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EOPNOTSUPP) || unsupportedErrno(err, dir)
-}
 
 func syncFile(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)

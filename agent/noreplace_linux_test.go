@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/signagent/signagent/internal/atomicfile"
 )
 
 // The fallback of placeNew where hard links fail (FAT, exFAT, SMB) must not
@@ -19,7 +21,7 @@ func TestRenameNoReplace(t *testing.T) {
 		}
 	}
 	err := renameNoReplace(src, dst)
-	if isUnsupported(err, false) {
+	if atomicfile.Unsupported(err, false) {
 		t.Skipf("this file system has no RENAME_NOREPLACE: %v", err)
 	}
 	if !errors.Is(err, fs.ErrExist) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/internal/atomicfile"
 	"github.com/signagent/signagent/internal/winname"
 	"github.com/signagent/signagent/ledger"
 	"github.com/signagent/signagent/signing"
@@ -75,7 +76,7 @@ func (r *runner) publishAll(ctx context.Context, docs []*ledger.Doc, pre ...ledg
 	// One flush per outbox folder makes every placement in it durable
 	// before any of them is recorded as published.
 	for dir := range dirs {
-		dirs[dir] = syncDir(dir)
+		dirs[dir] = atomicfile.SyncDir(dir)
 	}
 	var published []ledger.Update
 	var done []*ledger.Doc
@@ -280,7 +281,7 @@ func (r *runner) archive(d *ledger.Doc) bool {
 		// original both here and in the archive (it would be archived
 		// twice). Only the agent writes the archive, so the free name stays
 		// free.
-		err = renameDurable(claim, freePath(dir, filepath.Base(filepath.FromSlash(d.Rel))))
+		err = atomicfile.Rename(claim, freePath(dir, filepath.Base(filepath.FromSlash(d.Rel))))
 	}
 	if err != nil {
 		r.log.Warn("cannot archive original", "doc", d.ID, "err", err)
@@ -401,7 +402,7 @@ func (r *runner) writeFailure(ctx context.Context, d *ledger.Doc, batchRef, hint
 		r.hold(ctx, local(err, "cannot write the error file"))
 		return
 	}
-	syncDir(filepath.Dir(target))
+	atomicfile.SyncDir(filepath.Dir(target))
 	if err := r.a.Ledger.Apply(ctx, ledger.Update{ID: d.ID, BatchID: d.BatchID, Cleaned: true}); err != nil {
 		r.log.Error("cannot record failure cleanup", "doc", d.ID, "err", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/internal/atomicfile"
 	"github.com/signagent/signagent/ledger"
 )
 
@@ -72,7 +73,7 @@ func (r *runner) reconcile(ctx context.Context) error {
 			// The rename may not have reached the disk before a crash:
 			// claim again if the original is still where it was.
 			if fi, err := os.Lstat(r.abs(d.Rel)); err == nil && fi.Mode().IsRegular() && fi.Size() == d.Size && fi.ModTime().Equal(d.ModTime) {
-				if err := renameDurable(r.abs(d.Rel), claim); err != nil {
+				if err := atomicfile.Rename(r.abs(d.Rel), claim); err != nil {
 					return err
 				}
 			} else {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/signagent/signagent/internal/atomicfile"
 	"github.com/signagent/signagent/ledger"
 )
 
@@ -31,9 +32,9 @@ func Requeue(ctx context.Context, db *ledger.DB, folder, errorDir, inbox, path s
 	dst := freePath(dir, filepath.Base(rel))
 	// A rename: a crash leaves the document in error/ or in the inbox,
 	// never in both.
-	if err := renameDurable(path, dst); err != nil {
+	if err := atomicfile.Rename(path, dst); err != nil {
 		return "", err
 	}
 	os.Remove(path + ".error.json")
-	return dst, syncDir(dir)
+	return dst, atomicfile.SyncDir(dir)
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/signagent/signagent/internal/atomicfile"
 )
 
 // A directory flush must never fail where the platform cannot flush
@@ -17,8 +19,8 @@ func TestSyncDir(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "a"), []byte("a"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := syncDir(dir); err != nil {
-		t.Fatalf("syncDir: %v", err)
+	if err := atomicfile.SyncDir(dir); err != nil {
+		t.Fatalf("SyncDir: %v", err)
 	}
 }
 
@@ -36,8 +38,8 @@ func TestIsUnsupported(t *testing.T) {
 		{&fs.PathError{Op: "sync", Path: "d", Err: syscall.ENOSPC}, true, false},
 		{errors.New("invalid argument"), true, false},
 	} {
-		if got := isUnsupported(c.err, c.dir); got != c.want {
-			t.Errorf("isUnsupported(%v, dir=%v) = %v, want %v", c.err, c.dir, got, c.want)
+		if got := atomicfile.Unsupported(c.err, c.dir); got != c.want {
+			t.Errorf("atomicfile.Unsupported(%v, dir=%v) = %v, want %v", c.err, c.dir, got, c.want)
 		}
 	}
 }
@@ -81,10 +83,10 @@ func TestRenameDurable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := renameDurable(src, dst); err != nil {
+	if err := atomicfile.Rename(src, dst); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(dst); string(b) != "a" || exists(src) {
-		t.Errorf("after renameDurable: dst %q, src exists %v", b, exists(src))
+		t.Errorf("after atomicfile.Rename: dst %q, src exists %v", b, exists(src))
 	}
 }

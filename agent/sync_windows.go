@@ -5,25 +5,12 @@ package agent
 import (
 	"errors"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/windows"
+
+	"github.com/signagent/signagent/internal/atomicfile"
 )
-
-// syncDir does nothing on Windows. A directory cannot be flushed there:
-// FlushFileBuffers answers ERROR_ACCESS_DENIED on a directory handle opened
-// for reading, ERROR_INVALID_FUNCTION on SMB shares. NTFS journals its
-// metadata, and the renames that must be durable go through renameDurable
-// and placeNew, which ask for MOVEFILE_WRITE_THROUGH.
-func syncDir(string) error { return nil }
-
-// renameDurable renames src to dst, replacing dst, and returns only once the
-// move has reached the disk.
-func renameDurable(src, dst string) error {
-	return moveFile(src, dst, windows.MOVEFILE_REPLACE_EXISTING|windows.MOVEFILE_WRITE_THROUGH)
-}
 
 // placeNew moves src to dst without ever replacing an existing dst. Without
 // MOVEFILE_REPLACE_EXISTING the move fails atomically when dst exists, on
@@ -51,11 +38,11 @@ func placeNew(src, dst string) error {
 const shareWait = 5 * time.Second
 
 func moveFile(src, dst string, flags uint32) error {
-	from, err := windows.UTF16PtrFromString(fixLongPath(src))
+	from, err := windows.UTF16PtrFromString(atomicfile.LongPath(src))
 	if err != nil {
 		return err
 	}
-	to, err := windows.UTF16PtrFromString(fixLongPath(dst))
+	to, err := windows.UTF16PtrFromString(atomicfile.LongPath(dst))
 	if err != nil {
 		return err
 	}
@@ -63,26 +50,4 @@ func moveFile(src, dst string, flags uint32) error {
 		return &os.LinkError{Op: "rename", Old: src, New: dst, Err: err}
 	}
 	return nil
-}
-
-// unsupportedErrno reports the Windows answers of a file system that cannot
-// do what was asked: a flush of a directory (ERROR_INVALID_FUNCTION on SMB,
-// ERROR_ACCESS_DENIED on a directory handle opened for reading), a chmod.
-func unsupportedErrno(err error, dir bool) bool {
-	return errors.Is(err, windows.ERROR_INVALID_FUNCTION) || errors.Is(err, windows.ERROR_NOT_SUPPORTED) ||
-		errors.Is(err, windows.ERROR_INVALID_PARAMETER) || (dir && errors.Is(err, windows.ERROR_ACCESS_DENIED))
-}
-
-// fixLongPath gives an absolute path of MAX_PATH or more its \\?\ form,
-// which the Win32 file functions take at any length (as package os does for
-// its own calls). Other paths are returned unchanged.
-func fixLongPath(p string) string {
-	if len(p) < 248 || strings.HasPrefix(p, `\\?\`) || !filepath.IsAbs(p) {
-		return p
-	}
-	p = filepath.Clean(p)
-	if strings.HasPrefix(p, `\\`) {
-		return `\\?\UNC\` + p[2:] // \\server\share\… → \\?\UNC\server\share\…
-	}
-	return `\\?\` + p
 }

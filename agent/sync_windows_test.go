@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signagent/signagent/internal/atomicfile"
 	"golang.org/x/sys/windows"
 )
 
@@ -25,8 +26,8 @@ func TestIsUnsupportedWindows(t *testing.T) {
 		{windows.ERROR_DISK_FULL, true, false},
 	} {
 		err := &fs.PathError{Op: "sync", Path: `C:\outbox`, Err: c.errno}
-		if got := isUnsupported(err, c.dir); got != c.want {
-			t.Errorf("isUnsupported(%v, dir=%v) = %v, want %v", c.errno, c.dir, got, c.want)
+		if got := atomicfile.Unsupported(err, c.dir); got != c.want {
+			t.Errorf("atomicfile.Unsupported(%v, dir=%v) = %v, want %v", c.errno, c.dir, got, c.want)
 		}
 	}
 }
@@ -73,8 +74,8 @@ func TestPlaceNewLongPath(t *testing.T) {
 	if err := placeNew(src, dst); err != nil {
 		t.Fatalf("placeNew to a %d-character path: %v", len(dst), err)
 	}
-	if err := renameDurable(dst, dst+".2"); err != nil {
-		t.Fatalf("renameDurable on a %d-character path: %v", len(dst), err)
+	if err := atomicfile.Rename(dst, dst+".2"); err != nil {
+		t.Fatalf("atomicfile.Rename on a %d-character path: %v", len(dst), err)
 	}
 	if !exists(dst + ".2") {
 		t.Error("renamed file missing")
@@ -91,8 +92,8 @@ func TestFixLongPath(t *testing.T) {
 		`C:\x\..\` + long:        `\\?\C:\` + long,
 		`relative\` + long:       `relative\` + long,
 	} {
-		if got := fixLongPath(in); got != want {
-			t.Errorf("fixLongPath(%.20s…) = %.30s…, want %.30s…", in, got, want)
+		if got := atomicfile.LongPath(in); got != want {
+			t.Errorf("atomicfile.LongPath(%.20s…) = %.30s…, want %.30s…", in, got, want)
 		}
 	}
 }

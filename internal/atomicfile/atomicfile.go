@@ -33,7 +33,7 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 		f.Close()
 		return err
 	}
-	if err := f.Chmod(perm); err != nil && !unsupported(err, false) {
+	if err := f.Chmod(perm); err != nil && !Unsupported(err, false) {
 		f.Close()
 		return err
 	}
@@ -44,17 +44,18 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := rename(tmp, path); err != nil {
+	if err := Rename(tmp, path); err != nil {
 		return err
 	}
 	return SyncDir(dir)
 }
 
-// unsupported reports whether err is a file system's answer that it cannot
+// Unsupported reports whether err is a file system's answer that it cannot
 // do what was asked at all (a directory flush on some network and FUSE file
-// systems, a chmod on FAT), as opposed to a failure. dir says the
-// operation was on a directory handle.
-func unsupported(err error, dir bool) bool {
+// systems, a chmod on FAT), as opposed to a failure: no reason to hold a
+// folder. dir says the operation was on a directory handle (where Windows
+// answers ERROR_ACCESS_DENIED).
+func Unsupported(err error, dir bool) bool {
 	return errors.Is(err, errors.ErrUnsupported) || errors.Is(err, syscall.EINVAL) ||
 		errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EOPNOTSUPP) || unsupportedErrno(err, dir)
 }

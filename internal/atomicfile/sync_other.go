@@ -17,14 +17,14 @@ func SyncDir(dir string) error {
 		return err
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil && !unsupported(err, true) {
+	if err := d.Sync(); err != nil && !Unsupported(err, true) {
 		return err
 	}
 	return nil
 }
 
-// rename renames src to dst, replacing dst; the caller flushes the
-// directory.
-func rename(src, dst string) error { return os.Rename(src, dst) }
+// Rename renames src to dst, replacing dst; the caller flushes the
+// directory (SyncDir).
+func Rename(src, dst string) error { return os.Rename(src, dst) }
 
 func unsupportedErrno(err error, dir bool) bool { return errors.Is(err, syscall.ENOSYS) }

@@ -17,14 +17,14 @@ import (
 // metadata, and WriteFile's rename asks for MOVEFILE_WRITE_THROUGH.
 func SyncDir(string) error { return nil }
 
-// rename renames src to dst, replacing dst, and returns only once the move
+// Rename renames src to dst, replacing dst, and returns only once the move
 // has reached the disk.
-func rename(src, dst string) error {
-	from, err := windows.UTF16PtrFromString(longPath(src))
+func Rename(src, dst string) error {
+	from, err := windows.UTF16PtrFromString(LongPath(src))
 	if err != nil {
 		return err
 	}
-	to, err := windows.UTF16PtrFromString(longPath(dst))
+	to, err := windows.UTF16PtrFromString(LongPath(dst))
 	if err != nil {
 		return err
 	}
@@ -42,10 +42,10 @@ func unsupportedErrno(err error, dir bool) bool {
 		errors.Is(err, windows.ERROR_INVALID_PARAMETER) || (dir && errors.Is(err, windows.ERROR_ACCESS_DENIED))
 }
 
-// longPath gives an absolute path of MAX_PATH or more its \\?\ form, which
+// LongPath gives an absolute path of MAX_PATH or more its \\?\ form, which
 // the Win32 file functions take at any length (as package os does for its
 // own calls). Other paths are returned unchanged.
-func longPath(p string) string {
+func LongPath(p string) string {
 	if len(p) < 248 || strings.HasPrefix(p, `\\?\`) || !filepath.IsAbs(p) {
 		return p
 	}
