@@ -131,9 +131,8 @@ func (s *scm) install(o Options) error {
 			return adminError(elevatedHint, err)
 		}
 		if account != "" && password == "" && !strings.HasSuffix(account, "$") {
-			return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
-				Message: fmt.Sprintf("install service %s as %s", s.ws.Name, account), Err: err,
-				Hint: "a domain or local account needs its password: give --password-file; a gMSA (DOMAIN\\name$) takes none"}
+			return signagent.ConfigError(fmt.Sprintf("install service %s as %s", s.ws.Name, account),
+				"a domain or local account needs its password: give --password-file; a gMSA (DOMAIN\\name$) takes none", err)
 		}
 		return fmt.Errorf("install service %s: %w", s.ws.Name, err)
 	}

@@ -73,19 +73,16 @@ func (s *Server) Listen() (net.Listener, error) {
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
-			Message: fmt.Sprintf("listen address %q is not host:port", addr),
-			Hint:    "set listen to an address such as " + DefaultAddr, Err: err}
+		return nil, signagent.ConfigError(fmt.Sprintf("listen address %q is not host:port", addr),
+			"set listen to an address such as "+DefaultAddr, err)
 	}
 	if !s.AllowRemote && !signagent.LoopbackHost(host) {
 		return nil, remoteRefused(addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
-			Message: fmt.Sprintf("cannot listen on %s", addr),
-			Hint:    "another signagent may already be running, or the port is taken: stop it or change listen in the configuration",
-			Err:     err}
+		return nil, signagent.ConfigError(fmt.Sprintf("cannot listen on %s", addr),
+			"another signagent may already be running, or the port is taken: stop it or change listen in the configuration", err)
 	}
 	// A name such as "localhost" is checked again once bound.
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !s.AllowRemote && !tcp.IP.IsLoopback() {
@@ -96,9 +93,8 @@ func (s *Server) Listen() (net.Listener, error) {
 }
 
 func remoteRefused(addr string) error {
-	return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
-		Message: fmt.Sprintf("refusing to serve status and metrics on %s: not a loopback address", addr),
-		Hint:    "use " + DefaultAddr + ", or allow remote access explicitly if the network is trusted"}
+	return signagent.ConfigError(fmt.Sprintf("refusing to serve status and metrics on %s: not a loopback address", addr),
+		"use "+DefaultAddr+", or allow remote access explicitly if the network is trusted", nil)
 }
 
 // Serve serves on ln until ctx is done, then shuts down gracefully and

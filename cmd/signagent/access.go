@@ -48,8 +48,7 @@ func serviceAccountExists(name string) error {
 		if runtime.GOOS == "windows" {
 			hint = `give it as DOMAIN\name (a gMSA as DOMAIN\name$), or .\name for a local account; check that this machine reaches the domain`
 		}
-		return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
-			Message: fmt.Sprintf("no account named %q on this machine", name), Hint: hint, Err: err}
+		return signagent.ConfigError(fmt.Sprintf("no account named %q on this machine", name), hint, err)
 	}
 	return nil
 }

@@ -159,9 +159,8 @@ func cmdRetry(ctx context.Context, e *env, args []string) error {
 		for _, f := range cfg.Folders {
 			names = append(names, f.Name)
 		}
-		return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
-			Message: fmt.Sprintf("retry: no folder named %q in %s", *folder, cfg.Path),
-			Hint:    "the folders are: " + strings.Join(names, ", ")}
+		return signagent.ConfigError(fmt.Sprintf("retry: no folder named %q in %s", *folder, cfg.Path),
+			"the folders are: "+strings.Join(names, ", "), nil)
 	}
 	// Retry holds the data directory while no agent runs, so none starts
 	// half-way. A running agent owns the directory instead: a requeue is one
@@ -231,9 +230,8 @@ func cmdRetry(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "%d document(s) requeued\n", n)
 	if failed > 0 {
-		return &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeLocal,
-			Message: fmt.Sprintf("%d document(s) not requeued", failed),
-			Hint:    "name files as they are in error/ (relative to it, or full paths); `signagent status` lists recent failures"}
+		return signagent.DocError(signagent.CodeLocal, fmt.Sprintf("%d document(s) not requeued", failed),
+			"name files as they are in error/ (relative to it, or full paths); `signagent status` lists recent failures")
 	}
 	return nil
 }

@@ -126,9 +126,8 @@ func cmdRecheck(ctx context.Context, e *env, args []string) error {
 	}
 	mi, err := readMonitorFile(cfg)
 	if errors.Is(err, errNotRunning) {
-		return &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
-			Message: "no running agent for " + cfg.Path + " (or its listener is off): nothing to recheck",
-			Hint:    "start it (`signagent start`), or set listen in the configuration"}
+		return signagent.LocalError("no running agent for "+cfg.Path+" (or its listener is off): nothing to recheck",
+			"start it (`signagent start`), or set listen in the configuration", nil)
 	}
 	if err != nil {
 		return err

@@ -36,9 +36,8 @@ func cmdReload(ctx context.Context, e *env, args []string) error {
 	switch {
 	case errors.As(err, &held) && held.PID > 0 && held.Command == datadir.CommandRun:
 		if err := signalReload(held.PID); err != nil {
-			return &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
-				Message: fmt.Sprintf("cannot ask the agent (pid %d) to reload", held.PID), Err: err,
-				Hint: "run as the service's account or root (on Windows: as an administrator, with the agent running as the service)"}
+			return signagent.LocalError(fmt.Sprintf("cannot ask the agent (pid %d) to reload", held.PID),
+				"run as the service's account or root (on Windows: as an administrator, with the agent running as the service)", err)
 		}
 		fmt.Fprintf(e.stdout, "asked the agent (pid %d) to reload %s; its log says whether it took the new configuration\n", held.PID, cfg.Path)
 		return nil
@@ -46,7 +45,6 @@ func cmdReload(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	lock.Release()
-	return &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
-		Message: "no agent is running on " + cfg.DataDir + ": nothing to reload",
-		Hint:    "start it (`signagent start` or `signagent run`); it reads the configuration when it starts"}
+	return signagent.LocalError("no agent is running on "+cfg.DataDir+": nothing to reload",
+		"start it (`signagent start` or `signagent run`); it reads the configuration when it starts", nil)
 }

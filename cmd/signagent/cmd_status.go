@@ -72,8 +72,8 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		if problem != "" {
 			msg = problem
 		}
-		return &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal, Message: msg,
-			Hint: "start it (`signagent start`, or `signagent run` in the foreground); the report above is the ledger's record"}
+		return signagent.LocalError(msg,
+			"start it (`signagent start`, or `signagent run` in the foreground); the report above is the ledger's record", nil)
 	}
 	return nil
 }

@@ -61,8 +61,8 @@ func cmdResolve(ctx context.Context, e *env, args []string) error {
 	defer db.Close()
 	ub, err := db.Resolve(ctx, batches[0], decision)
 	if errors.Is(err, ledger.ErrNotUnknown) {
-		return &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig, Message: "resolve: " + err.Error(),
-			Hint: "only a batch listed under \"outcome unknown\" by `signagent status` waits for a decision"}
+		return signagent.ConfigError("resolve: "+err.Error(),
+			"only a batch listed under \"outcome unknown\" by `signagent status` waits for a decision", nil)
 	}
 	if err != nil {
 		return fmt.Errorf("resolve: %w", err)

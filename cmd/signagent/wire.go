@@ -86,8 +86,7 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // openLedger opens the ledger in the data directory.
 func openLedger(cfg *config.Config) (*ledger.DB, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
-			Message: "cannot create the data directory " + cfg.DataDir, Hint: "check data_dir and the account's rights", Err: err}
+		return nil, signagent.LocalError("cannot create the data directory "+cfg.DataDir, "check data_dir and the account's rights", err)
 	}
 	return ledger.Open(filepath.Join(cfg.DataDir, "ledger.db"))
 }
@@ -98,9 +97,8 @@ func secret(b *config.Backend, getenv func(string) string) (string, error) {
 	if b.ClientSecretFile != "" {
 		data, err := os.ReadFile(b.ClientSecretFile)
 		if err != nil {
-			return "", &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
-				Message: fmt.Sprintf("backends.%s.client_secret_file: cannot read the secret file", b.Name),
-				Hint:    "check the path and that the service account can read it", Err: err}
+			return "", signagent.ConfigError(fmt.Sprintf("backends.%s.client_secret_file: cannot read the secret file", b.Name),
+				"check the path and that the service account can read it", err)
 		}
 		return strings.TrimRight(string(data), "\r\n"), nil
 	}
@@ -108,9 +106,8 @@ func secret(b *config.Backend, getenv func(string) string) (string, error) {
 		if v := getenv(b.ClientSecretEnv); v != "" {
 			return v, nil
 		}
-		return "", &signagent.Error{Kind: signagent.KindConfig, Code: signagent.CodeConfig,
-			Message: fmt.Sprintf("backends.%s.client_secret_env: environment variable %s is empty", b.Name, b.ClientSecretEnv),
-			Hint:    "set it in the service's environment, or use client_secret_file"}
+		return "", signagent.ConfigError(fmt.Sprintf("backends.%s.client_secret_env: environment variable %s is empty", b.Name, b.ClientSecretEnv),
+			"set it in the service's environment, or use client_secret_file", nil)
 	}
 	return "", nil
 }
