@@ -1,9 +1,7 @@
 package agent_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,26 +11,10 @@ import (
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/agent"
+	"github.com/signagent/signagent/internal/golden"
 )
 
-var updateErrorFile = flag.Bool("update-error-file", false, "rewrite testdata/*.error.json")
-
-func goldenErrorFile(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *updateErrorFile {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (-update-error-file rewrites it):\n%s", p, got)
-	}
-}
+var errorFiles = golden.Flag("update-error-file", "rewrite testdata/*.error.json")
 
 // TestErrorFileJSON pins the error file written next to a failed
 // document: every key of ErrorFile, and what the agent writes for a real
@@ -53,7 +35,7 @@ func TestErrorFileJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	goldenErrorFile(t, "all-fields.error.json", append(b, '\n'))
+	errorFiles.Check(t, "all-fields.error.json", append(b, '\n'))
 
 	e := newEnv(t, nil)
 	e.start()
@@ -70,5 +52,5 @@ func TestErrorFileJSON(t *testing.T) {
 		t.Fatalf("error file %s: %v\n%s", p, err, raw)
 	}
 	times := regexp.MustCompile(`"(first_seen|failed_at)": "[^"]+"`)
-	goldenErrorFile(t, "empty.error.json", times.ReplaceAll(raw, []byte(`"$1": "TIME"`)))
+	errorFiles.Check(t, "empty.error.json", times.ReplaceAll(raw, []byte(`"$1": "TIME"`)))
 }

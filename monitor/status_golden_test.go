@@ -3,36 +3,16 @@ package monitor
 import (
 	"bytes"
 	"encoding/json"
-	stdflag "flag"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/internal/golden"
 )
 
-var update = stdflag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -run %s -update rewrites it):\n%s", p, t.Name(), got)
-	}
-}
+var goldenFiles = golden.Flag("update", "rewrite the golden files in testdata/")
 
 // fullStatus sets every field of the report, so the golden file pins
 // every key.
@@ -95,7 +75,7 @@ func TestStatusJSONGolden(t *testing.T) {
 	if err := EncodeStatus(&b, st); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "status.json", b.Bytes())
+	goldenFiles.Check(t, "status.json", b.Bytes())
 	if strings.Contains(b.String(), "_ns") {
 		t.Errorf("a duration in nanoseconds:\n%s", b.String())
 	}
