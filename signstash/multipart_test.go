@@ -2,7 +2,6 @@ package signstash_test
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
 	"fmt"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/internal/minipdf"
 	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash"
 	"github.com/signagent/signagent/signstash/sim"
@@ -245,38 +245,19 @@ func TestVisibleLocationsReachTheService(t *testing.T) {
 // [100 200 300 260] (none when empty) and the text "Sign here: word" at 72
 // 700, in a Flate-compressed content stream.
 func fieldPDF(field, word string) []byte {
-	content := fmt.Sprintf("BT /F1 12 Tf 72 700 Td (%s) Tj ET", word)
-	var z bytes.Buffer
-	zw := zlib.NewWriter(&z)
-	zw.Write([]byte(content))
-	zw.Close()
 	acro, annots := "", ""
 	if field != "" {
 		acro = " /AcroForm << /Fields [6 0 R] /SigFlags 1 >>"
 		annots = " /Annots [6 0 R]"
 	}
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R" + acro + " >>",
+	return minipdf.File(
+		"<< /Type /Catalog /Pages 2 0 R"+acro+" >>",
 		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >>" + annots + " >>",
-		fmt.Sprintf("<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream", z.Len(), z.Bytes()),
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >>"+annots+" >>",
+		minipdf.FlateStream(fmt.Sprintf("BT /F1 12 Tf 72 700 Td (%s) Tj ET", word)),
 		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
 		fmt.Sprintf("<< /FT /Sig /T (%s) /Type /Annot /Subtype /Widget /Rect [100 200 300 260] /F 4 /P 3 0 R >>", field),
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	x := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
-	return b.Bytes()
+	)
 }
 
 // TestMultipartAsyncSigned registers a batch on the proxy with the

@@ -3,7 +3,6 @@ package sim
 import (
 	"archive/zip"
 	"bytes"
-	"compress/zlib"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -16,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/signagent/signagent/internal/minipdf"
 	"github.com/signagent/signagent/signing"
 )
 
@@ -241,41 +241,21 @@ func TestMultipartStrict(t *testing.T) {
 // stream, the text "Sign here: word" drawn at 72 700 under a cm of 1 0 0 1
 // 10 20.
 func testPDF(field, word string) []byte {
-	var objs []string
-	content := fmt.Sprintf("q 1 0 0 1 10 20 cm BT /F1 12 Tf 72 700 Td (Total due) Tj 0 -20 Td [(Sign) -250 (here: %s)] TJ ET Q", word)
-	var z bytes.Buffer
-	zw := zlib.NewWriter(&z)
-	zw.Write([]byte(content))
-	zw.Close()
 	acro, annots := "", ""
 	if field != "" {
 		acro = " /AcroForm << /Fields [7 0 R] /SigFlags 1 >>"
 		annots = " /Annots [7 0 R]"
 	}
-	objs = append(objs,
+	return minipdf.File(
 		"<< /Type /Catalog /Pages 2 0 R"+acro+" >>",
 		"<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>",
 		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 8 0 R /Resources << /Font << /F1 6 0 R >> >> >>",
 		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 5 0 R /Resources << /Font << /F1 6 0 R >> >>"+annots+" >>",
-		fmt.Sprintf("<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream", z.Len(), z.Bytes()),
+		minipdf.FlateStream(fmt.Sprintf("q 1 0 0 1 10 20 cm BT /F1 12 Tf 72 700 Td (Total due) Tj 0 -20 Td [(Sign) -250 (here: %s)] TJ ET Q", word)),
 		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
 		fmt.Sprintf("<< /FT /Sig /T (%s) /Type /Annot /Subtype /Widget /Rect [300 260 100 200] /F 4 /P 4 0 R >>", field),
 		"<< /Length 0 >>\nstream\n\nendstream",
 	)
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	x := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
-	return b.Bytes()
 }
 
 // TestVisibleLocations: SIGN_FIELD signs at the named field's rectangle
