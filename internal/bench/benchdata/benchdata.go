@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/signagent/signagent/internal/cputime"
+	"github.com/signagent/signagent/internal/minipdf"
 )
 
 // CorpusPDFs returns the PDFs under dir of at most maxSize bytes (0: any
@@ -95,27 +96,13 @@ func TinyPDF(size int) []byte {
 	for content.Len() < size-600 {
 		content.WriteString("% padding padding padding padding padding padding padding padding\n")
 	}
-	objs := []string{
+	return minipdf.File(
 		"<< /Type /Catalog /Pages 2 0 R >>",
 		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
 		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
 		fmt.Sprintf("<< /Length %d >>\nstream\n%sendstream", content.Len(), content.Bytes()),
 		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	offsets := make([]int, len(objs))
-	for i, o := range objs {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
+	)
 }
 
 // Percentile returns the p-th percentile (0 < p ≤ 100, nearest rank) of d,
