@@ -54,13 +54,7 @@ func postMultipart(t *testing.T, u, auth, ctype string, body []byte) (int, strin
 	req, _ := http.NewRequest("POST", u, bytes.NewReader(body))
 	req.Header.Set("Content-Type", ctype)
 	req.Header.Set("Authorization", auth)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return send(t, req)
 }
 
 // mpSignRequest is a SignRequestDocument for documents named names, with
