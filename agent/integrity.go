@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/signagent/signagent"
@@ -119,10 +121,11 @@ func changed(format string, args ...any) error { return &errChanged{fmt.Sprintf(
 // covers the whole document (for PAdES, with the original as an unchanged
 // first revision). It returns an *errChanged when the bytes moved under the
 // agent, and a document error (SIGNING_ERROR, NOT_A_REGULAR_FILE) when the
-// output must never be published.
-func (r *runner) checkOutput(d *ledger.Doc, t signing.Type, res signing.Result) error {
+// output must never be published. With a nil error it returns the
+// output's SHA-256 (hex), taken in the read that checked it.
+func (r *runner) checkOutput(d *ledger.Doc, t signing.Type, res signing.Result) (string, error) {
 	if res.SHA256 != "" && res.SHA256 != d.SHA256 {
-		return changed("the backend read bytes with SHA-256 %s, %s when claimed (written to while it was read)", short(res.SHA256), short(d.SHA256))
+		return "", changed("the backend read bytes with SHA-256 %s, %s when claimed (written to while it was read)", short(res.SHA256), short(d.SHA256))
 	}
 	claim := r.abs(d.Claim)
 	// A PAdES output carries the original as its first revision and a
@@ -132,27 +135,32 @@ func (r *runner) checkOutput(d *ledger.Doc, t signing.Type, res signing.Result) 
 	// recorded bytes.
 	if t == signing.TypeXAdES && res.SHA256 == "" {
 		if err := r.claimCheck(d); err != nil {
-			return err
+			return "", err
 		}
 	}
-	content, _, err := openRegular(claim)
-	if err != nil {
-		return r.unreadableClaim(claim, err)
+	// Only a CAdES check reads the original.
+	var content io.Reader = strings.NewReader("")
+	if t == signing.TypeCAdES {
+		f, _, err := openRegular(claim)
+		if err != nil {
+			return "", r.unreadableClaim(claim, err)
+		}
+		defer f.Close()
+		content = f
 	}
-	defer content.Close()
-	err = signer.CheckOutput(t, r.out(d), content, d.Size, d.SHA256)
+	sum, err := signer.CheckOutput(t, r.out(d), content, d.Size, d.SHA256)
 	switch {
 	case err == nil:
-		return nil
+		return sum, nil
 	case errors.Is(err, signer.ErrContentChanged):
-		return changed("%v", err)
+		return "", changed("%v", err)
 	}
 	// The bytes moved under the backend, or a link was swapped in: not the
 	// backend's fault.
 	if cerr := r.claimCheck(d); isChanged(cerr) || signagent.KindOf(cerr) == signagent.KindDocument {
-		return cerr
+		return "", cerr
 	}
-	return signagent.DocError(signagent.CodeSigningError,
+	return "", signagent.DocError(signagent.CodeSigningError,
 		"the signed output failed its check and was not published: "+err.Error(),
 		"the document was not signed; `signagent retry` it, and report the problem if it fails again")
 }

@@ -456,9 +456,10 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 		if !ok {
 			err = &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient, Message: "the backend returned no result for this document"}
 		}
+		var sum string
 		if err == nil {
 			t := sb.Docs[i].Opts.Type.Resolve(sb.Docs[i].Name)
-			err = r.checkOutput(d, t, res)
+			sum, err = r.checkOutput(d, t, res)
 		} else if signagent.KindOf(err) == signagent.KindDocument {
 			if cerr := r.claimCheck(d); isChanged(cerr) {
 				err = cerr // the backend refused bytes that are not the recorded ones
@@ -473,19 +474,14 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 			continue
 		}
 		if err == nil {
-			sum, _, herr := hashFile(r.out(d))
-			if herr != nil {
-				err = &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeSigningError, Message: "signed output missing", Err: herr}
-			} else {
-				t := sb.Docs[i].Opts.Type.Resolve(sb.Docs[i].Name)
-				d.State, d.OutputSHA, d.SigType = signagent.StateSigned, sum, string(t)
-				ups = append(ups, ledger.Update{ID: d.ID, State: signagent.StateSigned, BatchID: lb.ID, OutputSHA: sum, SigType: string(t)})
-				if !d.NextAttempt.IsZero() {
-					r.log.Info("document signed after failed attempts", "doc", d.ID, "attempts", d.Attempts)
-				}
-				signed = append(signed, d)
-				continue
+			t := sb.Docs[i].Opts.Type.Resolve(sb.Docs[i].Name)
+			d.State, d.OutputSHA, d.SigType = signagent.StateSigned, sum, string(t)
+			ups = append(ups, ledger.Update{ID: d.ID, State: signagent.StateSigned, BatchID: lb.ID, OutputSHA: sum, SigType: string(t)})
+			if !d.NextAttempt.IsZero() {
+				r.log.Info("document signed after failed attempts", "doc", d.ID, "attempts", d.Attempts)
 			}
+			signed = append(signed, d)
+			continue
 		}
 		switch signagent.KindOf(err) {
 		case signagent.KindDocument:

@@ -30,79 +30,76 @@ var ErrContentChanged = errors.New("the original's bytes differ from the recorde
 //     hash to sum (ErrContentChanged otherwise).
 //
 // content streams the original; it is read only for CAdES. A nil error
-// means the output may be published.
-func CheckOutput(t signing.Type, out string, content io.Reader, size int64, sum string) error {
+// means the output may be published; the string is then the output's
+// SHA-256 (hex), taken in the same read as the check, so that what is
+// recorded as published is what was checked.
+func CheckOutput(t signing.Type, out string, content io.Reader, size int64, sum string) (string, error) {
 	switch t {
 	case signing.TypePAdES:
 		return checkPDF(out, size, sum)
 	case signing.TypeXAdES:
 		f, err := os.Open(out)
 		if err != nil {
-			return err
+			return "", err
 		}
 		defer f.Close()
-		infos, err := xades.Verify(f)
+		h := sha256.New()
+		infos, err := xades.Verify(io.TeeReader(f, h))
 		if err != nil {
-			return fmt.Errorf("the signed XML cannot be verified: %w", err)
+			return "", fmt.Errorf("the signed XML cannot be verified: %w", err)
 		}
 		for i, in := range infos {
 			if in.Err != nil {
-				return fmt.Errorf("XML signature %d of %d does not verify: %w", i+1, len(infos), in.Err)
+				return "", fmt.Errorf("XML signature %d of %d does not verify: %w", i+1, len(infos), in.Err)
 			}
 		}
-		return nil
+		// Verify may stop before the end: the digest is of every byte.
+		if _, err := io.Copy(h, f); err != nil {
+			return "", err
+		}
+		return hex.EncodeToString(h.Sum(nil)), nil
 	case signing.TypeCAdES:
 		sig, err := os.ReadFile(out)
 		if err != nil {
-			return err
+			return "", err
 		}
 		h := sha256.New()
 		if _, err := cades.Verify(sig, io.TeeReader(content, h)); err != nil {
-			// Verify may stop before the end: the digest is of every byte.
 			if _, cerr := io.Copy(h, content); cerr != nil {
-				return cerr
+				return "", cerr
 			}
 			if got := hex.EncodeToString(h.Sum(nil)); got != sum {
-				return fmt.Errorf("%w: SHA-256 %s", ErrContentChanged, got)
+				return "", fmt.Errorf("%w: SHA-256 %s", ErrContentChanged, got)
 			}
-			return fmt.Errorf("the detached signature does not verify: %w", err)
+			return "", fmt.Errorf("the detached signature does not verify: %w", err)
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); got != sum {
-			return fmt.Errorf("%w: SHA-256 %s", ErrContentChanged, got)
+			return "", fmt.Errorf("%w: SHA-256 %s", ErrContentChanged, got)
 		}
-		return nil
+		outSum := sha256.Sum256(sig)
+		return hex.EncodeToString(outSum[:]), nil
 	}
-	return fmt.Errorf("unknown signature type %q", t)
+	return "", fmt.Errorf("unknown signature type %q", t)
 }
 
-func checkPDF(out string, size int64, sum string) error {
-	sigs, err := pades.Verify(out)
+func checkPDF(out string, size int64, sum string) (string, error) {
+	sigs, dg, err := pades.VerifyDigests(out, size)
 	if err != nil {
-		return fmt.Errorf("the signed PDF cannot be read back: %w", err)
+		return "", fmt.Errorf("the signed PDF cannot be read back: %w", err)
 	}
 	if len(sigs) == 0 {
-		return errors.New("the signed PDF carries no signature a reader can find")
+		return "", errors.New("the signed PDF carries no signature a reader can find")
 	}
 	for i, s := range sigs {
 		if s.Err != nil {
-			return fmt.Errorf("PDF signature %d of %d does not verify: %w", i+1, len(sigs), s.Err)
+			return "", fmt.Errorf("PDF signature %d of %d does not verify: %w", i+1, len(sigs), s.Err)
 		}
 	}
 	if !sigs[len(sigs)-1].CoversWholeDocument {
-		return errors.New("the new PDF signature does not cover the whole file")
+		return "", errors.New("the new PDF signature does not cover the whole file")
 	}
-	f, err := os.Open(out)
-	if err != nil {
-		return err
+	if dg.Prefix == nil || hex.EncodeToString(dg.Prefix) != sum {
+		return "", errors.New("the signed PDF does not keep the original document unchanged as its first revision")
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, io.LimitReader(f, size))
-	if err != nil {
-		return err
-	}
-	if n != size || hex.EncodeToString(h.Sum(nil)) != sum {
-		return errors.New("the signed PDF does not keep the original document unchanged as its first revision")
-	}
-	return nil
+	return hex.EncodeToString(dg.File), nil
 }

@@ -39,6 +39,13 @@ type pdf struct {
 	// wins are the last pieces of text read elsewhere, reused when an
 	// object lies inside one.
 	wins []textWindow
+
+	// mem is the whole file when verify read it into memory (r then reads
+	// from it); want is the prefix length whose digest verify takes (-1:
+	// no digests), and digests what it has taken so far.
+	mem     []byte
+	want    int64
+	digests Digests
 }
 
 // textWindow is a piece of the file: b read at offset at.

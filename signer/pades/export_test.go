@@ -80,3 +80,11 @@ func LastXrefKind(path string) (string, error) {
 	}
 	return "table", nil
 }
+
+// SetMemMax sets the largest file verify reads into memory, for a test of
+// the other path; it returns the function that restores it.
+func SetMemMax(n int64) func() {
+	old := memMax
+	memMax = n
+	return func() { memMax = old }
+}

@@ -2,14 +2,18 @@ package pades
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf16"
 
@@ -46,22 +50,131 @@ type Signature struct {
 // returns an error only when the file cannot be read as a PDF; a bad
 // signature is reported in its Signature.Err.
 func Verify(path string) ([]Signature, error) {
+	sigs, _, err := verify(path, -1)
+	return sigs, err
+}
+
+// Digests are SHA-256 digests of a file, taken in the read that verified
+// its signatures.
+type Digests struct {
+	// File is the digest of every byte of the file.
+	File []byte
+	// Prefix is the digest of the file's first n bytes (n as given to
+	// VerifyDigests); nil when the file is shorter.
+	Prefix []byte
+}
+
+// VerifyDigests is Verify that also returns the SHA-256 of the whole file
+// and of its first n bytes: what a caller needs to know that the file it
+// checked is the one it publishes, and that an original of n bytes is
+// its first revision. A file of up to memMax bytes is read once, into
+// memory, and its signatures' ranges and both digests are hashed from
+// there, sharing the common start.
+func VerifyDigests(path string, n int64) ([]Signature, Digests, error) {
+	if n < 0 {
+		n = 0
+	}
+	return verify(path, n)
+}
+
+// memMax is the largest file verify reads whole into memory; a larger one
+// is read piece by piece.
+var memMax int64 = 16 << 20
+
+// fileBufs holds buffers for files read whole (*[]byte), so that checking
+// every output does not allocate (and clear) its size each time.
+var fileBufs sync.Pool
+
+// copyBufs holds the buffers files larger than memMax are hashed through.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// verify is Verify; with want >= 0 it also takes the digests VerifyDigests
+// returns.
+func verify(path string, want int64) ([]Signature, Digests, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("pades: %w", err)
+		return nil, Digests{}, fmt.Errorf("pades: %w", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("pades: %w", err)
+		return nil, Digests{}, fmt.Errorf("pades: %w", err)
 	}
-	if err := checkHeader(f, st.Size()); err != nil {
-		return nil, err
+	size := st.Size()
+	var r io.ReaderAt = f
+	var mem []byte
+	if size <= memMax {
+		bp, _ := fileBufs.Get().(*[]byte)
+		if bp == nil || int64(cap(*bp)) < size {
+			b := make([]byte, size, max(size, 64<<10))
+			bp = &b
+		}
+		defer fileBufs.Put(bp)
+		mem = (*bp)[:size]
+		if _, err := f.ReadAt(mem, 0); err != nil && !(err == io.EOF && size == 0) {
+			return nil, Digests{}, fmt.Errorf("pades: %w", err)
+		}
+		r = bytes.NewReader(mem)
 	}
-	d, err := open(f, st.Size())
+	if err := checkHeader(r, size); err != nil {
+		return nil, Digests{}, err
+	}
+	d, err := open(r, size)
 	if err != nil {
-		return nil, docErr(err)
+		return nil, Digests{}, docErr(err)
 	}
+	d.mem, d.want = mem, want
+	sigs, err := d.signatures()
+	if err != nil || want < 0 {
+		return sigs, Digests{}, err
+	}
+	if err := d.fileDigests(); err != nil {
+		return nil, Digests{}, fmt.Errorf("pades: %w", err)
+	}
+	return sigs, d.digests, nil
+}
+
+// fileDigests completes d.digests with what verifying the signatures did
+// not take on the way: one pass over the file for both.
+func (d *pdf) fileDigests() error {
+	if d.digests.File != nil && (d.digests.Prefix != nil || d.want > d.size) {
+		return nil
+	}
+	h := sha256.New()
+	var prefix []byte
+	if d.mem != nil {
+		if d.want <= d.size {
+			h.Write(d.mem[:d.want])
+			prefix = h.Sum(nil)
+			h.Write(d.mem[d.want:])
+		} else {
+			h.Write(d.mem)
+		}
+	} else {
+		bp := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(bp)
+		first := min(d.want, d.size)
+		if _, err := io.CopyBuffer(h, io.NewSectionReader(d.r, 0, first), *bp); err != nil {
+			return err
+		}
+		if d.want <= d.size {
+			prefix = h.Sum(nil)
+		}
+		if _, err := io.CopyBuffer(h, io.NewSectionReader(d.r, first, d.size-first), *bp); err != nil {
+			return err
+		}
+	}
+	if d.digests.Prefix == nil {
+		d.digests.Prefix = prefix
+	}
+	if d.digests.File == nil {
+		d.digests.File = h.Sum(nil)
+	}
+	return nil
+}
+
+// signatures finds and verifies every signature field's value.
+func (d *pdf) signatures() ([]Signature, error) {
 	root, _ := d.trailer.get("Root")
 	cat, err := d.resolve(root)
 	if err != nil {
@@ -201,12 +314,7 @@ func (d *pdf) verifySig(sd value) (Signature, int64) {
 		return s, signed
 	}
 	h := hash.New()
-	buf := make([]byte, 256<<10)
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(d.r, 0, br[1]), buf); err != nil {
-		s.Err = err
-		return s, signed
-	}
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(d.r, br[2], br[3]), buf); err != nil {
+	if err := d.hashRanges(h, hash, br); err != nil {
 		s.Err = err
 		return s, signed
 	}
@@ -222,6 +330,43 @@ func (d *pdf) verifySig(sd value) (Signature, int64) {
 		s.Time = info.SigningTime
 	}
 	return s, signed
+}
+
+// hashRanges writes the signed ranges br of the file to h, a new hash of
+// alg. From memory, a SHA-256 pass also takes the digests verify was asked
+// for: the prefix on the way through the first range, and the whole file
+// from a copy of the state where the two part.
+func (d *pdf) hashRanges(h hash.Hash, alg crypto.Hash, br [4]int64) error {
+	if d.mem == nil {
+		bp := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(bp)
+		if _, err := io.CopyBuffer(h, io.NewSectionReader(d.r, 0, br[1]), *bp); err != nil {
+			return err
+		}
+		_, err := io.CopyBuffer(h, io.NewSectionReader(d.r, br[2], br[3]), *bp)
+		return err
+	}
+	m := d.mem
+	if alg != crypto.SHA256 || d.want < 0 {
+		h.Write(m[:br[1]])
+		h.Write(m[br[2] : br[2]+br[3]])
+		return nil
+	}
+	if p := d.want; d.digests.Prefix == nil && p <= br[1] {
+		h.Write(m[:p])
+		d.digests.Prefix = h.Sum(nil)
+		h.Write(m[p:br[1]])
+	} else {
+		h.Write(m[:br[1]])
+	}
+	if c, ok := h.(hash.Cloner); ok && d.digests.File == nil && br[2]+br[3] == d.size {
+		if whole, err := c.Clone(); err == nil {
+			whole.Write(m[br[1]:])
+			d.digests.File = whole.Sum(nil)
+		}
+	}
+	h.Write(m[br[2] : br[2]+br[3]])
+	return nil
 }
 
 // textString decodes a PDF text string (UTF-16BE with BOM, else bytes as
