@@ -29,10 +29,11 @@ func Sign(ctx context.Context, content io.Reader, key crypto.Signer, chain []*x5
 // Verify checks a detached signature against content (streamed). It checks
 // the signature mathematics and any timestamp, not trust in the signer.
 func Verify(sig []byte, content io.Reader) (*cms.Info, error) {
-	hash, err := cms.DigestHash(sig)
+	cs, err := cms.Parse(sig)
 	if err != nil {
 		return nil, err
 	}
+	hash := cs.Hash()
 	if !hash.Available() {
 		return nil, fmt.Errorf("cades: digest %v unavailable", hash)
 	}
@@ -40,5 +41,5 @@ func Verify(sig []byte, content io.Reader) (*cms.Info, error) {
 	if _, err := io.Copy(h, content); err != nil {
 		return nil, fmt.Errorf("cades: read content: %w", err)
 	}
-	return cms.VerifyDigestHash(sig, hash, h.Sum(nil))
+	return cs.Verify(h.Sum(nil))
 }

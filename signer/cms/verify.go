@@ -68,12 +68,33 @@ func parse(der []byte) (*parsed, error) {
 // DigestHash returns the digest algorithm of der's signer, so callers can
 // compute the digest that VerifyDigestHash expects.
 func DigestHash(der []byte) (crypto.Hash, error) {
-	p, err := parse(der)
+	s, err := Parse(der)
 	if err != nil {
 		return 0, err
 	}
-	return p.hash, nil
+	return s.Hash(), nil
 }
+
+// SignedData is a parsed detached SignedData: a caller that needs its
+// digest algorithm before it can hash the content parses it once, hashes,
+// then verifies.
+type SignedData struct{ p *parsed }
+
+// Parse decodes der as a detached SignedData with one signer.
+func Parse(der []byte) (*SignedData, error) {
+	p, err := parse(der)
+	if err != nil {
+		return nil, err
+	}
+	return &SignedData{p}, nil
+}
+
+// Hash is the signer's digest algorithm.
+func (s *SignedData) Hash() crypto.Hash { return s.p.hash }
+
+// Verify is VerifyDigestHash of the parsed signature, with the digest of
+// its content taken with Hash.
+func (s *SignedData) Verify(digest []byte) (*Info, error) { return s.p.verify(digest) }
 
 // VerifyDigest checks a detached SignedData against the SHA-256 digest of
 // its content: the message-digest attribute must equal digest and the
@@ -94,6 +115,11 @@ func VerifyDigestHash(der []byte, h crypto.Hash, digest []byte) (*Info, error) {
 	if p.hash != h {
 		return nil, fmt.Errorf("cms: signature uses digest %v, not %v", p.hash, h)
 	}
+	return p.verify(digest)
+}
+
+func (p *parsed) verify(digest []byte) (*Info, error) {
+	h := p.hash
 	signer, err := findSigner(p.si.SID, p.certs)
 	if err != nil {
 		return nil, err

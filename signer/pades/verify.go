@@ -305,7 +305,11 @@ func (d *pdf) verifySig(sd value) (Signature, int64) {
 		s.Err = fmt.Errorf("signature format /%s not supported", s.SubFilter)
 		return s, signed
 	}
-	hash, err := cms.DigestHash(der)
+	cs, err := cms.Parse(der)
+	var hash crypto.Hash
+	if err == nil {
+		hash = cs.Hash()
+	}
 	if err == nil && !hash.Available() {
 		err = fmt.Errorf("digest %v unavailable", hash)
 	}
@@ -318,7 +322,7 @@ func (d *pdf) verifySig(sd value) (Signature, int64) {
 		s.Err = err
 		return s, signed
 	}
-	info, err := cms.VerifyDigestHash(der, hash, h.Sum(nil))
+	info, err := cs.Verify(h.Sum(nil))
 	if err != nil {
 		s.Err = err
 		return s, signed
