@@ -176,8 +176,7 @@ func (r *runner) unreadableClaim(claim string, err error) error {
 		}
 		return notRegular(mode)
 	}
-	return &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient,
-		Message: "cannot read the claimed document to check its signature", Err: err}
+	return signagent.TransientError("cannot read the claimed document to check its signature", "", err)
 }
 
 // claimCheck hashes the claimed original again: nil when it still holds
@@ -216,9 +215,9 @@ func short(sum string) string {
 func (r *runner) resettle(ctx context.Context, d *ledger.Doc, cause error) {
 	d.Changed++
 	if d.Changed >= maxChanges && cause != nil {
-		r.fail(context.WithoutCancel(ctx), d, "", &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeChanged,
-			Message: fmt.Sprintf("the document changed %d times after it was claimed, so it was never signed; last: %v", d.Changed, cause),
-			Hint:    "make the producer write under a temporary name (or *.tmp) and rename the file into the inbox when complete; then `signagent retry` it"})
+		r.fail(context.WithoutCancel(ctx), d, "", signagent.DocError(signagent.CodeChanged,
+			fmt.Sprintf("the document changed %d times after it was claimed, so it was never signed; last: %v", d.Changed, cause),
+			"make the producer write under a temporary name (or *.tmp) and rename the file into the inbox when complete; then `signagent retry` it"))
 		return
 	}
 	settle := r.f.Watch.Settle
@@ -236,9 +235,8 @@ func (r *runner) resettle(ctx context.Context, d *ledger.Doc, cause error) {
 			fi, err := os.Lstat(claim)
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
-				r.fail(context.WithoutCancel(ctx), d, "", &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeUnreadable,
-					Message: "the claimed document disappeared from " + ledger.ClaimDir,
-					Hint:    "export the document again"})
+				r.fail(context.WithoutCancel(ctx), d, "", signagent.DocError(signagent.CodeUnreadable,
+					"the claimed document disappeared from "+ledger.ClaimDir, "export the document again"))
 				return
 			case err != nil:
 				r.log.Warn("cannot look at a claimed document; trying again", "doc", d.ID, "err", err)

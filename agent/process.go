@@ -327,9 +327,9 @@ func (r *runner) failed(ctx context.Context, s *batchRun, stage string, err erro
 	}
 	if r.gaveUp(s.docs) {
 		for _, d := range s.docs {
-			r.fail(ctx, d, s.lb.Ref, &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeGaveUp,
-				Message: fmt.Sprintf("still failing after %s: %v", r.f.GiveUpAfter, err),
-				Hint:    "check the backend's reachability, then `signagent retry` this document"})
+			r.fail(ctx, d, s.lb.Ref, signagent.DocError(signagent.CodeGaveUp,
+				fmt.Sprintf("still failing after %s: %v", r.f.GiveUpAfter, err),
+				"check the backend's reachability, then `signagent retry` this document"))
 		}
 		r.finishBatch(ctx, s.lb)
 		return nextEnd, 0
@@ -401,9 +401,9 @@ func (r *runner) decided(ctx context.Context, s *batchRun) (n next, done bool) {
 		return nextCall, true
 	case ledger.DecisionFail:
 		s.log.Warn("failing a batch whose outcome was unknown, as an operator decided", "ref", s.lb.Ref)
-		cause := &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeOutcomeUnknown,
-			Message: fmt.Sprintf("the outcome of batch %s stayed unknown (look-ups could not tell whether the service took it); an operator decided to fail it", s.lb.Ref),
-			Hint:    "check at the service whether this document was signed there; if not, `signagent retry` it"}
+		cause := signagent.DocError(signagent.CodeOutcomeUnknown,
+			fmt.Sprintf("the outcome of batch %s stayed unknown (look-ups could not tell whether the service took it); an operator decided to fail it", s.lb.Ref),
+			"check at the service whether this document was signed there; if not, `signagent retry` it")
 		for _, d := range s.docs {
 			if !d.State.Terminal() {
 				r.fail(ctx, d, s.lb.Ref, cause)
@@ -454,7 +454,7 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 		res, ok := results[sb.Docs[i].Ref]
 		err := res.Err
 		if !ok {
-			err = &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient, Message: "the backend returned no result for this document"}
+			err = signagent.TransientError("the backend returned no result for this document", "", nil)
 		}
 		var sum string
 		if err == nil {
@@ -493,8 +493,8 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 			holdErr = err
 		default:
 			if r.gaveUp([]*ledger.Doc{d}) {
-				r.fail(ctx, d, lb.Ref, &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeGaveUp,
-					Message: fmt.Sprintf("still failing after %s: %v", r.f.GiveUpAfter, err)})
+				r.fail(ctx, d, lb.Ref, signagent.DocError(signagent.CodeGaveUp,
+					fmt.Sprintf("still failing after %s: %v", r.f.GiveUpAfter, err), ""))
 				continue
 			}
 		}

@@ -162,8 +162,9 @@ func (r *runner) choose(d *ledger.Doc, flushErr error) (bool, error) {
 		}
 	}
 	if !exists(signed) {
-		return false, &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeSigningError,
-			Message: "signed output vanished from the claim area"}
+		e := signagent.TransientError("signed output vanished from the claim area", "", nil)
+		e.Code = signagent.CodeSigningError
+		return false, e
 	}
 	if flushErr != nil {
 		return false, local(flushErr, "cannot flush the signed file")
@@ -240,8 +241,7 @@ func (r *runner) place(ctx context.Context, d *ledger.Doc) error {
 // local wraps a file-system failure of the outbox, error or archive folder:
 // whatever the cause, it holds the folder rather than failing the document.
 func local(err error, msg string) error {
-	return &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal, Message: msg,
-		Hint: "check that the folder exists, is mounted and writable by the service account", Err: err}
+	return signagent.LocalError(msg, "check that the folder exists, is mounted and writable by the service account", err)
 }
 
 // cleanup archives (or deletes) the originals of published documents and
