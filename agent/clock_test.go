@@ -13,11 +13,16 @@ import (
 // something waits on it, it jumps to the earliest deadline. Backoff, holds,
 // polls and requeues then take no wall time, while files, the watcher (on
 // its own clock) and HTTP go at their own pace. It only moves forward, to
-// deadlines someone waits for.
+// deadlines someone waits for, and not at all while paused.
 type jumpClock struct {
 	*clockwork.FakeClock
 	mu    sync.Mutex
 	until map[*jumpTimer]time.Time // deadline of each timer that may be pending
+
+	// step is held while the clock moves; paused, while set, stops it
+	// (closed by resume).
+	step   sync.Mutex
+	paused chan struct{}
 }
 
 var _ clockwork.Clock = (*jumpClock)(nil)
@@ -73,11 +78,58 @@ func (t *jumpTimer) Stop() bool {
 	return active
 }
 
-// run jumps the clock until ctx ends: it blocks while nothing waits.
+// pause stops the clock: once it returns, the clock no longer moves (a
+// jump under way has ended) until resume. A test pauses it to look at a
+// wait while it lasts.
+func (c *jumpClock) pause() {
+	c.step.Lock()
+	defer c.step.Unlock()
+	if c.paused == nil {
+		c.paused = make(chan struct{})
+	}
+}
+
+// resume lets a paused clock jump again.
+func (c *jumpClock) resume() {
+	c.step.Lock()
+	defer c.step.Unlock()
+	if c.paused != nil {
+		close(c.paused)
+		c.paused = nil
+	}
+}
+
+// next returns the earliest deadline still ahead that someone may wait
+// for (zero if none): on a paused clock, the next thing due.
+func (c *jumpClock) next() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.FakeClock.Now()
+	var next time.Time
+	for _, at := range c.until {
+		if at.After(now) && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+	}
+	return next
+}
+
+// run jumps the clock until ctx ends: it blocks while nothing waits or
+// while the clock is paused.
 func (c *jumpClock) run(ctx context.Context) {
 	for {
 		if err := c.BlockUntilContext(ctx, 1); err != nil {
 			return
+		}
+		c.step.Lock()
+		if p := c.paused; p != nil {
+			c.step.Unlock()
+			select {
+			case <-p:
+			case <-ctx.Done():
+				return
+			}
+			continue
 		}
 		c.mu.Lock()
 		now := c.FakeClock.Now()
@@ -91,9 +143,11 @@ func (c *jumpClock) run(ctx context.Context) {
 		}
 		c.mu.Unlock()
 		if next.IsZero() {
+			c.step.Unlock()
 			runtime.Gosched() // a timer between its creation and its note
 			continue
 		}
 		c.Advance(next.Sub(now))
+		c.step.Unlock()
 	}
 }

@@ -13,7 +13,9 @@ import (
 )
 
 // TestRecheckReleasesAHeldFolderAtOnce: with the problem fixed, "recheck
-// now" publishes what waited without waiting out the hold's minute.
+// now" publishes what waited without waiting out the hold's minute. The
+// agent runs on a jumpClock, paused while the folder is held: the hold's
+// wait can then only end by the recheck.
 func TestRecheckReleasesAHeldFolderAtOnce(t *testing.T) {
 	t.Parallel()
 	pdf, err := os.ReadFile(corpusFiles(t, ".pdf")[0])
@@ -21,6 +23,8 @@ func TestRecheckReleasesAHeldFolderAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t, nil)
+	clock := e.jumpTime()
+	defer clock.resume() // before the agent stops: its grace runs on the clock
 	e.startWith(func(a *agent.Agent) { a.HoldMin, a.HoldRetry = time.Minute, time.Minute })
 	e.waitFor("agent started", func() bool { return strings.Contains(e.logs.String(), "agent started") })
 	if err := e.a.Recheck("invoices"); !errors.Is(err, agent.ErrNotHeld) {
@@ -32,23 +36,42 @@ func TestRecheckReleasesAHeldFolderAtOnce(t *testing.T) {
 
 	away := e.outbox + ".unmounted"
 	must(t, os.Rename(e.outbox, away))
-	heldAt := time.Now()
+	heldAt := clock.Now()
 	e.drop("inv.pdf", pdf)
-	var live agent.FolderLive
-	e.waitFor("folder held with its next recheck", func() bool {
+	live := func() agent.FolderLive {
+		t.Helper()
 		ls, err := e.a.Live(context.Background())
-		live = ls[0]
-		return err == nil && live.Held && !live.NextRecheck.IsZero()
-	})
-	if live.HeldSince.Before(heldAt) || time.Since(live.HeldSince) > 30*time.Second {
-		t.Errorf("HeldSince = %v, want just after %v", live.HeldSince, heldAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ls[0]
 	}
-	if left := time.Until(live.NextRecheck); left < 30*time.Second || left > time.Minute {
+	e.waitFor("folder held with its next recheck", func() bool {
+		l := live()
+		return l.Held && !l.NextRecheck.IsZero()
+	})
+	// Stop the clock, then wait until the agent waits on it again: a
+	// retry that a last jump started has failed (the outbox is still
+	// away) and the folder waits for its next recheck.
+	clock.pause()
+	if err := clock.BlockUntilContext(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	l := live()
+	now := clock.Now()
+	if !l.Held || l.HeldSince.Before(heldAt) || l.HeldSince.After(now) {
+		t.Errorf("Live = %+v, want held since between %v and %v", l, heldAt, now)
+	}
+	if left := l.NextRecheck.Sub(now); left < 30*time.Second || left > time.Minute {
 		t.Errorf("next recheck in %v, want about a minute", left)
+	}
+	// Nothing else is due sooner on the agent's clock: the hold's wait
+	// holds until the recheck.
+	if next := clock.next(); !next.Equal(l.NextRecheck) {
+		t.Errorf("the agent's next wake-up is at %v, want the recheck at %v", next, l.NextRecheck)
 	}
 
 	must(t, os.Rename(away, e.outbox))
-	time.Sleep(300 * time.Millisecond)
 	if exists(filepath.Join(e.outbox, "inv.pdf")) {
 		t.Fatal("published before the recheck: the hold's wait did not hold")
 	}
@@ -60,9 +83,10 @@ func TestRecheckReleasesAHeldFolderAtOnce(t *testing.T) {
 	if d := time.Since(asked); d > 20*time.Second {
 		t.Errorf("published %v after the recheck", d)
 	}
+	clock.resume()
 	e.waitFor("hold released", func() bool {
-		ls, err := e.a.Live(context.Background())
-		return err == nil && !ls[0].Held && ls[0].NextRecheck.IsZero()
+		l := live()
+		return !l.Held && l.NextRecheck.IsZero()
 	})
 	if !strings.Contains(e.logs.String(), "recheck requested by an operator") {
 		t.Error("the recheck is not in the log")

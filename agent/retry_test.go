@@ -1,9 +1,7 @@
-package agent
+package agent_test
 
 import (
 	"context"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,11 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/signagent/signagent"
-	"github.com/signagent/signagent/ledger"
-	"github.com/signagent/signagent/signer"
+	"github.com/signagent/signagent/agent"
 	"github.com/signagent/signagent/signing"
-	"github.com/signagent/signagent/watcher"
 )
 
 // The wait grows with the attempts recorded in the ledger, not from the
@@ -34,11 +32,11 @@ func TestRetryWait(t *testing.T) {
 		{11, 5 * time.Minute},
 		{1000, 5 * time.Minute},
 	} {
-		if got := retryWait(tc.n, 0.5); got != tc.want {
-			t.Errorf("retryWait(%d) = %s, want %s", tc.n, got, tc.want)
+		if got := agent.RetryWait(tc.n, 0.5); got != tc.want {
+			t.Errorf("agent.RetryWait(%d) = %s, want %s", tc.n, got, tc.want)
 		}
-		if lo, hi := retryWait(tc.n, 0), retryWait(tc.n, 0.999999); lo != tc.want/2 || hi < tc.want*3/2-time.Millisecond || hi > tc.want*3/2 {
-			t.Errorf("retryWait(%d) spans [%s, %s], want [%s, %s)", tc.n, lo, hi, tc.want/2, tc.want*3/2)
+		if lo, hi := agent.RetryWait(tc.n, 0), agent.RetryWait(tc.n, 0.999999); lo != tc.want/2 || hi < tc.want*3/2-time.Millisecond || hi > tc.want*3/2 {
+			t.Errorf("agent.RetryWait(%d) spans [%s, %s], want [%s, %s)", tc.n, lo, hi, tc.want/2, tc.want*3/2)
 		}
 	}
 	// With a timestamp authority down for 30 s, a document is tried a
@@ -46,7 +44,7 @@ func TestRetryWait(t *testing.T) {
 	var elapsed time.Duration
 	tries := 0
 	for n := 1; elapsed < 30*time.Second; n++ {
-		elapsed += retryWait(n, 0.5)
+		elapsed += agent.RetryWait(n, 0.5)
 		tries++
 	}
 	if tries > 7 {
@@ -55,22 +53,31 @@ func TestRetryWait(t *testing.T) {
 }
 
 // flaky fails every document of its first n batches with a transient error
-// (a timestamp authority that is down), then signs with next.
+// (a timestamp authority that is down), then signs with next. It notes the
+// time of each call on clock; failed, if set, runs before a failure is
+// returned.
 type flaky struct {
 	signing.Backend
-	mu    sync.Mutex
-	n     int
-	calls []time.Time
+	clock  clockwork.Clock
+	failed func(call int)
+	mu     sync.Mutex
+	n      int
+	calls  []time.Time
 }
 
 func (f *flaky) Submit(ctx context.Context, b *signing.Batch) (*signing.Operation, error) {
 	op, err := f.Backend.Submit(ctx, b)
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, time.Now())
-	if err == nil && len(f.calls) <= f.n {
+	f.calls = append(f.calls, f.clock.Now())
+	call := len(f.calls)
+	fail := err == nil && call <= f.n
+	f.mu.Unlock()
+	if fail {
 		for i := range op.Results {
 			op.Results[i].Err = &signagent.Error{Kind: signagent.KindTransient, Code: signagent.CodeTransient, Message: "timestamp authority unreachable"}
+		}
+		if f.failed != nil {
+			f.failed(call)
 		}
 	}
 	return op, err
@@ -78,83 +85,70 @@ func (f *flaky) Submit(ctx context.Context, b *signing.Batch) (*signing.Operatio
 
 // A document failing transiently is retried after growing waits counted
 // in the ledger, with one warning, and one line when it is signed at last.
+// The agent runs on a jumpClock: the waits are measured on it and take no
+// wall time.
 func TestTransientRetriesBackOff(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	db, err := ledger.Open(filepath.Join(dir, "ledger.db"))
-	if err != nil {
-		t.Fatal(err)
+	fl := &flaky{n: 2}
+	e := newEnv(t, func(f *agent.Folder) {
+		f.Backend, f.Opts, f.MaxWait = fl, signing.Options{Type: signing.TypeCAdES}, 10*time.Millisecond
+		f.Watch.Settle, f.Watch.ScanInterval = 20*time.Millisecond, 100*time.Millisecond
+	})
+	fl.Backend = e.local
+	clock := e.jumpTime()
+	fl.clock = clock
+	// The clock stops at the first failure, so the document's wait lasts
+	// until status has been looked at.
+	fl.failed = func(call int) {
+		if call == 1 {
+			clock.pause()
+		}
 	}
-	defer db.Close()
-	var logs strings.Builder
-	var logMu sync.Mutex
-	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		logMu.Lock()
-		defer logMu.Unlock()
-		return logs.Write(p)
-	}), nil))
-	local, err := signer.NewLocal(signer.LocalConfig{Name: "local", Certificate: "dev", DataDir: filepath.Join(dir, "data"), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fl := &flaky{Backend: local, n: 2}
-	f := &Folder{Name: "f", Inbox: filepath.Join(dir, "in"), Outbox: filepath.Join(dir, "out"), Error: filepath.Join(dir, "err"),
-		Backend: fl, Opts: signing.Options{Type: signing.TypeCAdES}, MaxWait: 10 * time.Millisecond,
-		Watch: watcher.Config{Settle: 20 * time.Millisecond, ScanInterval: 100 * time.Millisecond}}
-	a := &Agent{Ledger: db, Folders: []*Folder{f}, Logger: log}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	os.MkdirAll(f.Inbox, 0o755)
-	if err := os.WriteFile(filepath.Join(f.Inbox, "a.txt"), []byte("hello"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	defer clock.resume()
+	e.start()
+	e.drop("a.txt", []byte("hello"))
 	// While it waits, status names it with its attempts and next attempt.
-	for end := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		st, err := db.Status(context.Background(), []string{"f"})
+	var retrying []signagent.Retry
+	e.waitFor("status listing the document as retrying", func() bool {
+		st, err := e.db.Status(context.Background(), []string{"invoices"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r := st.Folders[0].Retrying; len(r) == 1 {
-			if r[0].File != "a.txt" || r[0].Attempts < 1 || r[0].NextAttempt.IsZero() {
-				t.Errorf("status retrying %+v, want a.txt with attempts and a next attempt", r[0])
-			}
-			break
-		}
-		if time.Now().After(end) {
-			t.Fatal("status never listed the document as retrying")
-		}
+		retrying = st.Folders[0].Retrying
+		return len(retrying) > 0
+	})
+	fl.mu.Lock()
+	first := fl.calls[0]
+	fl.mu.Unlock()
+	if r := retrying[0]; len(retrying) != 1 || r.File != "a.txt" || r.Attempts != 1 ||
+		r.NextAttempt.Before(first.Add(agent.RetryWait(1, 0))) || r.NextAttempt.After(first.Add(agent.RetryWait(1, 1))) {
+		t.Errorf("status retrying %+v, want a.txt after 1 attempt, next in [%s, %s] after the first",
+			retrying, agent.RetryWait(1, 0), agent.RetryWait(1, 1))
 	}
-	out := filepath.Join(f.Outbox, "a.txt.p7s")
-	for end := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(out); err == nil {
-			break
-		}
-		if time.Now().After(end) {
-			t.Fatalf("not signed within 30 s; log:\n%s", logs.String())
-		}
-	}
+	clock.resume()
+	e.waitFor("a.txt signed", func() bool { return exists(filepath.Join(e.outbox, "a.txt.p7s")) })
 	fl.mu.Lock()
 	calls := slices.Clone(fl.calls)
 	fl.mu.Unlock()
 	if len(calls) != 3 {
 		t.Fatalf("%d submissions, want 3 (two failures, one success)", len(calls))
 	}
-	// Waits of retryWait(1) and retryWait(2): 0.25–0.75 s, then 0.5–1.5 s.
-	if g1, g2 := calls[1].Sub(calls[0]), calls[2].Sub(calls[1]); g1 < retryWait(1, 0) || g2 < retryWait(2, 0) {
-		t.Errorf("waits between attempts %s, %s; want at least %s, %s", g1, g2, retryWait(1, 0), retryWait(2, 0))
+	// Waits of retryWait(1) and retryWait(2) on the agent's clock:
+	// 0.25–0.75 s, then 0.5–1.5 s (and at most max_wait more in the batcher).
+	for i, g := range []time.Duration{calls[1].Sub(calls[0]), calls[2].Sub(calls[1])} {
+		lo, hi := agent.RetryWait(i+1, 0), agent.RetryWait(i+1, 1)+e.folder.MaxWait
+		if g < lo || g > hi {
+			t.Errorf("wait before attempt %d: %s, want [%s, %s]", i+2, g, lo, hi)
+		}
 	}
-	d, err := db.Get(context.Background(), 1)
+	d, err := e.db.Get(context.Background(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d.Attempts != 2 {
 		t.Errorf("ledger attempts = %d, want 2", d.Attempts)
 	}
-	logMu.Lock()
-	text := logs.String()
-	logMu.Unlock()
+	text := e.logs.String()
 	if n := strings.Count(text, "will retry with growing waits"); n != 1 {
 		t.Errorf("%d retry warnings, want 1:\n%s", n, text)
 	}
@@ -162,7 +156,3 @@ func TestTransientRetriesBackOff(t *testing.T) {
 		t.Errorf("no line when the document was signed at last:\n%s", text)
 	}
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -1,0 +1,4 @@
+package agent
+
+// RetryWait is retryWait, for the tests of package agent_test.
+var RetryWait = retryWait
