@@ -228,15 +228,18 @@ func files(dir string) []string {
 	return out
 }
 
-// waitFor polls cond until it holds or a generous deadline passes.
+// waitFor polls cond until it holds or a generous deadline passes. It
+// synchronises on what cond observes; the pause between looks only spaces
+// them: short at first, since most conditions hold within milliseconds,
+// growing to 50 ms for the long waits.
 func (e *env) waitFor(what string, cond func() bool) {
 	e.t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
-	for !cond() {
+	for pause := time.Millisecond; !cond(); pause = min(pause*3/2+time.Millisecond, 50*time.Millisecond) {
 		if time.Now().After(deadline) {
 			e.t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(pause)
 	}
 }
 
