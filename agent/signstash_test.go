@@ -587,43 +587,44 @@ func TestSignStashFaultsSurvived(t *testing.T) {
 }
 
 // TestSignStashBalancerWithoutInstances: two proxy instances behind a
-// balancer, none listed in instances, register calls processed and then
-// reset. A look-up through the balancer reaches either instance; "not
-// found" from the wrong one must not lead to a resend. Every document is
-// signed by the service exactly once and published.
+// balancer, none listed in instances, every register call processed and
+// then reset (the balancer answers 502). A look-up through the balancer
+// reaches either instance; "not found" from the wrong one must not lead to
+// a resend. Every document is signed by the service exactly once and
+// published.
+//
+// One batch is in flight at a time, so the balancer, round robin, sees
+// only that batch's calls: its first look-up always reaches the instance
+// that did not take it, the next one the instance that did. Nothing depends
+// on timing, so the agent runs on a jumpClock, in parallel with the others.
 func TestSignStashBalancerWithoutInstances(t *testing.T) {
-	// Not in parallel: which call a seeded fault hits depends on the order
-	// of the two batches' calls, which load changes; a reset before the
-	// register reaches an instance leaves an outcome only an operator
-	// settles.
-	for _, seed := range []uint64{2, 4, 6} { // seeds where today's faults hit a register
-		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-			// On the real clock: which call a seeded fault hits depends
-			// on how many polls come first, and a jumping clock polls more.
-			// Resets only: a register that failed before reaching an
-			// instance leaves an outcome no look-up through the balancer can
-			// settle (an operator decision).
-			e := newSimEnv(t, simOpts{instances: 2, faults: sim.Faults{ResetRate: 0.3}, seed: seed,
-				client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync; cf.Instances = nil },
-				folder: func(f *agent.Folder) { f.MaxFiles = 3 }})
-			docs := uniquePDFs(t, 12)
-			e.start()
-			e.dropAll(docs)
-			e.settled(docs)
-			published, failed := e.accounted(docs)
-			for _, f := range failed {
-				ef := e.errorFile(f)
-				t.Errorf("%s failed: %s %s", f, ef.Code, ef.Message)
-			}
-			e.onceEach(published, failed, false)
-			if strings.Contains(e.logs.String(), "resubmitting") {
-				t.Error("a batch was resubmitted on an arbitrary instance's 'not found'")
-			}
-			// Behind the balancer a reset register comes back as 502.
-			if e.wire.status(http.StatusBadGateway) == 0 {
-				t.Errorf("no call was reset: nothing was tested (%s)", e.wire)
-			}
-		})
+	t.Parallel()
+	e := newSimEnv(t, simOpts{instances: 2, faults: sim.Faults{ResetRate: 1, ResetSendsOnly: true}, jump: true,
+		client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync; cf.Instances = nil },
+		folder: func(f *agent.Folder) { f.MaxFiles, f.InFlight = 3, 1 }})
+	docs := uniquePDFs(t, 12)
+	e.start()
+	e.dropAll(docs)
+	e.settled(docs)
+	published, failed := e.accounted(docs)
+	for _, f := range failed {
+		ef := e.errorFile(f)
+		t.Errorf("%s failed: %s %s", f, ef.Code, ef.Message)
+	}
+	e.onceEach(published, failed, false)
+	if strings.Contains(e.logs.String(), "resubmitting") {
+		t.Error("a batch was resubmitted on an arbitrary instance's 'not found'")
+	}
+	e.wire.mu.Lock()
+	sends := e.wire.sends
+	e.wire.mu.Unlock()
+	batches := strings.Count(e.logs.String(), "msg=batched ")
+	// Behind the balancer a reset register comes back as 502.
+	if n := e.wire.status(http.StatusBadGateway); sends != batches || n != sends {
+		t.Errorf("%d batches, %d sends, %d answered 502: want each batch sent once and every send reset (%s)", batches, sends, n, e.wire)
+	}
+	if n := e.wire.status(http.StatusNotFound); n < batches {
+		t.Errorf("%d look-ups answered 'not found' for %d batches: the wrong instance's answer was not tested (%s)", n, batches, e.wire)
 	}
 }
 

@@ -89,6 +89,9 @@ type Faults struct {
 	// calls are processed first (the outcome is unknown to the caller, and
 	// the operation exists); other calls are dropped before processing.
 	ResetRate float64 `json:"reset_rate,omitempty"`
+	// ResetSendsOnly limits ResetRate to sign and register calls: every
+	// other call is answered.
+	ResetSendsOnly bool `json:"reset_sends_only,omitempty"`
 	// DocErrorRate fails single documents with signStatus ERROR_SIGNING and
 	// signError DocError (default INVALID_CERTIFICATE_SIGN_ERROR).
 	DocErrorRate float64 `json:"doc_error_rate,omitempty"`

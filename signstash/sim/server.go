@@ -450,8 +450,11 @@ func (s *Server) business(w http.ResponseWriter, r *http.Request, proxy bool, re
 		return
 	}
 	if f == faultReset && rt.method == http.MethodGet {
-		reset(w)
-		return
+		if !s.Faults().ResetSendsOnly {
+			reset(w)
+			return
+		}
+		f = faultNone
 	}
 	switch rt.name {
 	case wire.PathSyncSign, wire.PathAsyncRegister, wire.PathMultipartSign, wire.PathAsyncRegisterFiles:
