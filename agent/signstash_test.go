@@ -182,12 +182,18 @@ func newSimEnv(t *testing.T, o simOpts) *simEnv {
 		t.Fatal(err)
 	}
 	e.cluster = c
-	// Registered after newEnv's cleanup, so it runs first: the emulator
-	// outlives the agent.
-	t.Cleanup(func() { c.Close() })
 
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = nil
+	// Registered after newEnv's cleanup, so it runs first: the agent stops
+	// and its client closes its connections before the emulator closes.
+	// A connection left open (even one dialled and never used) would make
+	// the emulator's shutdown wait for it, up to 5 s.
+	t.Cleanup(func() {
+		e.stop()
+		tr.CloseIdleConnections()
+		c.Close()
+	})
 	e.wire = &wireLog{base: tr, statuses: map[int]int{}}
 	ccfg := signstash.Config{
 		Name:         "multicert",
