@@ -15,7 +15,7 @@ import (
 // listed, where a look-up could never prove it absent.
 func TestSignStashRefusedSubmitIsSentAgain(t *testing.T) {
 	t.Parallel()
-	e := newSimEnv(t, simOpts{unlisted: true, client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync }})
+	e := newSimEnv(t, simOpts{unlisted: true, jump: true, client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync }})
 	srv := e.cluster.Instances[0]
 	must(t, srv.SetClientStatus(simAlias, sim.StatusInactive))
 	docs := uniquePDFs(t, 4)

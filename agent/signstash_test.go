@@ -643,7 +643,7 @@ func TestSignStashDocumentErrors(t *testing.T) {
 	t.Run("ERROR_SIGNING", func(t *testing.T) {
 		for _, mode := range []string{signstash.ModeSync, signstash.ModeAsync} {
 			t.Run(mode, func(t *testing.T) {
-				e := newSimEnv(t, simOpts{faults: sim.Faults{DocErrorRate: 0.4}, seed: 5,
+				e := newSimEnv(t, simOpts{faults: sim.Faults{DocErrorRate: 0.4}, seed: 5, jump: true,
 					client: func(cf *signstash.Config) { cf.Mode = mode }})
 				docs := uniquePDFs(t, 10)
 				e.start()
@@ -668,7 +668,7 @@ func TestSignStashDocumentErrors(t *testing.T) {
 		}
 	})
 	t.Run("2.2.1", func(t *testing.T) {
-		e := newSimEnv(t, simOpts{faults: sim.Faults{ErrorCode: "2.2.1"}})
+		e := newSimEnv(t, simOpts{faults: sim.Faults{ErrorCode: "2.2.1"}, jump: true})
 		docs := uniquePDFs(t, 3)
 		e.start()
 		e.dropAll(docs)
@@ -695,7 +695,7 @@ func TestSignStashTokenExpiry(t *testing.T) {
 	t.Parallel()
 	for _, as409 := range []bool{false, true} {
 		t.Run(fmt.Sprintf("409=%v", as409), func(t *testing.T) {
-			e := newSimEnv(t, simOpts{tokenLife: time.Hour, faults: sim.Faults{ExpiredTokenAs409: as409},
+			e := newSimEnv(t, simOpts{tokenLife: time.Hour, faults: sim.Faults{ExpiredTokenAs409: as409}, jump: true,
 				client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync }})
 			all := uniquePDFs(t, 6)
 			first, second := halves(all)
@@ -829,7 +829,7 @@ func TestSignStashHeldFolder(t *testing.T) {
 // through the balancer, where another instance would sign it a second time.
 func TestSignStashPollFailureDoesNotResend(t *testing.T) {
 	t.Parallel()
-	e := newSimEnv(t, simOpts{instances: 3, client: func(c *signstash.Config) { c.Mode = signstash.ModeAsync }})
+	e := newSimEnv(t, simOpts{instances: 3, jump: true, client: func(c *signstash.Config) { c.Mode = signstash.ModeAsync }})
 	var mu sync.Mutex
 	failed := map[string]bool{}
 	e.wire.inject = func(r *http.Request) *http.Response {
@@ -878,7 +878,7 @@ func TestSignStashPollFailureDoesNotResend(t *testing.T) {
 // certificate works again everything is published.
 func TestSignStashCertificateNotProvisioned(t *testing.T) {
 	t.Parallel()
-	e := newSimEnv(t, simOpts{faults: sim.Faults{DocErrorRate: 1, DocError: "INVALID_CERT_SERVICE_CREDS"},
+	e := newSimEnv(t, simOpts{faults: sim.Faults{DocErrorRate: 1, DocError: "INVALID_CERT_SERVICE_CREDS"}, jump: true,
 		folder: func(f *agent.Folder) { f.GiveUpAfter = time.Millisecond }})
 	srv := e.cluster.Instances[0]
 	docs := uniquePDFs(t, 5)
@@ -932,7 +932,7 @@ func TestSignStashResumeAfterRestart(t *testing.T) {
 		}
 	}
 	t.Cleanup(open)
-	e := newSimEnv(t, simOpts{instances: 3, gate: gate, client: func(c *signstash.Config) { c.Mode = signstash.ModeAsync },
+	e := newSimEnv(t, simOpts{instances: 3, gate: gate, jump: true, client: func(c *signstash.Config) { c.Mode = signstash.ModeAsync },
 		folder: func(f *agent.Folder) { f.MaxWait = time.Hour }}) // two full batches of 4, both in flight
 	docs := uniquePDFs(t, 8)
 	e.start()
