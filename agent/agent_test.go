@@ -78,6 +78,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	simsClosing.Wait()
 	if localDir != "" {
 		os.RemoveAll(localDir)
 	}
