@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/signagent/signagent/agent"
 )
@@ -29,7 +30,8 @@ func TestOutputMode(t *testing.T) {
 		{"0600", 0o600, 0o600},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, nil)
+			// The empty file fails once it has stayed empty a little while.
+			e := newEnv(t, func(f *agent.Folder) { f.Watch.EmptyGrace = 20 * time.Millisecond })
 			e.startWith(func(a *agent.Agent) { a.OutputMode = tc.mode })
 			e.drop("inv.pdf", pdf)
 			e.drop("data.txt", []byte("payload"))
