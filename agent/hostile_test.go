@@ -182,6 +182,7 @@ func TestChangedAfterClaimIsSignedAsRecorded(t *testing.T) {
 				at = 500
 			}
 			e := newEnv(t, nil)
+			e.jumpTime() // the waits for the changed document to settle again take no wall time
 			var once sync.Once
 			rewrite := func(b *signing.Batch) {
 				once.Do(func() {
@@ -248,6 +249,7 @@ func TestChangingForeverFails(t *testing.T) {
 	t.Parallel()
 	data := bytes.Repeat([]byte("line of a plain document\n"), 50)
 	e := newEnv(t, nil)
+	e.jumpTime() // the waits for the changed document to settle again take no wall time
 	n := 0
 	e.folder.Backend = &hookBackend{Backend: e.local, after: func(b *signing.Batch) {
 		n++
