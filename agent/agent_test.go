@@ -363,7 +363,8 @@ func TestCorpusEndToEnd(t *testing.T) {
 
 func TestBadInputsGetErrorFiles(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
+	// The empty file fails once it has stayed empty a little while.
+	e := newEnv(t, func(f *agent.Folder) { f.Watch.EmptyGrace = 20 * time.Millisecond })
 	good, err := os.ReadFile(corpusFiles(t, ".pdf")[0])
 	if err != nil {
 		t.Fatal(err)
