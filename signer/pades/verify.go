@@ -78,8 +78,10 @@ func VerifyDigests(path string, n int64) ([]Signature, Digests, error) {
 }
 
 // memMax is the largest file verify reads whole into memory; a larger one
-// is read piece by piece.
-var memMax int64 = 16 << 20
+// is read piece by piece. Invoices are mostly far smaller; the bound keeps
+// the buffers the pool holds (one per concurrent check) from weighing on
+// the agent's memory.
+var memMax int64 = 4 << 20
 
 // fileBufs holds buffers for files read whole (*[]byte), so that checking
 // every output does not allocate (and clear) its size each time.
