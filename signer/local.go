@@ -132,16 +132,22 @@ func (l *Local) Certificate() *x509.Certificate { return l.chain[0] }
 // input vanished). A timestamp asked without a TSA, or an unknown format,
 // is KindConfig; TSA outages are KindTransient; local I/O faults are
 // returned wrapped (KindLocal for permission and disk-full errors).
+//
+// The output is flushed to disk before SignFile returns.
 func (l *Local) SignFile(ctx context.Context, inPath, outPath string, name string, o signing.Options) (signing.Type, error) {
-	return l.signFileHash(ctx, inPath, outPath, name, o, nil)
+	return l.signFileHash(ctx, inPath, outPath, name, o, nil, true)
 }
 
 // signFileHash is SignFile; when sum is not nil it receives the hex SHA-256
 // of the bytes read and signed (XAdES and CAdES; for PAdES the original is
-// the output's unchanged prefix, checked by CheckOutput).
-func (l *Local) signFileHash(ctx context.Context, inPath, outPath string, name string, o signing.Options, sum *string) (signing.Type, error) {
+// the output's unchanged prefix, checked by CheckOutput). The output is
+// flushed when durable is set; a batch's outputs are not (the agent
+// flushes every signed file before it publishes it, many at a time, which
+// costs the file system's journal one commit for all of them instead of
+// one each).
+func (l *Local) signFileHash(ctx context.Context, inPath, outPath string, name string, o signing.Options, sum *string, durable bool) (signing.Type, error) {
 	t := o.Type.Resolve(name)
-	err := l.signFile(ctx, inPath, outPath, t, o, sum)
+	err := l.signFile(ctx, inPath, outPath, t, o, sum, durable)
 	if err != nil {
 		if rmErr := os.Remove(outPath); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
 			l.log.Warn("cannot remove failed output", "file", outPath, "err", rmErr)
@@ -150,7 +156,7 @@ func (l *Local) signFileHash(ctx context.Context, inPath, outPath string, name s
 	return t, err
 }
 
-func (l *Local) signFile(ctx context.Context, inPath, outPath string, t signing.Type, o signing.Options, sum *string) error {
+func (l *Local) signFile(ctx context.Context, inPath, outPath string, t signing.Type, o signing.Options, sum *string, durable bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -186,9 +192,14 @@ func (l *Local) signFile(ctx context.Context, inPath, outPath string, t signing.
 	if when.IsZero() {
 		when = l.now()
 	}
+	f, err := os.Open(inPath)
+	if err != nil {
+		return fmt.Errorf("open document: %w", err)
+	}
+	defer f.Close()
 	if t == signing.TypePAdES {
-		// pades creates its output exclusively; the contract lets Out
-		// exist already (a retried batch), and it is ours to replace.
+		// The contract lets Out exist already (a retried batch), and it is
+		// ours to replace: removed, then created exclusively.
 		if err := os.Remove(outPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("replace output: %w", err)
 		}
@@ -196,41 +207,35 @@ func (l *Local) signFile(ctx context.Context, inPath, outPath string, t signing.
 		if o.Visible != nil {
 			vis = &pades.Visible{Page: o.Visible.Page, X: o.Visible.X, Y: o.Visible.Y, W: o.Visible.W, H: o.Visible.H}
 		}
-		return pades.SignFile(ctx, inPath, outPath, l.key, l.chain, pades.Options{
-			Reason: o.Reason, Location: o.Location, Name: o.Name, Time: when,
-			Visible: vis, MaxSize: l.maxSize, Timestamper: tsa,
+		// pades reads back what it wrote: the output is opened read-write.
+		return writeOutput(outPath, os.O_RDWR|os.O_CREATE|os.O_EXCL, durable, func(out *os.File) error {
+			return pades.Sign(ctx, f, out, l.key, l.chain, pades.Options{
+				Reason: o.Reason, Location: o.Location, Name: o.Name, Time: when,
+				Visible: vis, MaxSize: l.maxSize, Timestamper: tsa,
+			})
 		})
 	}
 
-	f, err := os.Open(inPath)
-	if err != nil {
-		return fmt.Errorf("open document: %w", err)
-	}
-	defer f.Close()
 	h := sha256.New()
 	in := io.TeeReader(f, h)
-	out, err := os.OpenFile(outPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("create output: %w", err)
-	}
-	switch t {
-	case signing.TypeXAdES:
-		var xo xades.Options
-		if tsa != nil {
-			xo.Timestamper = tsa
-		}
-		xo.Time, xo.Location = when, o.Location
-		err = xades.Sign(ctx, in, out, l.key, l.chain, xo)
-	case signing.TypeCAdES:
-		var sig []byte
-		sig, err = cades.Sign(ctx, in, l.key, l.chain, cms.Options{SigningTime: when, Timestamper: tsa})
-		if err == nil {
+	err = writeOutput(outPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, durable, func(out *os.File) error {
+		switch t {
+		case signing.TypeXAdES:
+			var xo xades.Options
+			if tsa != nil {
+				xo.Timestamper = tsa
+			}
+			xo.Time, xo.Location = when, o.Location
+			return xades.Sign(ctx, in, out, l.key, l.chain, xo)
+		default: // CAdES
+			sig, err := cades.Sign(ctx, in, l.key, l.chain, cms.Options{SigningTime: when, Timestamper: tsa})
+			if err != nil {
+				return err
+			}
 			_, err = out.Write(sig)
+			return err
 		}
-	}
-	if cerr := out.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("write output: %w", cerr)
-	}
+	})
 	if err == nil && sum != nil {
 		// Whatever the format left unread still belongs to the document.
 		if _, cerr := io.Copy(h, f); cerr != nil {
@@ -240,6 +245,29 @@ func (l *Local) signFile(ctx context.Context, inPath, outPath string, t signing.
 	}
 	return err
 }
+
+// writeOutput creates outPath with flag (mode 0600), has write fill it,
+// and flushes it when durable is set. The caller removes the file when an
+// error is returned.
+func writeOutput(outPath string, flag int, durable bool, write func(*os.File) error) error {
+	out, err := os.OpenFile(outPath, flag, 0o600)
+	if err != nil {
+		return fmt.Errorf("create output: %w", err)
+	}
+	err = write(out)
+	if err == nil && durable {
+		if serr := syncOutput(out); serr != nil {
+			err = fmt.Errorf("write output: %w", serr)
+		}
+	}
+	if cerr := out.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("write output: %w", cerr)
+	}
+	return err
+}
+
+// syncOutput flushes an output (a variable for the test that counts it).
+var syncOutput = (*os.File).Sync
 
 // Submit signs every document of b, up to Workers at a time, and returns a
 // Done operation with one signing.Result per document in batch order. A bad
@@ -263,7 +291,7 @@ func (l *Local) Submit(ctx context.Context, b *signing.Batch) (*signing.Operatio
 			defer func() { <-sem }()
 			d := &b.Docs[i]
 			var sum string
-			_, err := l.signFileHash(ctx, d.Path, d.Out, d.Name, d.Opts, &sum)
+			_, err := l.signFileHash(ctx, d.Path, d.Out, d.Name, d.Opts, &sum, false)
 			results[i] = signing.Result{Ref: d.Ref, Err: err, SHA256: sum}
 		}(i)
 	}
