@@ -945,8 +945,10 @@ func TestSignStashResumeAfterRestart(t *testing.T) {
 	e := newSimEnv(t, simOpts{instances: 3, gate: gate, jump: true, client: func(c *signstash.Config) { c.Mode = signstash.ModeAsync },
 		folder: func(f *agent.Folder) { f.MaxWait = time.Hour }}) // two full batches of 4, both in flight
 	docs := uniquePDFs(t, 8)
-	e.start()
+	// In place before the agent starts, so that its first scan takes them
+	// together: a batch goes early when nothing else is on its way.
 	e.dropAll(docs)
+	e.start()
 	ctx := context.Background()
 	var inflight []signagent.Operation
 	e.waitFor("two operations in flight", func() bool {
@@ -1065,8 +1067,10 @@ func TestSignStashInstanceRestart(t *testing.T) {
 	e := newSimEnv(t, simOpts{instances: 3, gate: gate, client: func(c *signstash.Config) { c.Mode = signstash.ModeAsync },
 		folder: func(f *agent.Folder) { f.MaxWait = time.Hour }})
 	docs := uniquePDFs(t, 8)
-	e.start()
+	// In place before the agent starts, so that its first scan takes them
+	// together: a batch goes early when nothing else is on its way.
 	e.dropAll(docs)
+	e.start()
 	ctx := context.Background()
 	e.waitFor("two operations in flight", func() bool {
 		st, err := e.a.Status(ctx)
