@@ -3,6 +3,7 @@ package pades
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
@@ -204,10 +205,13 @@ func FuzzSign(f *testing.F) {
 				t.Errorf("the input is not an unchanged prefix of the output")
 				return
 			}
-			sigs, err := verifyBytes(dir, out)
+			sigs, dg, err := verifyBytes(dir, out, int64(len(b)))
 			if err != nil {
 				t.Errorf("Sign succeeded but Verify fails: %v", err)
 				return
+			}
+			if whole, first := sha256.Sum256(out), sha256.Sum256(b); !bytes.Equal(dg.File, whole[:]) || !bytes.Equal(dg.Prefix, first[:]) {
+				t.Errorf("VerifyDigests: digests %x, %x; want the output's %x and the input's %x", dg.File, dg.Prefix, whole, first)
 			}
 			ok := false
 			for _, s := range sigs {
@@ -252,15 +256,15 @@ func signBytes(dir string, b []byte, p *testpki.PKI, o Options) ([]byte, error) 
 	return os.ReadFile(out.Name())
 }
 
-func verifyBytes(dir string, b []byte) ([]Signature, error) {
+func verifyBytes(dir string, b []byte, prefix int64) ([]Signature, Digests, error) {
 	f, err := os.CreateTemp(dir, "signed")
 	if err != nil {
-		return nil, err
+		return nil, Digests{}, err
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
 	if _, err := f.Write(b); err != nil {
-		return nil, err
+		return nil, Digests{}, err
 	}
-	return Verify(f.Name())
+	return VerifyDigests(f.Name(), prefix)
 }
