@@ -426,7 +426,13 @@ func (r *runner) run(intake, work context.Context) error {
 		var deadline <-chan time.Time
 		if d := b.deadline(); !d.IsZero() {
 			wait := max(d.Sub(r.a.Clock.Now()), 0)
-			if r.w.Pending() > 0 {
+			switch {
+			case idle():
+				// The watcher's count may have dropped since the last item
+				// came (it counts a file until its claim returns): nothing
+				// else is on its way, so the batch goes now.
+				wait = 0
+			case r.w.Pending() > 0:
 				wait = min(wait, idlePoll) // look again once the watcher's round ends
 			}
 			timer.Reset(wait)
