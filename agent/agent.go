@@ -273,6 +273,10 @@ type runner struct {
 	claimed []int64
 	// heldBy is the Kind+1 of the problem holding the folder, 0 when it flows.
 	heldBy atomic.Int32
+	// holdMu makes a hold or a release change heldBy and the ledger's
+	// record together: two batches, one failing and one succeeding, could
+	// otherwise leave the ledger saying "held" while the folder flows.
+	holdMu sync.Mutex
 	// holdTries counts the attempts since the folder was last held, for
 	// the hold's backoff (holdWait); release resets it.
 	holdTries atomic.Int32

@@ -556,6 +556,8 @@ func (r *runner) gaveUp(docs []*ledger.Doc) bool {
 
 // hold records that the folder waits on a configuration or local problem.
 func (r *runner) hold(ctx context.Context, err error) {
+	r.holdMu.Lock()
+	defer r.holdMu.Unlock()
 	r.heldBy.Store(int32(signagent.KindOf(err)) + 1)
 	reason := err.Error()
 	if h := signagent.HintOf(err); h != "" {
@@ -572,6 +574,11 @@ func (r *runner) hold(ctx context.Context, err error) {
 // worked: a backend call clears an account hold, a publication a local one
 // (outbox, disk); neither clears the other's.
 func (r *runner) release(ctx context.Context, kind signagent.Kind) {
+	if r.heldBy.Load() != int32(kind)+1 {
+		return // the common case, without the lock
+	}
+	r.holdMu.Lock()
+	defer r.holdMu.Unlock()
 	if !r.heldBy.CompareAndSwap(int32(kind)+1, 0) {
 		return
 	}
