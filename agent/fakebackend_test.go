@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -458,5 +459,56 @@ func TestStepUnsettledLookupIsNeverGivenUp(t *testing.T) {
 	}
 	if st := e.batchState(lb.ID); st == ledger.BatchDone {
 		t.Error("the batch was closed while its outcome is unknown")
+	}
+}
+
+// TestStepLostOperationsWaitForADecision: a backend that takes a batch and
+// then forgets it (an instance restarting between the send and the poll)
+// answers every look-up "not found", yet each send may have been signed.
+// The batch is sent again maxLost times at most, then waits for an
+// operator's decision, still looked up, never sent again on its own (it
+// was sent 74 times, each signed, in a run of the emulator's restart
+// fault); the operator's "resend" sends it again.
+func TestStepLostOperationsWaitForADecision(t *testing.T) {
+	e := newStepEnv(t)
+	e.fb.submit = func(ctx context.Context, b *signing.Batch) (*signing.Operation, error) {
+		return &signing.Operation{ID: "op-" + b.Ref, Ref: b.Ref}, nil // taken, pending
+	}
+	e.fb.poll = func(ctx context.Context, b *signing.Batch, op *signing.Operation) (*signing.Operation, error) {
+		return nil, signing.ErrNotFound // the instance restarted and forgot it
+	}
+	lb := e.batch("a.txt")
+	e.processFor(lb, false, 20)
+	if got := e.fb.count("submit"); got != maxLost {
+		t.Errorf("%d submits, want %d then a wait for a decision; calls %v", got, maxLost, e.fb.log())
+	}
+	if e.fb.count("lookup") < maxLost+3 {
+		t.Errorf("%d look-ups: a batch waiting for a decision is still looked up", e.fb.count("lookup"))
+	}
+	if st := e.batchState(lb.ID); st != ledger.BatchUnknown {
+		t.Errorf("batch is %s, want %s (waiting for a decision)", st, ledger.BatchUnknown)
+	}
+	if d := e.doc("a.txt"); d.State.Terminal() {
+		t.Errorf("a.txt is %s, want it waiting", d.State)
+	}
+
+	// Resumed after a restart, it still waits.
+	e.processFor(lb, true, 5)
+	if got := e.fb.count("submit"); got != maxLost {
+		t.Errorf("after a restart: %d submits, want still %d", got, maxLost)
+	}
+
+	// The operator decides to send it again: it is, and signed this time.
+	if _, err := e.db.Resolve(context.Background(), fmt.Sprint(lb.ID), ledger.DecisionResend); err != nil {
+		t.Fatal(err)
+	}
+	e.fb.submit, e.fb.poll = nil, nil
+	bs, err := e.db.OpenBatches(context.Background(), e.r.f.Name)
+	if err != nil || len(bs) != 1 {
+		t.Fatalf("open batches %v, %v", bs, err)
+	}
+	e.process(bs[0], true)
+	if d := e.doc("a.txt"); d.State != signagent.StatePublished {
+		t.Errorf("after the operator's resend: a.txt is %s, want published", d.State)
 	}
 }

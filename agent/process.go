@@ -72,6 +72,10 @@ type batchRun struct {
 	// operator's decision (ledger.BatchUnknown).
 	unknownSince time.Time
 	waiting      bool
+	// lost counts the operations the backend took for this batch and then
+	// no longer knew (an instance that restarted), in this run; after
+	// maxLost the batch waits for an operator instead of being sent again.
+	lost int
 	// free gives back the batch's in-flight slot: a batch waiting for a
 	// decision does not keep the folder's other batches waiting.
 	free  func()
@@ -161,6 +165,10 @@ func (r *runner) openRun(ctx context.Context, lb *ledger.Batch, resumed bool, fr
 	}
 	s.unknown = resumed && s.op == nil
 	if s.waiting = lb.State == ledger.BatchUnknown; s.waiting {
+		// Recorded as waiting for a decision: it keeps waiting after a
+		// restart unless a look-up finds it (a "not found" alone does not
+		// send it again).
+		s.lost = maxLost
 		free()
 	}
 	return s
@@ -243,10 +251,15 @@ func (r *runner) lookup(ctx context.Context, s *batchRun) error {
 		s.unknownSince = r.a.Clock.Now()
 	}
 	op, err := r.f.Backend.Lookup(ctx, r.signerBatch(s.lb, s.docs))
-	if errors.Is(err, signing.ErrNotFound) {
-		s.unknownSince, s.waiting = time.Time{}, false
+	if errors.Is(err, signing.ErrNotFound) && s.lost >= maxLost {
+		// Each send was taken, then forgotten: "not found" is no proof
+		// that the service did not sign it (an instance that restarts
+		// forgets what it signed), and sending again could sign the
+		// documents once more each time.
+		return errLost
 	}
 	if errors.Is(err, signing.ErrNotFound) {
+		s.unknownSince, s.waiting = time.Time{}, false
 		if err := r.a.Ledger.Resubmit(ctx, s.lb); err != nil {
 			s.log.Error("cannot record resubmission", "err", err)
 			return errStop
@@ -280,6 +293,7 @@ func (r *runner) poll(ctx context.Context, s *batchRun) error {
 			// (another instance behind a balancer): still unsettled.
 			return errUnsettled
 		}
+		s.lost++
 		return errCallAgain
 	}
 	if err != nil {
@@ -298,6 +312,14 @@ func (r *runner) poll(ctx context.Context, s *batchRun) error {
 // the outcome is still unknown (handled as a failed look-up).
 var errUnsettled = signagent.TransientError("the operation a look-up found is unknown to the call that polls it (another instance behind a balancer?)",
 	"list the proxy's instances (instances = […]) so that each operation is polled where it runs", nil)
+
+// maxLost is how many times a batch is sent again after the backend took
+// it and then lost it, before it waits for an operator's decision.
+const maxLost = 3
+
+// errLost: the backend lost the batch's operation maxLost times.
+var errLost = signagent.TransientError(fmt.Sprintf("the service took this batch and then lost it %d times (an instance that restarts forgets what it signed): its \"not found\" is no proof that it did not sign it", maxLost),
+	"check at the service whether the batch was signed; look at why its instances restart", nil)
 
 // failed decides what follows a failed backend call (ctx still live).
 func (r *runner) failed(ctx context.Context, s *batchRun, stage string, err error) (next, time.Duration) {
@@ -354,7 +376,7 @@ func (r *runner) unsettled(ctx context.Context, s *batchRun, err error) (next, t
 	if errors.As(err, &se) && se.RetryAfter > wait {
 		wait = se.RetryAfter
 	}
-	if !s.waiting && r.a.Clock.Since(s.unknownSince) >= r.a.OutcomeUnknownAfter {
+	if !s.waiting && (errors.Is(err, errLost) || r.a.Clock.Since(s.unknownSince) >= r.a.OutcomeUnknownAfter) {
 		if merr := r.a.Ledger.MarkUnknown(ctx, s.lb); merr != nil {
 			s.log.Error("cannot record that the batch waits for a decision", "err", merr)
 		} else {
@@ -397,7 +419,7 @@ func (r *runner) decided(ctx context.Context, s *batchRun) (n next, done bool) {
 			return nextEnd, true
 		}
 		s.log.Warn("resending a batch whose outcome was unknown, as an operator decided", "ref", s.lb.Ref)
-		s.unknown, s.waiting, s.unknownSince = false, false, time.Time{}
+		s.unknown, s.waiting, s.unknownSince, s.lost = false, false, time.Time{}, 0
 		return nextCall, true
 	case ledger.DecisionFail:
 		s.log.Warn("failing a batch whose outcome was unknown, as an operator decided", "ref", s.lb.Ref)
