@@ -320,8 +320,7 @@ func (a *Agent) newRunner(f *Folder) (*runner, error) {
 			continue
 		}
 		if err := os.MkdirAll(d, dirPerm); err != nil {
-			return nil, &signagent.Error{Kind: signagent.KindLocal, Code: signagent.CodeLocal,
-				Message: "cannot create folder " + d, Hint: "check the path and the service account's rights", Err: err}
+			return nil, signagent.LocalError("cannot create folder "+d, "check the path and the service account's rights", err)
 		}
 	}
 	if err := os.MkdirAll(filepath.Join(f.Inbox, ledger.ClaimDir), 0o700); err != nil {

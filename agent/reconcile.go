@@ -61,7 +61,7 @@ func (r *runner) reconcile(ctx context.Context) error {
 			published = append(published, d)
 		case signagent.StateFailed:
 			failed++
-			r.fail(ctx, d, "", &signagent.Error{Kind: signagent.KindDocument, Code: d.ErrCode, Message: d.ErrMessage})
+			r.fail(ctx, d, "", signagent.DocError(d.ErrCode, d.ErrMessage, ""))
 		}
 	}
 
@@ -79,9 +79,9 @@ func (r *runner) reconcile(ctx context.Context) error {
 			} else {
 				r.log.Error("claimed file vanished from the claim area; recording it as failed", "doc", d.ID, "file", d.Rel)
 				d.State = signagent.StateClaimed
-				r.fail(ctx, d, "", &signagent.Error{Kind: signagent.KindDocument, Code: signagent.CodeUnreadable,
-					Message: "the claimed file disappeared from " + ledger.ClaimDir + " while the agent was stopped",
-					Hint:    "look for the original where it was exported; drop it into the inbox again"})
+				r.fail(ctx, d, "", signagent.DocError(signagent.CodeUnreadable,
+					"the claimed file disappeared from "+ledger.ClaimDir+" while the agent was stopped",
+					"look for the original where it was exported; drop it into the inbox again"))
 				continue
 			}
 		}
