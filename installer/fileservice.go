@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -49,21 +48,6 @@ type fileService struct {
 	isAdmin   func() bool
 	adminHint string
 }
-
-// execRun runs a command, folding its output into the error.
-func execRun(args ...string) error {
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		msg := strings.TrimSpace(string(out))
-		if msg == "" {
-			return fmt.Errorf("%s: %w", strings.Join(args, " "), err)
-		}
-		return fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, msg)
-	}
-	return nil
-}
-
-func isRoot() bool { return os.Geteuid() == 0 }
 
 func (s *fileService) runAll(o Options, cmds []command) error {
 	for _, c := range cmds {
