@@ -19,17 +19,17 @@ func FuzzVerify(f *testing.F) {
 	sum := sha256.Sum256(content)
 	f.Add([]byte{0x30, 0x80, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02, 0xa0, 0x80, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, der []byte) {
-		h, err := cms.DigestHash(der)
+		s, err := cms.Parse(der)
 		if err != nil {
 			return
 		}
-		if h != crypto.SHA256 {
+		if h := s.Hash(); h != crypto.SHA256 {
 			if !h.Available() {
-				t.Fatalf("DigestHash returned the unavailable hash %v", h)
+				t.Fatalf("Parse returned the unavailable hash %v", h)
 			}
 			d := h.New()
 			d.Write(content)
-			cms.VerifyDigestHash(der, h, d.Sum(nil))
+			s.Verify(d.Sum(nil))
 			return
 		}
 		info, err := cms.VerifyDigest(der, sum[:])

@@ -65,16 +65,6 @@ func parse(der []byte) (*parsed, error) {
 	return p, nil
 }
 
-// DigestHash returns the digest algorithm of der's signer, so callers can
-// compute the digest that VerifyDigestHash expects.
-func DigestHash(der []byte) (crypto.Hash, error) {
-	s, err := Parse(der)
-	if err != nil {
-		return 0, err
-	}
-	return s.Hash(), nil
-}
-
 // SignedData is a parsed detached SignedData: a caller that needs its
 // digest algorithm before it can hash the content parses it once, hashes,
 // then verifies.
@@ -92,7 +82,7 @@ func Parse(der []byte) (*SignedData, error) {
 // Hash is the signer's digest algorithm.
 func (s *SignedData) Hash() crypto.Hash { return s.p.hash }
 
-// Verify is VerifyDigestHash of the parsed signature, with the digest of
+// Verify checks the signature as VerifyDigest does, against the digest of
 // its content taken with Hash.
 func (s *SignedData) Verify(digest []byte) (*Info, error) { return s.p.verify(digest) }
 
@@ -100,20 +90,15 @@ func (s *SignedData) Verify(digest []byte) (*Info, error) { return s.p.verify(di
 // its content: the message-digest attribute must equal digest and the
 // signature must verify with the embedded signer certificate. When a
 // signature timestamp token is present its signature and message imprint are
-// checked too. Trust in the certificates is not evaluated.
+// checked too. Trust in the certificates is not evaluated. A signature
+// with another digest algorithm is refused (Parse, then Verify, for those).
 func VerifyDigest(der []byte, digest []byte) (*Info, error) {
-	return VerifyDigestHash(der, crypto.SHA256, digest)
-}
-
-// VerifyDigestHash is VerifyDigest for a signature whose digest algorithm is
-// h (see DigestHash); it fails if der uses another one.
-func VerifyDigestHash(der []byte, h crypto.Hash, digest []byte) (*Info, error) {
 	p, err := parse(der)
 	if err != nil {
 		return nil, err
 	}
-	if p.hash != h {
-		return nil, fmt.Errorf("cms: signature uses digest %v, not %v", p.hash, h)
+	if p.hash != crypto.SHA256 {
+		return nil, fmt.Errorf("cms: signature uses digest %v, not %v", p.hash, crypto.SHA256)
 	}
 	return p.verify(digest)
 }
