@@ -288,12 +288,17 @@ func (d *pdf) verifySig(sd value) (Signature, int64) {
 		return s, signed
 	}
 	// The gap must be exactly the /Contents hex string.
-	gap := make([]byte, br[2]-br[1])
-	if _, err := d.r.ReadAt(gap, br[1]); err != nil {
-		s.Err = fmt.Errorf("read signature: %w", err)
-		return s, signed
+	var gap []byte
+	if d.mem != nil {
+		gap = d.mem[br[1]:br[2]]
+	} else {
+		gap = make([]byte, br[2]-br[1])
+		if _, err := d.r.ReadAt(gap, br[1]); err != nil {
+			s.Err = fmt.Errorf("read signature: %w", err)
+			return s, signed
+		}
 	}
-	if gap[0] != '<' || gap[len(gap)-1] != '>' || strings.Trim(string(gap[1:len(gap)-1]), "0123456789abcdefABCDEF \r\n\t") != "" {
+	if gap[0] != '<' || gap[len(gap)-1] != '>' || len(bytes.Trim(gap[1:len(gap)-1], "0123456789abcdefABCDEF \r\n\t")) != 0 {
 		s.Err = errors.New("/ByteRange does not exclude exactly the /Contents string")
 		return s, signed
 	}
