@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/signagent/signagent"
@@ -139,7 +138,7 @@ func (r *runner) checkOutput(d *ledger.Doc, t signing.Type, res signing.Result) 
 		}
 	}
 	// Only a CAdES check reads the original.
-	var content io.Reader = strings.NewReader("")
+	var content io.Reader
 	if t == signing.TypeCAdES {
 		f, _, err := openRegular(claim)
 		if err != nil {
