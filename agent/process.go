@@ -313,8 +313,9 @@ func (r *runner) poll(ctx context.Context, s *batchRun) error {
 var errUnsettled = signagent.TransientError("the operation a look-up found is unknown to the call that polls it (another instance behind a balancer?)",
 	"list the proxy's instances (instances = […]) so that each operation is polled where it runs", nil)
 
-// maxLost is how many times a batch is sent again after the backend took
-// it and then lost it, before it waits for an operator's decision.
+// maxLost is how many times the backend may take a batch and then lose it
+// (each time it is sent again) before the batch waits for an operator's
+// decision instead of being sent once more.
 const maxLost = 3
 
 // errLost: the backend lost the batch's operation maxLost times.
