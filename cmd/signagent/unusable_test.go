@@ -51,18 +51,7 @@ max_wait = "200ms"
 			t.Logf("agent log:\n%s", logs)
 		}
 	})
-	os.WriteFile(filepath.Join(dir, "good", "inbox", "a.pdf"), pdf, 0o644)
-	os.WriteFile(filepath.Join(dir, "shared", "inbox", "b.pdf"), uniquePDF(pdf, "b"), 0o644)
-	waitFor(t, "the good folder to sign", func() bool {
-		_, err := os.Stat(filepath.Join(dir, "good", "outbox", "a.pdf"))
-		return err == nil
-	})
-	var st signagent.Status
-	waitFor(t, "the shared folder held in the live report", func() bool {
-		code, out, _ := runCmd(t, nil, "status", "--config", cfg, "--json")
-		st = signagent.Status{}
-		return code == exitOK && json.Unmarshal([]byte(out), &st) == nil && len(st.Folders) == 2 && st.Folders[1].Held != ""
-	})
+	st := dropAndWaitHeld(t, dir, cfg, pdf)
 	if f := st.Folders[1]; f.Name != "shared" || !strings.Contains(f.Held, "cannot create "+filepath.Join(blocked, "outbox")) ||
 		f.NextRecheck.IsZero() || st.Folders[0].Held != "" {
 		t.Errorf("report: %+v", st.Folders)
@@ -85,14 +74,37 @@ max_wait = "200ms"
 		_, err := os.Stat(filepath.Join(blocked, "outbox", "b.pdf"))
 		return err == nil
 	})
-	waitFor(t, "the hold cleared", func() bool {
-		code, out, _ := runCmd(t, nil, "status", "--config", cfg, "--json")
-		st = signagent.Status{}
-		return code == exitOK && json.Unmarshal([]byte(out), &st) == nil && len(st.Folders) == 2 && st.Folders[1].Held == ""
-	})
+	waitStatus(t, cfg, "the hold cleared", func(st signagent.Status) bool { return len(st.Folders) == 2 && st.Folders[1].Held == "" })
 	if code := stop(); code != exitOK {
 		t.Errorf("run exited %d", code)
 	}
+}
+
+// dropAndWaitHeld drops a document into each of the folders good and
+// shared under dir, waits for good's to be signed and for `status` to show
+// shared (the second folder) held, and returns that report.
+func dropAndWaitHeld(t *testing.T, dir, cfg string, pdf []byte) signagent.Status {
+	t.Helper()
+	os.WriteFile(filepath.Join(dir, "good", "inbox", "a.pdf"), pdf, 0o644)
+	os.WriteFile(filepath.Join(dir, "shared", "inbox", "b.pdf"), uniquePDF(pdf, "b"), 0o644)
+	waitFor(t, "the good folder to sign", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "good", "outbox", "a.pdf"))
+		return err == nil
+	})
+	return waitStatus(t, cfg, "the shared folder held", func(st signagent.Status) bool { return len(st.Folders) == 2 && st.Folders[1].Held != "" })
+}
+
+// waitStatus waits until `status --json` answers a report for which ok
+// holds, and returns it.
+func waitStatus(t *testing.T, cfg, what string, ok func(signagent.Status) bool) signagent.Status {
+	t.Helper()
+	var st signagent.Status
+	waitFor(t, what, func() bool {
+		code, out, _ := runCmd(t, nil, "status", "--config", cfg, "--json")
+		st = signagent.Status{}
+		return code == exitOK && json.Unmarshal([]byte(out), &st) == nil && ok(st)
+	})
+	return st
 }
 
 // TestStopDuringStartIsNotAnError: a stop requested while the agent

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,8 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/signagent/signagent"
 )
 
 // TestUnwritableOutboxAsServiceAccount runs the built agent as another
@@ -71,18 +68,7 @@ func TestUnwritableOutboxAsServiceAccount(t *testing.T) {
 			t.Logf("agent log:\n%s", logs.String())
 		}
 	})
-	os.WriteFile(filepath.Join(dir, "good", "inbox", "a.pdf"), pdf, 0o644)
-	os.WriteFile(filepath.Join(dir, "shared", "inbox", "b.pdf"), uniquePDF(pdf, "b"), 0o644)
-	waitFor(t, "the good folder to sign", func() bool {
-		_, err := os.Stat(filepath.Join(dir, "good", "outbox", "a.pdf"))
-		return err == nil
-	})
-	var st signagent.Status
-	waitFor(t, "the shared folder held", func() bool {
-		code, out, _ := runCmd(t, nil, "status", "--config", cfg, "--json")
-		st = signagent.Status{}
-		return code == exitOK && json.Unmarshal([]byte(out), &st) == nil && len(st.Folders) == 2 && st.Folders[1].Held != ""
-	})
+	st := dropAndWaitHeld(t, dir, cfg, pdf)
 	if h := st.Folders[1].Held; !strings.Contains(h, "cannot create files in "+shared) || !strings.Contains(h, "permission denied") {
 		t.Errorf("hold: %q", h)
 	}
