@@ -71,8 +71,11 @@ func Acquire(ctx context.Context, dir, command string, patience time.Duration) (
 		if ok {
 			break
 		}
+		// A holder without a name has just released the lock (its name
+		// goes first) or could not write one: it is waited for as a
+		// short command is. An agent is not.
 		held := holder(dir)
-		if held.Command == "" || held.Command == CommandRun || !time.Now().Before(deadline) {
+		if held.Command == CommandRun || !time.Now().Before(deadline) {
 			return nil, held
 		}
 		select {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofrs/flock"
 	"github.com/signagent/signagent/config"
 )
 
@@ -57,6 +58,24 @@ func TestShortCommandIsWaitedFor(t *testing.T) {
 	}
 	time.AfterFunc(200*time.Millisecond, func() { retry.Release() })
 	l, err := Acquire(ctx, dir, CommandRun, 10*time.Second)
+	if err != nil {
+		t.Fatalf("with patience: %v", err)
+	}
+	l.Release()
+}
+
+// TestNamelessHolderIsWaitedFor: between a holder's removing its name and
+// unlocking, the lock is held by no one named. A command with patience
+// waits for it instead of failing at once ("another signagent (pid
+// unknown)", seen in a test run when a retry released the lock).
+func TestNamelessHolderIsWaitedFor(t *testing.T) {
+	dir := t.TempDir()
+	fl := flock.New(filepath.Join(dir, lockName))
+	if ok, err := fl.TryLock(); !ok || err != nil {
+		t.Fatalf("lock: %v, %v", ok, err)
+	}
+	time.AfterFunc(400*time.Millisecond, func() { fl.Unlock() })
+	l, err := Acquire(context.Background(), dir, CommandRun, 10*time.Second)
 	if err != nil {
 		t.Fatalf("with patience: %v", err)
 	}
