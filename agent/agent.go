@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path"
@@ -268,9 +269,6 @@ type runner struct {
 	// later tracks the delayed retries (requeueLater, retryPublishLater),
 	// which Run waits for after cancelling the work context.
 	later sync.WaitGroup
-	// claimed lists documents renamed into the claim area whose claim is
-	// not yet recorded; only the watcher's callback (claim) uses it.
-	claimed []int64
 	// heldBy is the Kind+1 of the problem holding the folder, 0 when it flows.
 	heldBy atomic.Int32
 	// holdMu makes a hold or a release change heldBy and the ledger's
@@ -387,7 +385,7 @@ func (r *runner) run(intake, work context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := r.w.Run(intake, r.claim); err != nil {
+		if err := r.w.RunGroups(intake, r.claim); err != nil {
 			r.log.Error("watcher stopped", "err", err)
 		}
 	}()
@@ -488,89 +486,158 @@ func (r *runner) requeueLater(ctx context.Context, docs []*ledger.Doc, delay tim
 	})
 }
 
-// claim is the watcher's callback: record the ready file, then rename it
-// into the claim area.
-func (r *runner) claim(ctx context.Context, f watcher.File) {
-	if ctx.Err() != nil {
+// claimGroup is how many ready files are claimed with one pair of ledger
+// transactions. Larger groups save little more and hold the first file of
+// a backlog back while the rest are read.
+const claimGroup = 32
+
+// claim is the watcher's callback: record the ready files, rename them into
+// the claim area, record their claims, and hand them on, a group at a time.
+func (r *runner) claim(ctx context.Context, files []watcher.File) {
+	for len(files) > 0 && ctx.Err() == nil {
+		n := min(len(files), claimGroup)
+		r.claimAll(ctx, files[:n])
+		files = files[n:]
+	}
+}
+
+// readyFile is a ready file read for its claim: its ledger record and the
+// information of the handle it was read through.
+type readyFile struct {
+	f  watcher.File
+	d  *ledger.Doc
+	fi fs.FileInfo
+}
+
+func (r *runner) claimAll(ctx context.Context, files []watcher.File) {
+	root, rootErr := os.Stat(r.f.Inbox)
+	var cs []readyFile
+	for _, f := range files {
+		if ctx.Err() != nil {
+			return
+		}
+		if c, ok := r.read(ctx, f, root, rootErr); ok {
+			cs = append(cs, c)
+		}
+	}
+	if len(cs) == 0 {
 		return
 	}
+	docs := make([]*ledger.Doc, len(cs))
+	for i, c := range cs {
+		docs[i] = c.d
+	}
+	if err := r.a.Ledger.AddSeen(ctx, docs...); err != nil {
+		r.log.Error("cannot record documents", "files", len(docs), "err", err)
+		return
+	}
+	claimed, docs := cs[:0], docs[:0]
+	var forget []int64
+	for _, c := range cs {
+		if err := atomicfile.Rename(c.f.Path, r.abs(c.d.Claim)); err != nil {
+			// Vanished, or another agent won the rename: drop it quietly.
+			forget = append(forget, c.d.ID)
+			if !errors.Is(err, os.ErrNotExist) {
+				r.log.Warn("cannot claim file", "file", c.f.Rel, "err", err)
+			}
+			continue
+		}
+		claimed, docs = append(claimed, c), append(docs, c.d)
+	}
+	dups, err := r.a.Ledger.Claim(context.WithoutCancel(ctx), r.f.Name, docs, forget)
+	if err != nil {
+		// The claim files are in place: reconcile counts them as claimed
+		// after a restart, and admit asks for duplicates itself.
+		r.log.Error("cannot record claims", "files", len(docs), "err", err)
+		dups = nil
+	}
+	if len(claimed) > 0 {
+		r.wake()
+	}
+	for i, c := range claimed {
+		d := c.d
+		d.State = signagent.StateClaimed
+		r.a.Observer.Transition(r.f.Name, signagent.StateClaimed)
+		r.log.Info("claimed", "doc", d.ID, "file", c.f.Rel, "size", c.f.Size)
+		if c.f.Marker != "" {
+			os.Remove(c.f.Marker)
+		}
+		if cfi, err := os.Lstat(r.abs(d.Claim)); err != nil || !os.SameFile(c.fi, cfi) {
+			// Another entry was swapped in between the read and the rename:
+			// what was claimed is not what was hashed. Look at it again.
+			r.log.Warn("file replaced while it was claimed; checking it again", "doc", d.ID, "file", c.f.Rel)
+			r.resettle(ctx, d, nil)
+			continue
+		}
+		if dups == nil {
+			r.admit(ctx, d)
+			continue
+		}
+		r.admitAs(ctx, d, dups[i])
+	}
+}
+
+// read takes a ready file's digest through a handle that cannot follow a
+// link, and checks that it is a regular file on the inbox's own file
+// system (root, not a mount of something else under a recursive inbox)
+// that has not changed since the watcher looked. Entries that are not
+// documents go to error/ or are ignored here; a file still changing is
+// left for the watcher's next look.
+func (r *runner) read(ctx context.Context, f watcher.File, root fs.FileInfo, rootErr error) (readyFile, bool) {
 	if f.Mode != 0 {
 		r.reject(ctx, f)
-		return
+		return readyFile{}, false
 	}
 	if runtime.GOOS == "windows" {
 		if p := winname.ProblemPath(f.Rel); p != "" {
 			r.rejectName(ctx, f, p)
-			return
+			return readyFile{}, false
 		}
 	}
-	// Read through a handle that cannot follow a link, and check that it
-	// is a regular file on the inbox's own file system (not a mount of
-	// something else under a recursive inbox).
 	sum, n, fi, err := hashRegular(f.Path)
 	if errors.Is(err, errNotRegular) {
 		r.reject(ctx, f) // swapped for a link since the watcher looked
-		return
+		return readyFile{}, false
 	}
 	if err != nil {
 		r.log.Warn("cannot read ready file; will retry on the next scan", "file", f.Rel, "err", err)
-		return
+		return readyFile{}, false
 	}
-	if root, err := os.Stat(r.f.Inbox); err == nil && !sameDevice(fi, root) {
+	if rootErr == nil && !sameDevice(fi, root) {
 		r.ignore(f, "it is on another file system than the inbox (a mount point inside the inbox?)")
-		return
+		return readyFile{}, false
 	}
 	if n != f.Size || fi.Size() != f.Size || !fi.ModTime().Equal(f.ModTime) {
-		return // changed since the watcher looked: not settled
+		return readyFile{}, false // changed since the watcher looked: not settled
 	}
 	if fi2, err := os.Lstat(f.Path); err != nil || !os.SameFile(fi, fi2) || fi2.Size() != f.Size || !fi2.ModTime().Equal(f.ModTime) {
-		return // written to, or replaced, while we read it
+		return readyFile{}, false // written to, or replaced, while we read it
 	}
-	now := r.a.Clock.Now()
-	d := &ledger.Doc{Folder: r.f.Name, Rel: f.Rel, Size: f.Size, ModTime: f.ModTime, SHA256: sum, SettledAt: now}
-	if err := r.a.Ledger.AddSeen(ctx, d, r.claimed...); err != nil {
-		r.log.Error("cannot record document", "file", f.Rel, "err", err)
-		return
-	}
-	r.claimed = r.claimed[:0]
-	if err := atomicfile.Rename(f.Path, r.abs(d.Claim)); err != nil {
-		// Vanished, or another agent won the rename: drop it quietly.
-		if err := r.a.Ledger.Delete(context.WithoutCancel(ctx), d.ID); err != nil {
-			r.log.Error("cannot forget unclaimed document", "file", f.Rel, "err", err)
-		}
-		if !errors.Is(err, os.ErrNotExist) {
-			r.log.Warn("cannot claim file", "file", f.Rel, "err", err)
-		}
-		return
-	}
-	r.claimed = append(r.claimed, d.ID) // recorded with the next arrival
-	r.wake()
-	d.State = signagent.StateClaimed
-	r.a.Observer.Transition(r.f.Name, signagent.StateClaimed)
-	r.log.Info("claimed", "doc", d.ID, "file", f.Rel, "size", f.Size)
-	if f.Marker != "" {
-		os.Remove(f.Marker)
-	}
-	if cfi, err := os.Lstat(r.abs(d.Claim)); err != nil || !os.SameFile(fi, cfi) {
-		// Another entry was swapped in between the read and the rename:
-		// what was claimed is not what was hashed. Look at it again.
-		r.log.Warn("file replaced while it was claimed; checking it again", "doc", d.ID, "file", f.Rel)
-		r.resettle(ctx, d, nil)
-		return
-	}
-	r.admit(ctx, d)
+	d := &ledger.Doc{Folder: r.f.Name, Rel: f.Rel, Size: f.Size, ModTime: f.ModTime, SHA256: sum, SettledAt: r.a.Clock.Now()}
+	return readyFile{f, d, fi}, true
 }
 
 // admit sends a claimed document to the batcher unless it must fail first.
 func (r *runner) admit(ctx context.Context, d *ledger.Doc) {
+	var dup *ledger.Doc
+	if d.Size > 0 {
+		var err error
+		if dup, err = r.a.Ledger.Duplicate(ctx, r.f.Name, d.SHA256, d.ID); err != nil {
+			r.log.Error("duplicate check failed", "doc", d.ID, "err", err)
+		}
+	}
+	r.admitAs(ctx, d, dup)
+}
+
+// admitAs is admit once the ledger has said which document, if any, d
+// duplicates.
+func (r *runner) admitAs(ctx context.Context, d *ledger.Doc, dup *ledger.Doc) {
 	if d.Size == 0 {
 		r.fail(context.WithoutCancel(ctx), d, "", signagent.DocError(signagent.CodeEmptyFile,
 			"the file is empty", "export the document again; the producer may have failed while writing it"))
 		return
 	}
-	if dup, err := r.a.Ledger.Duplicate(ctx, r.f.Name, d.SHA256, d.ID); err != nil {
-		r.log.Error("duplicate check failed", "doc", d.ID, "err", err)
-	} else if dup != nil {
+	if dup != nil {
 		where := dup.Rel
 		if dup.Output != "" {
 			where = dup.Output

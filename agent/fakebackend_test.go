@@ -152,7 +152,7 @@ func (e *stepEnv) batch(names ...string) *ledger.Batch {
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		e.r.claim(ctx, watcher.File{Path: p, Rel: name, Size: fi.Size(), ModTime: fi.ModTime()})
+		e.r.claim(ctx, []watcher.File{{Path: p, Rel: name, Size: fi.Size(), ModTime: fi.ModTime()}})
 		select {
 		case it := <-e.r.queue:
 			items = append(items, it)

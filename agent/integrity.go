@@ -57,11 +57,10 @@ func (r *runner) rejectName(ctx context.Context, f watcher.File, why string) {
 // ignored, with what (what it is) in the reason.
 func (r *runner) toError(ctx context.Context, f watcher.File, p string, fi fs.FileInfo, cause error, what string) {
 	d := &ledger.Doc{Folder: r.f.Name, Rel: f.Rel, Size: fi.Size(), ModTime: fi.ModTime(), SettledAt: r.a.Clock.Now()}
-	if err := r.a.Ledger.AddSeen(ctx, d, r.claimed...); err != nil {
+	if err := r.a.Ledger.AddSeen(ctx, d); err != nil {
 		r.log.Error("cannot record document", "file", f.Rel, "err", err)
 		return
 	}
-	r.claimed = r.claimed[:0]
 	if err := os.Rename(p, r.abs(d.Claim)); err != nil {
 		if err := r.a.Ledger.Delete(context.WithoutCancel(ctx), d.ID); err != nil {
 			r.log.Error("cannot forget unclaimed document", "file", f.Rel, "err", err)
@@ -71,7 +70,6 @@ func (r *runner) toError(ctx context.Context, f watcher.File, p string, fi fs.Fi
 		}
 		return
 	}
-	r.claimed = append(r.claimed, d.ID)
 	d.State = signagent.StateClaimed
 	if f.Marker != "" {
 		os.Remove(f.Marker)

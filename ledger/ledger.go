@@ -276,33 +276,68 @@ func (db *DB) claimPath(id int64, rel string) string {
 // ClaimDir is the agent-owned claim area inside every inbox.
 const ClaimDir = ".signagent"
 
-// AddSeen records a ready file before it is claimed, and assigns its ID and
-// claim path (unique to this ledger's instance). In the same transaction it
-// moves the documents listed in claimed from seen to claimed (their claim
-// renames are done): the claim of one document is recorded with the next
-// one's arrival instead of costing a transaction of its own. A document left
-// seen with its claim file present counts as claimed anyway (reconcile).
-func (db *DB) AddSeen(ctx context.Context, d *Doc, claimed ...int64) error {
+// AddSeen records ready files before they are claimed, in one
+// transaction, and assigns each its ID and claim path (unique to this
+// ledger's instance). Once their claim renames are done, Claim records
+// them; a document left seen with its claim file present counts as
+// claimed anyway (reconcile).
+func (db *DB) AddSeen(ctx context.Context, docs ...*Doc) error {
 	now := db.now()
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		if len(claimed) > 0 {
-			st := tx.StmtContext(ctx, db.markClaimed)
-			for _, id := range claimed {
-				if _, err := st.ExecContext(ctx, signagent.StateClaimed, now, id, signagent.StateSeen); err != nil {
-					return fmt.Errorf("ledger: claim document %d: %w", id, err)
-				}
+		st := tx.StmtContext(ctx, db.insertDoc)
+		for _, d := range docs {
+			err := st.QueryRowContext(ctx,
+				d.Folder, d.Rel, d.Size, nanos(d.ModTime), d.SHA256, signagent.StateSeen, now, nanos(d.SettledAt), now,
+			).Scan(&d.ID, &d.Attempts)
+			if err != nil {
+				return fmt.Errorf("ledger: add %s: %w", d.Rel, err)
 			}
 		}
-		err := tx.StmtContext(ctx, db.insertDoc).QueryRowContext(ctx,
-			d.Folder, d.Rel, d.Size, nanos(d.ModTime), d.SHA256, signagent.StateSeen, now, nanos(d.SettledAt), now,
-		).Scan(&d.ID, &d.Attempts)
-		if err != nil {
-			return fmt.Errorf("ledger: add %s: %w", d.Rel, err)
+		for _, d := range docs {
+			d.Claim = db.claimPath(d.ID, d.Rel)
+			d.State, d.FirstSeen, d.UpdatedAt = signagent.StateSeen, fromNanos(now), fromNanos(now)
 		}
-		d.Claim = db.claimPath(d.ID, d.Rel)
-		d.State, d.FirstSeen, d.UpdatedAt = signagent.StateSeen, fromNanos(now), fromNanos(now)
 		return nil
 	})
+}
+
+// Claim records, in one transaction, the claims of documents of folder
+// added by AddSeen whose renames into the claim area are done, and forgets
+// the ones in forget (never claimed: the file vanished, or another agent
+// won it). Documents are claimed in order, each followed by Duplicate's
+// question, so the second of two documents with the same content finds
+// the first. dups[i] is docs[i]'s duplicate, or nil.
+func (db *DB) Claim(ctx context.Context, folder string, docs []*Doc, forget []int64) (dups []*Doc, err error) {
+	now := db.now()
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		dups = make([]*Doc, len(docs))
+		mark, dup := tx.StmtContext(ctx, db.markClaimed), tx.StmtContext(ctx, db.duplicate)
+		for i, d := range docs {
+			if _, err := mark.ExecContext(ctx, signagent.StateClaimed, now, d.ID, signagent.StateSeen); err != nil {
+				return fmt.Errorf("ledger: claim document %d: %w", d.ID, err)
+			}
+			o, err := db.scanDoc(dup.QueryRowContext(ctx, folder, d.SHA256, d.ID, signagent.StateFailed, signagent.StateSeen))
+			switch {
+			case err == nil:
+				dups[i] = o
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("ledger: duplicate of document %d: %w", d.ID, err)
+			}
+		}
+		for _, id := range forget {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM documents WHERE id = ? AND state = ?`, id, signagent.StateSeen); err != nil {
+				return fmt.Errorf("ledger: forget document %d: %w", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		d.State, d.UpdatedAt = signagent.StateClaimed, fromNanos(now)
+	}
+	return dups, nil
 }
 
 // Get returns one document.

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"flag"
 	"io/fs"
 	"os"
@@ -252,5 +253,45 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Claim records the claims of a group in order, each with its duplicate
+// question, and forgets the documents whose rename never happened.
+func TestClaimGroup(t *testing.T) {
+	db, _ := openTest(t)
+	ctx := context.Background()
+	docs := []*Doc{
+		{Folder: "f", Rel: "a.pdf", Size: 1, SHA256: "same"},
+		{Folder: "f", Rel: "gone.pdf", Size: 1, SHA256: "gone"},
+		{Folder: "f", Rel: "b.pdf", Size: 1, SHA256: "same"},
+		{Folder: "g", Rel: "c.pdf", Size: 1, SHA256: "same"}, // another folder: not a duplicate
+	}
+	if err := db.AddSeen(ctx, docs...); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range docs {
+		if d.ID != int64(i+1) || d.State != signagent.StateSeen || !strings.HasSuffix(d.Claim, "-"+strconv.Itoa(i+1)+".pdf") {
+			t.Fatalf("doc %d after AddSeen: id %d state %s claim %q", i, d.ID, d.State, d.Claim)
+		}
+	}
+	dups, err := db.Claim(ctx, "f", []*Doc{docs[0], docs[2]}, []int64{docs[1].ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dups) != 2 || dups[0] != nil || dups[1] == nil || dups[1].ID != docs[0].ID {
+		t.Fatalf("dups = %v, want [nil, doc 1]", dups)
+	}
+	if dups, err := db.Claim(ctx, "g", []*Doc{docs[3]}, nil); err != nil || dups[0] != nil {
+		t.Fatalf("claim in another folder: dups %v, err %v", dups, err)
+	}
+	for _, d := range []*Doc{docs[0], docs[2], docs[3]} {
+		got, err := db.Get(ctx, d.ID)
+		if err != nil || got.State != signagent.StateClaimed || d.State != signagent.StateClaimed {
+			t.Errorf("%s: %v, %v (in memory %s), want claimed", d.Rel, got, err, d.State)
+		}
+	}
+	if _, err := db.Get(ctx, docs[1].ID); !errors.Is(err, sql.ErrNoRows) {
+		t.Errorf("forgotten document: %v, want no rows", err)
 	}
 }

@@ -1,5 +1,6 @@
 // Package watcher finds the files in one inbox folder that are ready to be
-// signed and hands them, one at a time, to a callback.
+// signed and hands them to a callback: one at a time (Run), or the ones found
+// in one round of looks together (RunGroups).
 //
 // File events (fsnotify) are hints only; a directory scan is the truth. The
 // watcher scans at start-up, every Config.ScanInterval, after any event error

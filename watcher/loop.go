@@ -28,10 +28,14 @@ type loop struct {
 	ctx   context.Context
 	w     *Watcher
 	cfg   *Config
-	ready func(context.Context, File)
-	pend  *pending
-	clock clockwork.Clock
-	epoch time.Time // readiness times are durations since epoch, by clock
+	ready func(context.Context, []File)
+	// found holds the files reported in the current round of looks, and
+	// their entries, until flush hands them to ready.
+	found   []File
+	foundAt []*entry
+	pend    *pending
+	clock   clockwork.Clock
+	epoch   time.Time // readiness times are durations since epoch, by clock
 
 	fw         *fsnotify.Watcher // nil while events are off or failed
 	watched    map[string]uint64 // watched directory (absolute) -> scan generation that last saw it
@@ -93,7 +97,7 @@ type scan struct {
 	started    time.Time
 }
 
-func newLoop(ctx context.Context, w *Watcher, ready func(context.Context, File)) *loop {
+func newLoop(ctx context.Context, w *Watcher, ready func(context.Context, []File)) *loop {
 	due := make(chan time.Time)
 	close(due)
 	return &loop{ctx: ctx, w: w, cfg: &w.cfg, ready: ready, pend: newPending(), clock: w.cfg.Clock, epoch: w.cfg.Clock.Now(),
@@ -232,6 +236,7 @@ func (l *loop) work() bool {
 			return false
 		}
 	}
+	l.flush()
 	for range chunk {
 		e := l.pend.front()
 		if e == nil || l.now()-e.seen < settle {
@@ -244,6 +249,7 @@ func (l *loop) work() bool {
 			return false
 		}
 	}
+	l.flush()
 	if l.sc != nil && l.pend.len() < l.w.maxPending {
 		l.scanStep()
 	}
@@ -322,15 +328,28 @@ func (l *loop) lookClosed(e *entry) {
 	l.report(e, p, "", fi)
 }
 
-// report hands a file found ready to the callback; e has been dropped from
-// the pending set.
+// report adds a file found ready to the ones flush hands to the callback;
+// e has been dropped from the pending set.
 func (l *loop) report(e *entry, p, marker string, fi fs.FileInfo) {
 	if e.found > l.baseGen && !e.evented && l.fw != nil {
 		l.unreported()
 	}
 	f := File{Path: p, Rel: e.rel, Size: e.size, ModTime: time.Unix(0, e.mtime), Marker: marker, Mode: fi.Mode().Type()}
-	l.ready(l.ctx, f)
-	l.after(e)
+	l.found, l.foundAt = append(l.found, f), append(l.foundAt, e)
+}
+
+// flush hands the files reported since the last flush to the callback, in
+// one call, then looks at each once the callback has returned.
+func (l *loop) flush() {
+	if len(l.found) == 0 {
+		return
+	}
+	l.ready(l.ctx, l.found)
+	for i, e := range l.foundAt {
+		l.after(e)
+		l.found[i], l.foundAt[i] = File{}, nil
+	}
+	l.found, l.foundAt = l.found[:0], l.foundAt[:0]
 }
 
 // unreported counts a file that a scan found and no event reported, and

@@ -42,7 +42,7 @@ func BenchmarkScan(b *testing.B) {
 					fs = remoteFS("nfs")
 				}
 				w.detect = func(string) (FS, error) { return fs, nil }
-				l := newLoop(context.Background(), w, func(context.Context, File) {})
+				l := newLoop(context.Background(), w, func(context.Context, []File) {})
 				l.fs = fs
 				// Two deep scans: every file reported and left (known),
 				// the directory's stamp quiet and listed.

@@ -228,6 +228,20 @@ func (w *Watcher) Run(ctx context.Context, ready func(context.Context, File)) er
 	if ready == nil {
 		return errors.New("watcher: Run needs a ready callback")
 	}
+	return w.RunGroups(ctx, func(ctx context.Context, files []File) {
+		for _, f := range files {
+			ready(ctx, f)
+		}
+	})
+}
+
+// RunGroups is Run with the files found ready in one round of looks handed
+// to ready together, in the order they were found, so that the callback
+// can record them together. ready must not keep the slice.
+func (w *Watcher) RunGroups(ctx context.Context, ready func(context.Context, []File)) error {
+	if ready == nil {
+		return errors.New("watcher: Run needs a ready callback")
+	}
 	if !w.running.CompareAndSwap(false, true) {
 		return errors.New("watcher: Run is already running for " + w.cfg.Root)
 	}
