@@ -29,6 +29,7 @@ type Lexer struct {
 	r    *bufio.Reader
 	peek any // a token put back by Peek, or nil
 	has  bool
+	buf  []byte // copies strings for Next; io.Copy would allocate 32 KiB each time
 }
 
 // NewLexer returns a lexer reading from r.
@@ -77,7 +78,10 @@ func (l *Lexer) Next() (any, error) {
 	case b == '"':
 		var sb strings.Builder
 		sr, _ := l.StringReader()
-		if _, err := io.Copy(&limitedBuilder{&sb}, sr); err != nil {
+		if l.buf == nil {
+			l.buf = make([]byte, 4<<10)
+		}
+		if _, err := io.CopyBuffer(&limitedBuilder{&sb}, sr, l.buf); err != nil {
 			return nil, err
 		}
 		return sb.String(), nil

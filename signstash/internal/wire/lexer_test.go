@@ -2,7 +2,9 @@ package wire
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -111,5 +113,41 @@ func TestPathsMatchExpand(t *testing.T) {
 	}
 	if CleanPath("//a///b/") != "/a/b" {
 		t.Fatal(CleanPath("//a///b/"))
+	}
+}
+
+// Reading a string token copies it through the lexer's own buffer: an
+// operation's answer holds thousands of short strings, and a fresh 32 KiB
+// copy buffer for each made the agent spend its time collecting garbage.
+func TestNextStringsAllocateLittle(t *testing.T) {
+	const n = 2000
+	var in strings.Builder
+	in.WriteByte('[')
+	for i := range n {
+		fmt.Fprintf(&in, "%q,", fmt.Sprintf("document-%d.pdf", i))
+	}
+	in.WriteString(`"end"]`)
+	l := NewLexer(strings.NewReader(in.String()))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	count := 0
+	for {
+		tok, err := l.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := tok.(string); ok {
+			count++
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if count != n+1 {
+		t.Fatalf("read %d strings, want %d", count, n+1)
+	}
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per > 1<<10 {
+		t.Errorf("%d bytes allocated per string token, want under 1 KiB", per)
 	}
 }
