@@ -108,7 +108,9 @@ func verify(path string, want int64) ([]Signature, Digests, error) {
 	if size <= memMax {
 		bp, _ := fileBufs.Get().(*[]byte)
 		if bp == nil || int64(cap(*bp)) < size {
-			b := make([]byte, size, max(size, 64<<10))
+			// Room for the usual invoice sizes, so the buffer is reused
+			// for the next document instead of replaced by a larger one.
+			b := make([]byte, size, max(size, 512<<10))
 			bp = &b
 		}
 		defer fileBufs.Put(bp)
