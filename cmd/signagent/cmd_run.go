@@ -14,6 +14,7 @@ import (
 	"github.com/signagent/signagent/config"
 	"github.com/signagent/signagent/installer"
 	"github.com/signagent/signagent/internal/datadir"
+	"github.com/signagent/signagent/internal/gctune"
 	"github.com/signagent/signagent/ledger"
 	"github.com/signagent/signagent/monitor"
 )
@@ -60,6 +61,9 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	}
 	for _, w := range warnings {
 		log.Warn(w.Message, "key", w.Key, "line", w.Line, "hint", w.Hint)
+	}
+	if gc := gctune.Apply(e.getenv); gc != (gctune.Settings{}) {
+		log.Debug("garbage collector tuned for a long run (GOGC and GOMEMLIMIT override)", "gc_percent", gc.Percent, "memory_limit", gc.Limit)
 	}
 	run := func(ctx context.Context, cfg *config.Config) error {
 		for {

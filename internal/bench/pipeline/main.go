@@ -30,6 +30,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,7 @@ import (
 	"github.com/signagent/signagent/agent"
 	"github.com/signagent/signagent/config"
 	"github.com/signagent/signagent/internal/bench/benchdata"
+	"github.com/signagent/signagent/internal/gctune"
 	"github.com/signagent/signagent/ledger"
 	"github.com/signagent/signagent/signer"
 	"github.com/signagent/signagent/signing"
@@ -132,6 +134,12 @@ func run(o options) error {
 		o.docs, len(sources), o.maxKB, float64(total)/float64(o.docs)/1000, float64(total)/1e6)
 	fmt.Printf("machine: %d CPUs, GOMAXPROCS %d, %s/%s; signer workers %d\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, o.workers)
+	// The service's garbage collector settings, for the agent and the bare
+	// signer alike (one process): what the agent adds is compared at equal
+	// GC settings.
+	gc := gctune.Apply(os.Getenv)
+	fmt.Printf("gc: the service's settings, for both (GC percent %s, soft memory limit %s; GOGC and GOMEMLIMIT override)\n",
+		orEnv(gc.Percent != 0, strconv.Itoa(gc.Percent)), orEnv(gc.Limit != 0, fmt.Sprintf("%d MiB", gc.Limit>>20)))
 	fmt.Printf("folder: settle %s, max_files %d, max_wait %s, in-flight batches %d, archive on, log level info to a file\n",
 		o.settle, o.maxFiles, o.maxWait, o.inFlight)
 
@@ -412,6 +420,14 @@ func (p *publications) snapshot() ([]time.Time, int) {
 func (p *publications) Batch(string, int, int64)            {}
 func (p *publications) Stage(string, string, time.Duration) {}
 func (p *publications) Retry(string)                        {}
+
+// orEnv returns v when it was set, else "from the environment".
+func orEnv(set bool, v string) string {
+	if set {
+		return v
+	}
+	return "from the environment"
+}
 
 func perDoc(d time.Duration, n int) float64 { return d.Seconds() * 1000 / float64(n) }
 
