@@ -3,11 +3,10 @@
 // The agent keeps little alive (a few megabytes: the ledger's cache, the
 // watcher's pending files) and makes its garbage per document: read
 // buffers, parsed PDF structure, HTTP and ZIP state. With Go's default
-// (GOGC=100) it collects after every few documents, which costs more CPU
-// than anything else the agent adds to signing but the two SHA-256 passes
-// of its integrity checks. A larger GC percent collects a few times less
-// often; a soft memory limit keeps peak RSS where the product promises
-// (under 64 MB for a 2,500-document Sign'Stash request).
+// (GOGC=100) it collects after every few documents: a large share of the
+// CPU the agent adds to signing. A larger GC percent collects a few times
+// less often; a soft memory limit keeps peak RSS where the product
+// promises (under 64 MB for a 2,500-document Sign'Stash request).
 package gctune
 
 import (
