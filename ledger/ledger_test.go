@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"flag"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -223,13 +224,20 @@ func BenchmarkTransitions(b *testing.B) {
 	const batch = 50
 	b.ResetTimer()
 	for i := 0; i < b.N; i += batch {
+		// Claimed as the agent claims a round of ready files: recorded
+		// together, then their claims together.
+		docs := make([]*Doc, batch)
+		for j := range docs {
+			docs[j] = &Doc{Folder: "f", Rel: "a.pdf", Size: 1, SHA256: fmt.Sprintf("s%d-%d", i, j)}
+		}
+		if err := db.AddSeen(ctx, docs...); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.Claim(ctx, "f", docs, nil); err != nil {
+			b.Fatal(err)
+		}
 		ids := make([]int64, 0, batch)
-		for j := 0; j < batch; j++ {
-			d := &Doc{Folder: "f", Rel: "a.pdf", Size: 1, SHA256: "s"}
-			if err := db.AddSeen(ctx, d); err != nil {
-				b.Fatal(err)
-			}
-			db.Apply(ctx, Update{ID: d.ID, State: signagent.StateClaimed})
+		for _, d := range docs {
 			ids = append(ids, d.ID)
 		}
 		bt := &Batch{Folder: "f", Backend: "local"}
