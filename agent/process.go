@@ -479,9 +479,9 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 		if !ok {
 			err = signagent.TransientError("the backend returned no result for this document", "", nil)
 		}
+		t := sb.Docs[i].Opts.Type.Resolve(sb.Docs[i].Name)
 		var sum string
 		if err == nil {
-			t := sb.Docs[i].Opts.Type.Resolve(sb.Docs[i].Name)
 			sum, err = r.checkOutput(d, t, res)
 		} else if signagent.KindOf(err) == signagent.KindDocument {
 			if cerr := r.claimCheck(d); isChanged(cerr) {
@@ -497,7 +497,6 @@ func (r *runner) finish(ctx context.Context, lb *ledger.Batch, docs []*ledger.Do
 			continue
 		}
 		if err == nil {
-			t := sb.Docs[i].Opts.Type.Resolve(sb.Docs[i].Name)
 			d.State, d.OutputSHA, d.SigType = signagent.StateSigned, sum, string(t)
 			ups = append(ups, ledger.Update{ID: d.ID, State: signagent.StateSigned, BatchID: lb.ID, OutputSHA: sum, SigType: string(t)})
 			if !d.NextAttempt.IsZero() {

@@ -141,10 +141,9 @@ func (l *Local) SignFile(ctx context.Context, inPath, outPath string, name strin
 // signFileHash is SignFile; when sum is not nil it receives the hex SHA-256
 // of the bytes read and signed (XAdES and CAdES; for PAdES the original is
 // the output's unchanged prefix, checked by CheckOutput). The output is
-// flushed when durable is set; a batch's outputs are not (the agent
-// flushes every signed file before it publishes it, many at a time, which
-// costs the file system's journal one commit for all of them instead of
-// one each).
+// flushed when durable is set; a batch's outputs are not: the agent
+// flushes every signed file before it publishes it, many at a time, so
+// the signing workers do not wait on the disk between documents.
 func (l *Local) signFileHash(ctx context.Context, inPath, outPath string, name string, o signing.Options, sum *string, durable bool) (signing.Type, error) {
 	t := o.Type.Resolve(name)
 	err := l.signFile(ctx, inPath, outPath, t, o, sum, durable)
