@@ -145,7 +145,7 @@ func (r *runner) checkOutput(d *ledger.Doc, t signing.Type, res signing.Result) 
 		defer f.Close()
 		content = f
 	}
-	sum, err := signer.CheckOutput(t, r.out(d), content, d.Size, d.SHA256)
+	sum, err := signer.CheckOutput(t, r.out(d), content, d.Size, d.SHA256, res.Written)
 	switch {
 	case err == nil:
 		return sum, nil

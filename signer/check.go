@@ -33,10 +33,17 @@ var ErrContentChanged = errors.New("the original's bytes differ from the recorde
 // means the output may be published; the string is then the output's
 // SHA-256 (hex), taken in the same read as the check, so that what is
 // recorded as published is what was checked.
-func CheckOutput(t signing.Type, out string, content io.Reader, size int64, sum string) (string, error) {
+//
+// written, when not nil, are the digests the local signer took of a PAdES
+// output as it signed it (signing.Result.Written): the check then parses
+// the file and verifies its signatures as above, the new one against
+// written's digest of its ranges, which were read back from the file to
+// be signed, instead of reading and hashing them a second time. It is
+// ignored for other types and for outputs of another original length.
+func CheckOutput(t signing.Type, out string, content io.Reader, size int64, sum string, written *signing.Written) (string, error) {
 	switch t {
 	case signing.TypePAdES:
-		return checkPDF(out, size, sum)
+		return checkPDF(out, size, sum, written)
 	case signing.TypeXAdES:
 		f, err := os.Open(out)
 		if err != nil {
@@ -82,8 +89,15 @@ func CheckOutput(t signing.Type, out string, content io.Reader, size int64, sum 
 	return "", fmt.Errorf("unknown signature type %q", t)
 }
 
-func checkPDF(out string, size int64, sum string) (string, error) {
-	sigs, dg, err := pades.VerifyDigests(out, size)
+func checkPDF(out string, size int64, sum string, written *signing.Written) (string, error) {
+	var sigs []pades.Signature
+	var dg pades.Digests
+	var err error
+	if written != nil && written.PrefixLen == size {
+		sigs, dg, err = pades.VerifyTaken(out, written)
+	} else {
+		sigs, dg, err = pades.VerifyDigests(out, size)
+	}
 	if err != nil {
 		return "", fmt.Errorf("the signed PDF cannot be read back: %w", err)
 	}

@@ -135,18 +135,20 @@ func (l *Local) Certificate() *x509.Certificate { return l.chain[0] }
 //
 // The output is flushed to disk before SignFile returns.
 func (l *Local) SignFile(ctx context.Context, inPath, outPath string, name string, o signing.Options) (signing.Type, error) {
-	return l.signFileHash(ctx, inPath, outPath, name, o, nil, true)
+	return l.signFileHash(ctx, inPath, outPath, name, o, nil, nil, true)
 }
 
 // signFileHash is SignFile; when sum is not nil it receives the hex SHA-256
 // of the bytes read and signed (XAdES and CAdES; for PAdES the original is
-// the output's unchanged prefix, checked by CheckOutput). The output is
+// the output's unchanged prefix, checked by CheckOutput), and when written
+// is not nil it receives the digests of a PAdES output taken while it was
+// signed (File stays nil for other types). The output is
 // flushed when durable is set; a batch's outputs are not: the agent
 // flushes every signed file before it publishes it, many at a time, so
 // the signing workers do not wait on the disk between documents.
-func (l *Local) signFileHash(ctx context.Context, inPath, outPath string, name string, o signing.Options, sum *string, durable bool) (signing.Type, error) {
+func (l *Local) signFileHash(ctx context.Context, inPath, outPath string, name string, o signing.Options, sum *string, written *signing.Written, durable bool) (signing.Type, error) {
 	t := o.Type.Resolve(name)
-	err := l.signFile(ctx, inPath, outPath, t, o, sum, durable)
+	err := l.signFile(ctx, inPath, outPath, t, o, sum, written, durable)
 	if err != nil {
 		if rmErr := os.Remove(outPath); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
 			l.log.Warn("cannot remove failed output", "file", outPath, "err", rmErr)
@@ -155,7 +157,7 @@ func (l *Local) signFileHash(ctx context.Context, inPath, outPath string, name s
 	return t, err
 }
 
-func (l *Local) signFile(ctx context.Context, inPath, outPath string, t signing.Type, o signing.Options, sum *string, durable bool) error {
+func (l *Local) signFile(ctx context.Context, inPath, outPath string, t signing.Type, o signing.Options, sum *string, written *signing.Written, durable bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -210,7 +212,7 @@ func (l *Local) signFile(ctx context.Context, inPath, outPath string, t signing.
 		return writeOutput(outPath, os.O_RDWR|os.O_CREATE|os.O_EXCL, durable, func(out *os.File) error {
 			return pades.Sign(ctx, f, out, l.key, l.chain, pades.Options{
 				Reason: o.Reason, Location: o.Location, Name: o.Name, Time: when,
-				Visible: vis, MaxSize: l.maxSize, Timestamper: tsa,
+				Visible: vis, MaxSize: l.maxSize, Timestamper: tsa, Taken: written,
 			})
 		})
 	}
@@ -290,8 +292,12 @@ func (l *Local) Submit(ctx context.Context, b *signing.Batch) (*signing.Operatio
 			defer func() { <-sem }()
 			d := &b.Docs[i]
 			var sum string
-			_, err := l.signFileHash(ctx, d.Path, d.Out, d.Name, d.Opts, &sum, false)
+			w := new(signing.Written)
+			_, err := l.signFileHash(ctx, d.Path, d.Out, d.Name, d.Opts, &sum, w, false)
 			results[i] = signing.Result{Ref: d.Ref, Err: err, SHA256: sum}
+			if err == nil && w.File != nil {
+				results[i].Written = w
+			}
 		}(i)
 	}
 	wg.Wait()

@@ -167,6 +167,20 @@ func TestSubmitMixedBatch(t *testing.T) {
 			if err != nil || len(vs) != 1 || !vs[0].Valid || vs[0].Type != c.typ || !strings.Contains(vs[0].Signer, "Signagent Test Signer") {
 				t.Fatalf("VerifyFile = %+v, %v", vs, err)
 			}
+			// A PDF comes with the digests taken while it was signed, which
+			// are the file's, and the agent's check accepts it with them.
+			if (r.Written != nil) != (c.typ == signing.TypePAdES) {
+				t.Fatalf("Written = %+v for a %s output", r.Written, c.typ)
+			}
+			if r.Written != nil {
+				out, _ := os.ReadFile(d.Out)
+				orig, _ := os.ReadFile(d.Path)
+				whole, sum := sha256.Sum256(out), sha256.Sum256(orig)
+				got, err := CheckOutput(c.typ, d.Out, nil, int64(len(orig)), hex.EncodeToString(sum[:]), r.Written)
+				if err != nil || got != hex.EncodeToString(whole[:]) {
+					t.Fatalf("CheckOutput with the signer's digests = %s, %v; want %x", got, err, whole)
+				}
+			}
 
 			// One flipped byte of signed content makes both verifiers fail.
 			switch c.typ {
@@ -475,9 +489,25 @@ func BenchmarkCheckOutput(b *testing.B) {
 		b.Run(c.name+"/check", func(b *testing.B) {
 			for b.Loop() {
 				f, _ := os.Open(in)
-				_, err := CheckOutput(signing.TypeAuto.Resolve(name), out, f, int64(len(data)), hexSum)
+				_, err := CheckOutput(signing.TypeAuto.Resolve(name), out, f, int64(len(data)), hexSum, nil)
 				f.Close()
 				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		if c.name != "pades" {
+			continue
+		}
+		// As the agent checks the local signer's PDFs: against the
+		// digests taken while signing.
+		var w signing.Written
+		if _, err := l.signFileHash(context.Background(), in, out, name, signing.Options{Type: signing.TypeAuto}, nil, &w, true); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name+"/check-written", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := CheckOutput(signing.TypePAdES, out, nil, int64(len(data)), hexSum, &w); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -144,6 +144,28 @@ type Result struct {
 	// digest it recorded, so a file rewritten while it was read is never
 	// published under the old digest.
 	SHA256 string
+	// Written, from the local signer, are the digests of a PAdES output it
+	// took from the bytes it read back while signing them, nil from any
+	// other backend. The agent's check then verifies the output's
+	// signature against them instead of reading and hashing the whole
+	// file again; every output from elsewhere is hashed in full.
+	Written *Written
+}
+
+// Written are SHA-256 digests of a signed PDF, taken by the signer that
+// wrote it (see Result.Written).
+type Written struct {
+	// ByteRange is the new signature's /ByteRange and Signed the digest
+	// of those ranges, the one it signs.
+	ByteRange [4]int64
+	Signed    []byte
+	// Prefix is the digest of the output's first PrefixLen bytes, the
+	// original document.
+	Prefix    []byte
+	PrefixLen int64
+	// File is the digest of the whole output, Size bytes long.
+	File []byte
+	Size int64
 }
 
 // ErrNotFound is returned by Lookup when the backend proves it holds no

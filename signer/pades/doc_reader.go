@@ -7,6 +7,8 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+
+	"github.com/signagent/signagent/signing"
 )
 
 // xent is one cross-reference entry.
@@ -46,6 +48,9 @@ type pdf struct {
 	mem     []byte
 	want    int64
 	digests Digests
+	// taken, when verifying an output Sign just wrote, are the digests it
+	// took of it.
+	taken *signing.Written
 }
 
 // textWindow is a piece of the file: b read at offset at.
@@ -316,6 +321,14 @@ func (d *pdf) window(off int64, parse func(b []byte) error) error {
 	}
 	if off >= d.tailAt {
 		err := parse(d.tail[off-d.tailAt:])
+		if errors.Is(err, errEOF) {
+			return corruptf("object at offset %d runs past the end of the file", off)
+		}
+		return err
+	}
+	if d.mem != nil {
+		// The whole file is at hand: what a larger window would give.
+		err := parse(d.mem[off:])
 		if errors.Is(err, errEOF) {
 			return corruptf("object at offset %d runs past the end of the file", off)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/signer/cms"
+	"github.com/signagent/signagent/signing"
 )
 
 // Visible places a visible signature: a widget with an appearance showing
@@ -38,6 +39,9 @@ type Options struct {
 	MaxSize int64
 	// Timestamper, when set, makes a B-T signature; nil makes B-B.
 	Timestamper cms.Timestamper
+	// Taken, when not nil, receives the digests Sign takes of the output
+	// as it reads it back to sign it.
+	Taken *signing.Written
 }
 
 // headerWindow is where the %PDF- header must appear.
@@ -108,7 +112,7 @@ func Sign(ctx context.Context, in *os.File, out *os.File, key crypto.Signer, cha
 			return docErr(err)
 		}
 		total := u.base + int64(len(u.bytes))
-		sig, err := writeAndSign(ctx, in, out, size, u, key, chain, o, buf)
+		sig, whole, err := writeAndSign(ctx, in, out, size, u, key, chain, o, buf)
 		if err != nil {
 			return err
 		}
@@ -117,6 +121,17 @@ func Sign(ctx context.Context, in *os.File, out *os.File, key crypto.Signer, cha
 			h := hexUpper(buf[:0], sig)
 			if _, err := out.WriteAt(h, u.base+u.contentsAt+1); err != nil {
 				return fmt.Errorf("pades: write signature: %w", err)
+			}
+			if whole != nil {
+				// The rest of the file as it now is: the /Contents string
+				// (the signature, then the unused reserve) and what
+				// follows it.
+				gap := u.bytes[u.contentsAt : u.contentsAt+int64(u.contentsHexLen)+2]
+				whole.Write(gap[:1])
+				whole.Write(h)
+				whole.Write(gap[1+len(h):])
+				whole.Write(u.bytes[u.contentsAt+int64(u.contentsHexLen)+2:])
+				o.Taken.File, o.Taken.Size = whole.Sum(nil), total
 			}
 			if written > total {
 				if err := out.Truncate(total); err != nil {
@@ -227,39 +242,63 @@ func contentsReserve(chain []*x509.Certificate, key crypto.Signer, ts bool) int 
 
 // writeAndSign copies the input to out, appends u (its /ByteRange already
 // filled in) and returns the CMS signature over the byte ranges read back
-// from out through buf.
-func writeAndSign(ctx context.Context, in, out *os.File, size int64, u *update, key crypto.Signer, chain []*x509.Certificate, o Options, buf []byte) ([]byte, error) {
+// from out through buf. With o.Taken set it fills in what that read
+// gives on the way (ByteRange, Signed, Prefix) and returns the state of a
+// digest of the whole file up to the /Contents string, for Sign to
+// complete once the signature is in place.
+func writeAndSign(ctx context.Context, in, out *os.File, size int64, u *update, key crypto.Signer, chain []*x509.Certificate, o Options, buf []byte) ([]byte, hash.Hash, error) {
 	if _, err := out.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("pades: seek output: %w", err)
+		return nil, nil, fmt.Errorf("pades: seek output: %w", err)
 	}
 	if _, err := in.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("pades: seek input: %w", err)
+		return nil, nil, fmt.Errorf("pades: seek input: %w", err)
 	}
 	n, err := io.Copy(out, io.LimitReader(in, size))
 	if err != nil {
-		return nil, fmt.Errorf("pades: copy document: %w", err)
+		return nil, nil, fmt.Errorf("pades: copy document: %w", err)
 	}
 	if n != size {
-		return nil, signagent.TransientError("the PDF shrank while it was being signed", "it is retried once it is settled", nil)
+		return nil, nil, signagent.TransientError("the PDF shrank while it was being signed", "it is retried once it is settled", nil)
 	}
 	if _, err := out.Write(u.bytes); err != nil {
-		return nil, fmt.Errorf("pades: write update: %w", err)
+		return nil, nil, fmt.Errorf("pades: write update: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	total := u.base + int64(len(u.bytes))
 	a := u.base + u.contentsAt
 	b := a + int64(u.contentsHexLen) + 2
 	h := sha256.New()
-	if err := hashRange(h, out, 0, a, buf); err != nil {
-		return nil, err
+	t := o.Taken
+	var whole hash.Hash
+	if t != nil {
+		// The original is the output's first size bytes (size <= u.base <
+		// a): its digest is the state of h on the way.
+		if err := hashRange(h, out, 0, size, buf); err != nil {
+			return nil, nil, err
+		}
+		*t = signing.Written{ByteRange: [4]int64{0, a, b, total - b}, Prefix: h.Sum(nil), PrefixLen: size}
+		if err := hashRange(h, out, size, a, buf); err != nil {
+			return nil, nil, err
+		}
+		c, err := h.(hash.Cloner).Clone()
+		if err != nil {
+			return nil, nil, err
+		}
+		whole = c
+	} else if err := hashRange(h, out, 0, a, buf); err != nil {
+		return nil, nil, err
 	}
 	if err := hashRange(h, out, b, total, buf); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var sum [sha256.Size]byte
-	return cms.SignDigest(ctx, h.Sum(sum[:0]), key, chain, cms.Options{Timestamper: o.Timestamper})
+	signed := h.Sum(nil)
+	if t != nil {
+		t.Signed = signed
+	}
+	sig, err := cms.SignDigest(ctx, signed, key, chain, cms.Options{Timestamper: o.Timestamper})
+	return sig, whole, err
 }
 
 // hashRange writes bytes [from, to) of f to h, reading through buf.

@@ -3,6 +3,7 @@ package pades
 import (
 	"bytes"
 	"compress/zlib"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -325,6 +326,14 @@ func decodeName(b []byte) string {
 }
 
 func decodeHex(b []byte) string {
+	if len(b)%2 == 0 {
+		// Most hex strings (a signature's /Contents above all) are digits
+		// only: decoded at once.
+		out := make([]byte, len(b)/2)
+		if _, err := hex.Decode(out, b); err == nil {
+			return string(out)
+		}
+	}
 	out := make([]byte, 0, len(b)/2+1)
 	var hi int = -1
 	for _, c := range b {

@@ -21,6 +21,7 @@ import (
 	"github.com/digitorus/timestamp"
 
 	"github.com/signagent/signagent/signer/cms"
+	"github.com/signagent/signagent/signing"
 )
 
 // Signature is one signature found in a PDF.
@@ -77,6 +78,23 @@ func VerifyDigests(path string, n int64) ([]Signature, Digests, error) {
 	return verify(path, n)
 }
 
+// VerifyTaken is VerifyDigests for an output Sign wrote with the digests
+// t: the file is parsed and every signature verified as VerifyDigests
+// does, but the new signature (the one whose /ByteRange is
+// t.ByteRange) is verified against t.Signed instead of its ranges being
+// read and hashed again, and the digests returned are t's. Its /Contents
+// string is read from the file and checked like any other; the file must
+// be t.Size bytes long. Signatures the original already carried are
+// verified in full. Like VerifyDigests, it reads a file of up to memMax
+// bytes whole, at once: cheaper than the many small reads of parsing it
+// in place.
+func VerifyTaken(path string, t *signing.Written) ([]Signature, Digests, error) {
+	if t == nil || len(t.Signed) != sha256.Size || len(t.Prefix) != sha256.Size || len(t.File) != sha256.Size {
+		return nil, Digests{}, errors.New("pades: incomplete digests of the output")
+	}
+	return verifyWith(path, t.PrefixLen, t)
+}
+
 // memMax is the largest file verify reads whole into memory; a larger one
 // is read piece by piece. Invoices are mostly far smaller; the bound keeps
 // the buffers the pool holds (one per concurrent check) from weighing on
@@ -93,6 +111,11 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b
 // verify is Verify; with want >= 0 it also takes the digests VerifyDigests
 // returns.
 func verify(path string, want int64) ([]Signature, Digests, error) {
+	return verifyWith(path, want, nil)
+}
+
+// verifyWith is verify, with the digests Sign took when t is not nil.
+func verifyWith(path string, want int64, t *signing.Written) ([]Signature, Digests, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, Digests{}, fmt.Errorf("pades: %w", err)
@@ -103,6 +126,9 @@ func verify(path string, want int64) ([]Signature, Digests, error) {
 		return nil, Digests{}, fmt.Errorf("pades: %w", err)
 	}
 	size := st.Size()
+	if t != nil && size != t.Size {
+		return nil, Digests{}, fmt.Errorf("pades: the output has %d bytes, %d when it was signed", size, t.Size)
+	}
 	var r io.ReaderAt = f
 	var mem []byte
 	if size <= memMax {
@@ -127,7 +153,10 @@ func verify(path string, want int64) ([]Signature, Digests, error) {
 	if err != nil {
 		return nil, Digests{}, docErr(err)
 	}
-	d.mem, d.want = mem, want
+	d.mem, d.want, d.taken = mem, want, t
+	if t != nil {
+		d.digests = Digests{File: t.File, Prefix: t.Prefix}
+	}
 	sigs, err := d.signatures()
 	if err != nil || want < 0 {
 		return sigs, Digests{}, err
@@ -326,12 +355,18 @@ func (d *pdf) verifySig(sd value) (Signature, int64) {
 		s.Err = err
 		return s, signed
 	}
-	h := hash.New()
-	if err := d.hashRanges(h, hash, br); err != nil {
-		s.Err = err
-		return s, signed
+	var digest []byte
+	if t := d.taken; t != nil && hash == crypto.SHA256 && br == t.ByteRange {
+		digest = t.Signed
+	} else {
+		h := hash.New()
+		if err := d.hashRanges(h, hash, br); err != nil {
+			s.Err = err
+			return s, signed
+		}
+		digest = h.Sum(nil)
 	}
-	info, err := cs.Verify(h.Sum(nil))
+	info, err := cs.Verify(digest)
 	if err != nil {
 		s.Err = err
 		return s, signed
