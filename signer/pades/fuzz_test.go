@@ -18,6 +18,7 @@ import (
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/internal/testpki"
+	"github.com/signagent/signagent/signing"
 )
 
 // The fuzz targets below read and sign arbitrary bytes. Plain `go test` runs
@@ -193,6 +194,9 @@ func FuzzSign(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		within(t, func() {
+			var w signing.Written
+			o := o
+			o.Taken = &w
 			out, err := signBytes(dir, b, p, o)
 			if err != nil {
 				var se *signagent.Error
@@ -205,22 +209,26 @@ func FuzzSign(f *testing.F) {
 				t.Errorf("the input is not an unchanged prefix of the output")
 				return
 			}
-			sigs, dg, err := verifyBytes(dir, out, int64(len(b)))
-			if err != nil {
-				t.Errorf("Sign succeeded but Verify fails: %v", err)
-				return
-			}
-			if whole, first := sha256.Sum256(out), sha256.Sum256(b); !bytes.Equal(dg.File, whole[:]) || !bytes.Equal(dg.Prefix, first[:]) {
-				t.Errorf("VerifyDigests: digests %x, %x; want the output's %x and the input's %x", dg.File, dg.Prefix, whole, first)
-			}
-			ok := false
-			for _, s := range sigs {
-				if s.CoversWholeDocument && s.Err == nil && s.Signer != nil && s.Signer.Equal(p.Chain[0]) {
-					ok = true
+			// Checked as the agent checks any output, and as it checks
+			// the local signer's, with the digests taken while signing.
+			for _, taken := range []*signing.Written{nil, &w} {
+				sigs, dg, err := verifyBytes(dir, out, int64(len(b)), taken)
+				if err != nil {
+					t.Errorf("Sign succeeded but Verify (digests taken: %v) fails: %v", taken != nil, err)
+					return
 				}
-			}
-			if !ok {
-				t.Errorf("Sign succeeded but Verify finds no valid signature covering the output: %+v", sigs)
+				if whole, first := sha256.Sum256(out), sha256.Sum256(b); !bytes.Equal(dg.File, whole[:]) || !bytes.Equal(dg.Prefix, first[:]) {
+					t.Errorf("VerifyDigests (digests taken: %v): digests %x, %x; want the output's %x and the input's %x", taken != nil, dg.File, dg.Prefix, whole, first)
+				}
+				ok := false
+				for _, s := range sigs {
+					if s.CoversWholeDocument && s.Err == nil && s.Signer != nil && s.Signer.Equal(p.Chain[0]) {
+						ok = true
+					}
+				}
+				if !ok {
+					t.Errorf("Sign succeeded but Verify (digests taken: %v) finds no valid signature covering the output: %+v", taken != nil, sigs)
+				}
 			}
 		})
 	})
@@ -256,7 +264,9 @@ func signBytes(dir string, b []byte, p *testpki.PKI, o Options) ([]byte, error) 
 	return os.ReadFile(out.Name())
 }
 
-func verifyBytes(dir string, b []byte, prefix int64) ([]Signature, Digests, error) {
+// verifyBytes verifies b, with VerifyTaken when taken is not nil, else
+// with VerifyDigests.
+func verifyBytes(dir string, b []byte, prefix int64, taken *signing.Written) ([]Signature, Digests, error) {
 	f, err := os.CreateTemp(dir, "signed")
 	if err != nil {
 		return nil, Digests{}, err
@@ -265,6 +275,9 @@ func verifyBytes(dir string, b []byte, prefix int64) ([]Signature, Digests, erro
 	defer f.Close()
 	if _, err := f.Write(b); err != nil {
 		return nil, Digests{}, err
+	}
+	if taken != nil {
+		return VerifyTaken(f.Name(), taken)
 	}
 	return VerifyDigests(f.Name(), prefix)
 }

@@ -92,6 +92,20 @@ func buildUpdate(d *pdf, signer *x509.Certificate, o Options, reserve int) (*upd
 	if af.k != kDict {
 		af, afRef = value{k: kDict}, value{}
 	}
+	// The update rewrites the page and the form (or the catalog holding
+	// it), each once: one object in two of those roles would be written
+	// twice, and a reader keeps only one of the two, so the signature
+	// would be lost from the form.
+	formNum := rootRef.num
+	if afRef.k == kRef {
+		formNum = afRef.num
+		if afRef.num == rootRef.num {
+			return nil, corruptf("the form (/AcroForm %d 0 R) is the document catalog", afRef.num)
+		}
+	}
+	if pageRef.num == formNum {
+		return nil, corruptf("object %d is both a page and the form or the catalog", pageRef.num)
+	}
 	fields, err := d.arrayOf(af, "Fields")
 	if err != nil {
 		return nil, err
