@@ -145,6 +145,16 @@ func TestVerifyTaken(t *testing.T) {
 	if err != nil || len(sigs) != 2 || sigs[1].Err == nil {
 		t.Errorf("a changed byte with digests of other ranges: %+v, %v; want the new signature to fail", sigs, err)
 	}
+	// Nor are the file digests that come with them: what is returned is
+	// the file's, whatever those digests say.
+	moved.Prefix, moved.File = make([]byte, sha256.Size), make([]byte, sha256.Size)
+	sigs, dg, err := pades.VerifyTaken(twice, &moved)
+	if err != nil || len(sigs) != 2 || sigs[1].Err != nil {
+		t.Fatalf("digests of other ranges: %+v, %v; want the file's signatures verified from the file", sigs, err)
+	}
+	if !bytes.Equal(dg.File, whole[:]) || !bytes.Equal(dg.Prefix, prefix[:]) {
+		t.Errorf("digests of other ranges: returned %x, %x; want the file's %x, %x", dg.File, dg.Prefix, whole, prefix)
+	}
 	if _, _, err := pades.VerifyTaken(twice, &signing.Written{}); err == nil {
 		t.Error("VerifyTaken accepted empty digests")
 	}

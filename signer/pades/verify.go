@@ -80,14 +80,15 @@ func VerifyDigests(path string, n int64) ([]Signature, Digests, error) {
 
 // VerifyTaken is VerifyDigests for an output Sign wrote with the digests
 // t: the file is parsed and every signature verified as VerifyDigests
-// does, but the new signature (the one whose /ByteRange is
-// t.ByteRange) is verified against t.Signed instead of its ranges being
-// read and hashed again, and the digests returned are t's. Its /Contents
-// string is read from the file and checked like any other; the file must
-// be t.Size bytes long. Signatures the original already carried are
-// verified in full. Like VerifyDigests, it reads a file of up to memMax
-// bytes whole, at once: cheaper than the many small reads of parsing it
-// in place.
+// does, but the new signature (the one whose /ByteRange is t.ByteRange)
+// is verified against t.Signed instead of its ranges being read and
+// hashed again, and the digests returned are t's. When no signature has
+// that /ByteRange, the file is hashed as VerifyDigests hashes it. The new
+// signature's /Contents string is read from the file and checked like any
+// other; the file must be t.Size bytes long. Signatures the original
+// already carried are verified in full. Like VerifyDigests, it reads a
+// file of up to memMax bytes whole, at once: cheaper than the many small
+// reads of parsing it in place.
 func VerifyTaken(path string, t *signing.Written) ([]Signature, Digests, error) {
 	if t == nil || len(t.Signed) != sha256.Size || len(t.Prefix) != sha256.Size || len(t.File) != sha256.Size {
 		return nil, Digests{}, errors.New("pades: incomplete digests of the output")
@@ -154,9 +155,6 @@ func verifyWith(path string, want int64, t *signing.Written) ([]Signature, Diges
 		return nil, Digests{}, docErr(err)
 	}
 	d.mem, d.want, d.taken = mem, want, t
-	if t != nil {
-		d.digests = Digests{File: t.File, Prefix: t.Prefix}
-	}
 	sigs, err := d.signatures()
 	if err != nil || want < 0 {
 		return sigs, Digests{}, err
@@ -357,7 +355,11 @@ func (d *pdf) verifySig(sd value) (Signature, int64) {
 	}
 	var digest []byte
 	if t := d.taken; t != nil && hash == crypto.SHA256 && br == t.ByteRange {
+		// The signature Sign wrote: its digests are those Sign took. Any
+		// other signature, and the file when none is that one, is hashed
+		// from the file.
 		digest = t.Signed
+		d.digests = Digests{File: t.File, Prefix: t.Prefix}
 	} else {
 		h := hash.New()
 		if err := d.hashRanges(h, hash, br); err != nil {
