@@ -273,6 +273,10 @@ func (db *DB) claimPath(id int64, rel string) string {
 	return fmt.Sprintf("%s/%s-%d%s", ClaimDir, db.instance, id, strings.ToLower(filepath.Ext(rel)))
 }
 
+// forgetSeen deletes a document (id, then signagent.StateSeen) recorded
+// but never claimed.
+const forgetSeen = `DELETE FROM documents WHERE id = ? AND state = ?`
+
 // ClaimDir is the agent-owned claim area inside every inbox.
 const ClaimDir = ".signagent"
 
@@ -316,16 +320,14 @@ func (db *DB) Claim(ctx context.Context, folder string, docs []*Doc, forget []in
 			if _, err := mark.ExecContext(ctx, signagent.StateClaimed, now, d.ID, signagent.StateSeen); err != nil {
 				return fmt.Errorf("ledger: claim document %d: %w", d.ID, err)
 			}
-			o, err := db.scanDoc(dup.QueryRowContext(ctx, folder, d.SHA256, d.ID, signagent.StateFailed, signagent.StateSeen))
-			switch {
-			case err == nil:
-				dups[i] = o
-			case !errors.Is(err, sql.ErrNoRows):
+			o, err := db.duplicateBy(ctx, dup, folder, d.SHA256, d.ID)
+			if err != nil {
 				return fmt.Errorf("ledger: duplicate of document %d: %w", d.ID, err)
 			}
+			dups[i] = o
 		}
 		for _, id := range forget {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM documents WHERE id = ? AND state = ?`, id, signagent.StateSeen); err != nil {
+			if _, err := tx.ExecContext(ctx, forgetSeen, id, signagent.StateSeen); err != nil {
 				return fmt.Errorf("ledger: forget document %d: %w", id, err)
 			}
 		}
@@ -363,7 +365,7 @@ func (db *DB) Rehash(ctx context.Context, d *Doc) error {
 // another agent won it).
 func (db *DB) Delete(ctx context.Context, id int64) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM documents WHERE id = ? AND state = ?`, id, signagent.StateSeen)
+		_, err := tx.ExecContext(ctx, forgetSeen, id, signagent.StateSeen)
 		return err
 	})
 }
@@ -448,7 +450,13 @@ func (db *DB) BatchDocs(ctx context.Context, batchID int64) ([]*Doc, error) {
 // Duplicate returns a document of folder other than id with the same
 // content that is published or on its way there, or nil.
 func (db *DB) Duplicate(ctx context.Context, folder, sha string, id int64) (*Doc, error) {
-	d, err := db.scanDoc(db.duplicate.QueryRowContext(ctx, folder, sha, id, signagent.StateFailed, signagent.StateSeen))
+	return db.duplicateBy(ctx, db.duplicate, folder, sha, id)
+}
+
+// duplicateBy is Duplicate through st, the duplicate query prepared on
+// the database or in a transaction.
+func (db *DB) duplicateBy(ctx context.Context, st *sql.Stmt, folder, sha string, id int64) (*Doc, error) {
+	d, err := db.scanDoc(st.QueryRowContext(ctx, folder, sha, id, signagent.StateFailed, signagent.StateSeen))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

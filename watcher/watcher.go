@@ -240,7 +240,7 @@ func (w *Watcher) Run(ctx context.Context, ready func(context.Context, File)) er
 // can record them together. ready must not keep the slice.
 func (w *Watcher) RunGroups(ctx context.Context, ready func(context.Context, []File)) error {
 	if ready == nil {
-		return errors.New("watcher: Run needs a ready callback")
+		return errors.New("watcher: RunGroups needs a ready callback")
 	}
 	if !w.running.CompareAndSwap(false, true) {
 		return errors.New("watcher: Run is already running for " + w.cfg.Root)
