@@ -192,6 +192,11 @@ func run(o options) error {
 		pRate, bRate, 100*pRate/bRate, sRate, 100*sRate/bRate, o.docs, float64(total)/float64(o.docs)/1000, o.workers, o.settle, o.rounds)
 	bc, pc := median(bareCPU), median(pipeCPU)
 	fmt.Printf("RESULT CPU per document: agent %.2f ms vs bare signer %.2f ms (+%.2f ms for watcher, ledger, check, publication, archive; target <= +0.35 ms)\n", pc, bc, pc-bc)
+	fl, err := floor(local, paths, filepath.Join(dir, "floor"))
+	if err != nil {
+		return err
+	}
+	printFloor(fl, len(paths), pc-bc)
 	fmt.Printf("RESULT settled->published under a %d-doc backlog: p50 %s, p99 %s\n", o.docs,
 		benchdata.Percentile(loaded, 50).Round(time.Millisecond), benchdata.Percentile(loaded, 99).Round(time.Millisecond))
 

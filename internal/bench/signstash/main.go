@@ -438,6 +438,13 @@ wait:
 	}
 	fmt.Printf("RESULT signstash %s CPU: agent %s, emulator %s (agent %.0f%% of the two); agent peak RSS %s (target < 64 MB), emulator peak RSS %s\n",
 		s.name, agentCPU.Round(time.Millisecond), simCPU.Round(time.Millisecond), share, benchdata.MB(peakKB), benchdata.MB(simPeakKB))
+	if s.transport != "" {
+		fl, err := fileFloor(d("floor"), d("outbox"), s)
+		if err != nil {
+			return figures{}, fmt.Errorf("floor: %w", err)
+		}
+		printFloor(s.name, fl, agentCPU, simCPU)
+	}
 	return figures{rate: rate, agentCPU: agentCPU, simCPU: simCPU, share: share, peakKB: peakKB}, nil
 }
 
