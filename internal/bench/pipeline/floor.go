@@ -137,13 +137,16 @@ func floor(local *signer.Local, paths []string, dir string) (floorFigures, error
 		if err := db.MarkSubmitted(ctx, bt, "{}"); err != nil {
 			return fig, err
 		}
-		var signed, published, cleaned []ledger.Update
+		// As publishAll records them: the signed states with the output
+		// names, then publication with the archiving, each batch in one
+		// transaction.
+		var signed, names, published []ledger.Update
 		for j, id := range ids {
-			signed = append(signed, ledger.Update{ID: id, BatchID: bt.ID, State: signagent.StateSigned, OutputSHA: sums[start+j]})
-			published = append(published, ledger.Update{ID: id, BatchID: bt.ID, State: signagent.StatePublished, Output: docs[j].Rel})
-			cleaned = append(cleaned, ledger.Update{ID: id, BatchID: bt.ID, Cleaned: true})
+			signed = append(signed, ledger.Update{ID: id, BatchID: bt.ID, State: signagent.StateSigned, OutputSHA: sums[start+j], SigType: string(signing.TypePAdES)})
+			names = append(names, ledger.Update{ID: id, BatchID: bt.ID, Output: docs[j].Rel})
+			published = append(published, ledger.Update{ID: id, BatchID: bt.ID, State: signagent.StatePublished, Output: docs[j].Rel, Cleaned: true})
 		}
-		for _, ups := range [][]ledger.Update{signed, published, cleaned} {
+		for _, ups := range [][]ledger.Update{append(signed, names...), published} {
 			if err := db.Apply(ctx, ups...); err != nil {
 				return fig, err
 			}
