@@ -10,10 +10,11 @@
 #   bigsign   peak RSS signing one large PDF
 #   peer      poppler's pdfsig, one process per file (needs pdfsig, certutil, pk12util)
 #   pipeline  agent end to end vs the bare signer, settle-to-publish latency, drop-to-publish
-#             latency of one file into an idle inbox and of bursts (default settle and 500ms)
+#             latency of one file into an idle inbox and of bursts (default settle and 500ms);
+#             the floor: what the design makes the agent add per document, same files
 #   backlog   real binary with a backlog of small PDFs at start-up
 #   signstash agent through signstash-sim: async 2,500 x 200 KB per transport (base64, multipart) side by side,
-#             25 x 20 MB, 1 x 50 vs 50 x 1
+#             with the CPU of the agent's file work alone over the same files; 25 x 20 MB, 1 x 50 vs 50 x 1
 #   share     network shares: one scan with 10,000 and 100,000 files present; write-to-signed
 #             latency on a FUSE bindfs inbox written underneath (no events), one agent and two
 #
