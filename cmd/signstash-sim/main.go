@@ -97,6 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		paths       = fs.String("paths", "", "path template overrides: name=template,... (names: async_register, async_status, async_result, lookup, status, detail, sync_sign)")
 		maxDocs     = fs.Int("max-documents", 0, "refuse requests with more documents (500 / 0.0.4); 0: no cap")
 		maxBytes    = fs.Int64("max-request-bytes", 0, "refuse requests whose documents decode to more bytes (500 / 0.0.4); 0: no cap")
+		zipStored   = fs.Bool("zip-stored", false, "ZIP downloads with uncompressed entries whose sizes follow their data (default: deflated)")
 		proxyLookup = fs.Bool("proxy-lookup", true, "serve the look-up, status and detail calls on the proxy base path (false: a proxy that only signs)")
 		lenient     = fs.Bool("lenient", false, "accept what the real service is not documented to accept (credentials in the token request body); for experiments only")
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
@@ -117,7 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	cfg := sim.Config{
-		Lenient: *lenient, NoProxyLookup: !*proxyLookup, MaxDocuments: *maxDocs, MaxRequestBytes: *maxBytes, TokenLifetime: *lifetime, Seed: *seed, ResultTTL: *ttl, AdvertiseHost: *advertise, AdvertiseForm: *advForm, Logger: log,
+		Lenient: *lenient, NoProxyLookup: !*proxyLookup, ZipStored: *zipStored, MaxDocuments: *maxDocs, MaxRequestBytes: *maxBytes, TokenLifetime: *lifetime, Seed: *seed, ResultTTL: *ttl, AdvertiseHost: *advertise, AdvertiseForm: *advForm, Logger: log,
 		Faults: sim.Faults{
 			Latency: sim.Duration(*latency), FailRate: *failRate, ThrottleRate: *throttle, RetryAfter: sim.Duration(*retryAfter),
 			ResetRate: *resetRate, DocErrorRate: *docErrRate, DocError: *docErr, ErrorCode: *errorCode,

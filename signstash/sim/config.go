@@ -193,6 +193,12 @@ type Config struct {
 	// proxy base path (the documentation says the proxy only signs and
 	// stores nothing); the SaaS base path keeps them.
 	NoProxyLookup bool
+	// ZipStored writes the ZIP download's entries uncompressed, each with
+	// its sizes and CRC-32 after its data (a data descriptor), as Go's
+	// archive/zip writes stored entries; the default deflates them, as a
+	// Java service's ZipOutputStream does. The documentation does not say
+	// which the service sends.
+	ZipStored bool
 	// Lenient accepts what the real service is not documented to accept
 	// (today: client credentials in the token request's form body instead of
 	// Basic). Off by default: a client that works only with a lenient

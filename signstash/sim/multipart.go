@@ -208,8 +208,12 @@ func (s *Server) handleDocuments(w http.ResponseWriter, alias string, id int64) 
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%d.zip"`, id))
 	w.WriteHeader(http.StatusOK)
 	zw := zip.NewWriter(w)
+	method := zip.Deflate
+	if s.cfg.ZipStored {
+		method = zip.Store
+	}
 	for _, e := range entries {
-		fw, err := zw.CreateHeader(&zip.FileHeader{Name: e.name, Method: zip.Deflate, Modified: mod})
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: e.name, Method: method, Modified: mod})
 		if err == nil {
 			err = copyFile(fw, e.path)
 		}
