@@ -63,7 +63,8 @@ bench: build
 FUZZTIME ?= 60s
 FUZZMINIMIZE ?= 5s
 FUZZ = ./signer/pades:FuzzRead ./signer/pades:FuzzSign ./signer/cms:FuzzVerify \
-	./signer/xades:FuzzC14N ./signstash/internal/wire:FuzzLexer ./config:FuzzLines
+	./signer/xades:FuzzC14N ./signstash/internal/wire:FuzzLexer ./config:FuzzLines \
+	./signstash:FuzzStreamZip ./signstash:FuzzComparePaths
 fuzz:
 	@set -e; for t in $(FUZZ); do \
 		echo "fuzz: $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \

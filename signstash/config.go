@@ -110,8 +110,9 @@ type Config struct {
 	PollInterval time.Duration
 	// Transport is TransportBase64 (default) or TransportMultipart.
 	Transport string
-	// TempDir holds the ZIP files of the multipart transport while they are
-	// read (the archive format needs random access). Default os.TempDir().
+	// TempDir holds a ZIP of the multipart transport while it is read,
+	// when it is not laid out to be read as it arrives (see doc.go).
+	// Default os.TempDir().
 	TempDir string
 	// Paths overrides path templates (PathNames): async_register,
 	// async_register_multipart, async_status, async_result, documents_zip,

@@ -17,8 +17,13 @@
 //   - multipart: the documented binary call (multipart/form-data: a
 //     signRequest part and one files part per document), written the same
 //     way, asks for no content in the answer; the signed documents are
-//     then downloaded as the operation's ZIP, spooled to a temporary file
-//     (the format needs random access) and extracted beside Doc.Out. The
+//     then downloaded as the operation's ZIP and extracted beside Doc.Out
+//     as it arrives; the entries are kept once the archive's central
+//     directory has confirmed them (streamZip). A ZIP laid out otherwise
+//     (stored entries whose sizes follow their data, data around the
+//     archive, local headers the central directory contradicts) is
+//     downloaded again, spooled to a temporary file in TempDir and read
+//     with archive/zip, which follows the central directory. The
 //     service does not say whether it matches files to documents by order
 //     or by name, so the files follow documents[] in order and each is
 //     named as its document, names made unique within the request: both

@@ -242,10 +242,17 @@ func TestFaultsSurvived(t *testing.T) {
 		{"all", sim.Faults{FailRate: 0.15, ThrottleRate: 0.15, ResetRate: 0.15}, false},
 	}
 	for _, c := range cases {
-		for _, mode := range []string{signstash.ModeSync, signstash.ModeAsync} {
-			t.Run(c.name+"/"+mode, func(t *testing.T) {
+		// async-multipart: the signed documents come as the operation's
+		// ZIP, read as it arrives.
+		for _, run := range []string{signstash.ModeSync, signstash.ModeAsync, "async-multipart"} {
+			mode, multipart := strings.CutSuffix(run, "-multipart")
+			t.Run(c.name+"/"+run, func(t *testing.T) {
 				e := newEnv(t, 1, sim.Config{Faults: c.faults, Seed: 7}, func(cf *signstash.Config) {
 					cf.Mode = mode
+					if multipart {
+						cf.Transport = signstash.TransportMultipart
+						cf.TempDir = t.TempDir()
+					}
 					// A single proxy listed as the only instance: its
 					// "not found" proves absence.
 					cf.Instances = []string{cf.BaseURL}
@@ -259,7 +266,7 @@ func TestFaultsSurvived(t *testing.T) {
 					}
 				}()
 				for i := range 3 {
-					b := e.batch(fmt.Sprintf("%s-%s-%d", c.name, mode, i), 3)
+					b := e.batch(fmt.Sprintf("%s-%s-%d", c.name, run, i), 3)
 					op, n := signCounting(t, e.client, b)
 					failures += n
 					checkSigned(t, b, op)

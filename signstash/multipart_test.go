@@ -108,36 +108,53 @@ func TestMultipartSyncSigned(t *testing.T) {
 	}
 }
 
-// TestMultipartZipSpoolRemoved: the ZIP is spooled in TempDir and removed
-// afterwards; no temporary file is left beside the outputs.
-func TestMultipartZipSpoolRemoved(t *testing.T) {
-	tmp := t.TempDir()
-	e := newEnv(t, 1, sim.Config{Sign: sim.MarkerSign}, func(c *signstash.Config) {
-		saas(c)
-		c.Transport = signstash.TransportMultipart
-		c.TempDir = tmp
-	})
-	b := e.batch("spool", 3)
-	op, err := e.client.Submit(context.Background(), b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, r := range op.Results {
-		if r.Err != nil {
-			t.Fatalf("doc %d: %v", i, r.Err)
-		}
-		in, _ := os.ReadFile(b.Docs[i].Path)
-		out, _ := os.ReadFile(b.Docs[i].Out)
-		if !bytes.HasPrefix(out, in) || !bytes.Contains(out[len(in):], []byte("signstash-sim")) {
-			t.Fatalf("doc %d: output is not the marked original", i)
-		}
-	}
-	if left, _ := os.ReadDir(tmp); len(left) != 0 {
-		t.Fatalf("spool files left in TempDir: %v", left)
-	}
-	left, _ := filepath.Glob(filepath.Join(e.dir, ".signstash-*"))
-	if len(left) != 0 {
-		t.Fatalf("temporary files left beside the outputs: %v", left)
+// TestMultipartZipLayouts: the ZIP of deflated entries (as a Java service
+// writes it) is read as it arrives: one download, nothing spooled in
+// TempDir. One of stored entries whose sizes follow their data cannot be
+// read that way: it is downloaded again, spooled in TempDir, read whole
+// and the spool removed. Either way every output is the signed original
+// and no temporary file is left beside the outputs.
+func TestMultipartZipLayouts(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		stored    bool
+		downloads int
+	}{{"deflated, streamed", false, 1}, {"stored with descriptors, spooled", true, 2}} {
+		t.Run(c.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			calls := &callLog{}
+			e := newEnv(t, 1, sim.Config{Sign: sim.MarkerSign, ZipStored: c.stored}, func(cfg *signstash.Config) {
+				saas(cfg)
+				cfg.Transport = signstash.TransportMultipart
+				cfg.TempDir = tmp
+				cfg.HTTPClient = &http.Client{Transport: calls}
+			})
+			b := e.batch("zip", 3)
+			op, err := e.client.Submit(context.Background(), b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range op.Results {
+				if r.Err != nil {
+					t.Fatalf("doc %d: %v", i, r.Err)
+				}
+				in, _ := os.ReadFile(b.Docs[i].Path)
+				out, _ := os.ReadFile(b.Docs[i].Out)
+				if !bytes.HasPrefix(out, in) || !bytes.Contains(out[len(in):], []byte("signstash-sim")) {
+					t.Fatalf("doc %d: output is not the marked original", i)
+				}
+			}
+			if n := calls.count("GET", "/documents"); n != c.downloads {
+				t.Fatalf("%d ZIP downloads, want %d: %v", n, c.downloads, calls.calls)
+			}
+			if left, _ := os.ReadDir(tmp); len(left) != 0 {
+				t.Fatalf("spool files left in TempDir: %v", left)
+			}
+			left, _ := filepath.Glob(filepath.Join(e.dir, ".signstash-*"))
+			if len(left) != 0 {
+				t.Fatalf("temporary files left beside the outputs: %v", left)
+			}
+		})
 	}
 }
 

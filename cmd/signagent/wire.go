@@ -158,7 +158,7 @@ func newBackend(cfg *config.Config, b *config.Backend, e *env, log *slog.Logger)
 }
 
 // spoolDir is where the Sign'Stash client spools an operation's ZIP (the
-// multipart transport): data_dir/tmp, on the data directory's disk rather
+// multipart transport) when it cannot read it as it arrives: data_dir/tmp, on the data directory's disk rather
 // than a /tmp that may be memory. Spools older than a day, left by a crash
 // in the middle of a download, are removed. "" (the system's temp folder)
 // when it cannot be created.
