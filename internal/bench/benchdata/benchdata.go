@@ -5,8 +5,10 @@ package benchdata
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -102,6 +104,26 @@ func TinyPDF(size int) []byte {
 		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
 		fmt.Sprintf("<< /Length %d >>\nstream\n%sendstream", content.Len(), content.Bytes()),
 		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+	)
+}
+
+// OpaquePDF returns a valid one-page PDF of about size bytes that does not
+// compress: most of it is an unreferenced stream of pseudo-random bytes,
+// as the compressed streams of a real invoice are. The bytes are the same
+// for the same size.
+func OpaquePDF(size int) []byte {
+	data := make([]byte, max(size-800, 0))
+	var seed [32]byte
+	binary.LittleEndian.PutUint64(seed[:], uint64(size))
+	rand.NewChaCha8(seed).Read(data)
+	const text = "BT /F1 12 Tf 72 720 Td (signagent opaque benchmark) Tj ET"
+	return minipdf.File(
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(text), text),
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+		fmt.Sprintf("<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream", len(data), data),
 	)
 }
 

@@ -25,11 +25,11 @@ type floorFigures struct {
 
 func (f floorFigures) total() time.Duration { return f.hash + f.read + f.write + f.flush + f.check }
 
-// fileFloor measures floorFigures over the scenario's documents, generated
-// again into dir/in as runScenario made them, and the signed outputs in
+// fileFloor measures floorFigures over the scenario's documents, made
+// again from base into dir/in as runScenario made them, and the signed outputs in
 // outbox, copied to new files in dir/out (the copy's reading is not
 // counted). dir is removed on return.
-func fileFloor(dir, outbox string, s scenario) (floorFigures, error) {
+func fileFloor(dir, outbox string, s scenario, base []byte) (floorFigures, error) {
 	var fig floorFigures
 	defer os.RemoveAll(dir)
 	in, out := filepath.Join(dir, "in"), filepath.Join(dir, "out")
@@ -38,7 +38,6 @@ func fileFloor(dir, outbox string, s scenario) (floorFigures, error) {
 			return fig, err
 		}
 	}
-	base := benchdata.TinyPDF(int(s.size))
 	inputs := make([]string, s.docs)
 	for i := range s.docs {
 		inputs[i] = filepath.Join(in, fmt.Sprintf("doc-%05d.pdf", i))

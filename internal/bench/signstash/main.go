@@ -68,6 +68,7 @@ type options struct {
 	only         string
 	transports   string
 	mpMode       string
+	content      string
 	perf         string
 	pollInterval time.Duration
 	settle       time.Duration
@@ -108,6 +109,7 @@ func main() {
 	flag.StringVar(&o.only, "only", "small,large,requests", "scenarios to run, comma-separated")
 	flag.StringVar(&o.transports, "transports", "base64,multipart", "transports of the small scenario, comma-separated")
 	flag.StringVar(&o.mpMode, "multipart-mode", "async", "mode of the small scenario's multipart run (async or sync)")
+	flag.StringVar(&o.content, "content", "padding", "documents' content: padding (text lines, compresses well) or opaque (pseudo-random bytes, as the compressed streams of real invoices)")
 	flag.StringVar(&o.perf, "perf", "", "profile each agent with perf record into this directory")
 	flag.DurationVar(&o.pollInterval, "poll-interval", 200*time.Millisecond, "backend poll_interval")
 	flag.DurationVar(&o.settle, "settle", 500*time.Millisecond, "folder settle")
@@ -177,8 +179,8 @@ func run(o options) error {
 				scenario{fmt.Sprintf("%s %d x 1 x %s", mode, n, human(int64(o.smallSize))), n, int64(o.smallSize), 1, mode, ""})
 		}
 	}
-	fmt.Printf("signstash bench: agent %s, emulator %s, poll_interval %s, settle %s, %d CPUs\n",
-		o.agent, o.sim, o.pollInterval, o.settle, runtime.NumCPU())
+	fmt.Printf("signstash bench: agent %s, emulator %s, poll_interval %s, settle %s, %d CPUs, %s documents\n",
+		o.agent, o.sim, o.pollInterval, o.settle, runtime.NumCPU(), o.content)
 	if o.perf != "" {
 		if err := os.MkdirAll(o.perf, 0o755); err != nil {
 			return err
@@ -232,7 +234,7 @@ func runScenario(o options, dir string, s scenario) (figures, error) {
 			return figures{}, err
 		}
 	}
-	base := benchdata.TinyPDF(int(s.size))
+	base := o.basePDF(int(s.size))
 	var total int64
 	for i := range s.docs {
 		b := benchdata.Unique(base, s.name+" "+strconv.Itoa(i))
@@ -439,13 +441,21 @@ wait:
 	fmt.Printf("RESULT signstash %s CPU: agent %s, emulator %s (agent %.0f%% of the two); agent peak RSS %s (target < 64 MB), emulator peak RSS %s\n",
 		s.name, agentCPU.Round(time.Millisecond), simCPU.Round(time.Millisecond), share, benchdata.MB(peakKB), benchdata.MB(simPeakKB))
 	if s.transport != "" {
-		fl, err := fileFloor(d("floor"), d("outbox"), s)
+		fl, err := fileFloor(d("floor"), d("outbox"), s, o.basePDF(int(s.size)))
 		if err != nil {
 			return figures{}, fmt.Errorf("floor: %w", err)
 		}
 		printFloor(s.name, fl, agentCPU, simCPU)
 	}
 	return figures{rate: rate, agentCPU: agentCPU, simCPU: simCPU, share: share, peakKB: peakKB}, nil
+}
+
+// basePDF is the document every scenario's documents are made unique from.
+func (o options) basePDF(size int) []byte {
+	if o.content == "opaque" {
+		return benchdata.OpaquePDF(size)
+	}
+	return benchdata.TinyPDF(size)
 }
 
 // transportKey is the backend's transport line: none for the default.
