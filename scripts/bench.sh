@@ -36,6 +36,7 @@
 #   BENCH_SIGNSTASH_TRANSPORTS transports of the 2,500 x 200 KB run  (base64,multipart)
 #   BENCH_SIGNSTASH_ONLY  signstash scenarios: small,large,requests  (all)
 #   BENCH_SIGNSTASH_PERF  directory: profile the agent with perf record (unset: no profile)
+#   BENCH_SIGNSTASH_CONTENT documents: padding (compresses well) or opaque (does not)  (padding)
 #   BENCH_SHARE_DOCS      share latency documents (60; the two-agent run writes as many)
 #   BENCH_KEEP            1: keep the work directory
 set -uo pipefail
@@ -162,7 +163,7 @@ if want signstash; then
 	if run signstash go run ./internal/bench/signstash -agent bin/signagent -sim bin/signstash-sim \
 		-small "${BENCH_SIGNSTASH_SMALL:-2500}" -large "${BENCH_SIGNSTASH_LARGE:-25}" \
 		-transports "${BENCH_SIGNSTASH_TRANSPORTS:-base64,multipart}" -only "${BENCH_SIGNSTASH_ONLY:-small,large,requests}" \
-		-perf "${BENCH_SIGNSTASH_PERF:-}"; then
+		-perf "${BENCH_SIGNSTASH_PERF:-}" -content "${BENCH_SIGNSTASH_CONTENT:-padding}"; then
 		grep -h '^RESULT' "$work/signstash.out" | sed 's/^RESULT /[signstash] /' >>"$summary"
 	fi
 fi
