@@ -170,9 +170,10 @@ func (e *entryReader) Read(p []byte) (int, error) {
 // afterwards (at most max bytes an entry), and every entry is checked
 // against its CRC-32 and sizes. Then the central directory must list
 // exactly the entries read, in the same order, at the same offsets, with
-// the same names, CRC-32 and sizes, so that the entries are the ones
-// archive/zip would read from the whole file; the archive must end with
-// its end record.
+// the same names, methods, flags, CRC-32 and sizes, no folder by its
+// attributes alone, so that the entries are the ones archive/zip would
+// read from the whole file; the archive must end with its end record,
+// which must point at that directory.
 //
 // It returns errZipLayout (wrapped) for an archive it does not read that
 // way, zipCut when reading r failed, and each's own errors as they are.
