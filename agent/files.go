@@ -10,11 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/signagent/signagent"
 	"github.com/signagent/signagent/internal/atomicfile"
+	"github.com/signagent/signagent/internal/bufpool"
 )
 
 // Permissions of what the agent writes: not world-readable (docs/ARCHITECTURE.md §6).
@@ -36,8 +36,8 @@ func hashFile(path string) (string, int64, error) {
 // hashReader returns the SHA-256 of what r holds and how many bytes it read.
 func hashReader(r io.Reader) (string, int64, error) {
 	h := sha256.New()
-	buf := hashBufs.Get().(*[]byte)
-	defer hashBufs.Put(buf)
+	buf := bufpool.Get()
+	defer bufpool.Put(buf)
 	// CopyBuffer through a plain reader: *os.File's WriteTo would read in
 	// 32 KiB pieces; a document is usually one read.
 	n, err := io.CopyBuffer(h, struct{ io.Reader }{r}, *buf)
@@ -46,8 +46,6 @@ func hashReader(r io.Reader) (string, int64, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
-
-var hashBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 func syncFile(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)

@@ -12,9 +12,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/internal/bufpool"
 	"github.com/signagent/signagent/signing"
 	"github.com/signagent/signagent/signstash/internal/wire"
 )
@@ -275,14 +275,11 @@ func localErr(msg string, err error) error {
 	return signagent.LocalError(msg+": "+err.Error(), "", err)
 }
 
-// copyBufs holds the buffers copyThrough copies through.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
-
 // copyThrough copies r to the file f through a pooled 256 KiB buffer: a
 // signed document in one or two writes, where f's own ReadFrom would
 // allocate 32 KiB for every copy and write that much at a time.
 func copyThrough(f *os.File, r io.Reader) (int64, error) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
+	bp := bufpool.Get()
+	defer bufpool.Put(bp)
 	return io.CopyBuffer(struct{ io.Writer }{f}, r, *bp)
 }

@@ -12,10 +12,10 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/signagent/signagent"
+	"github.com/signagent/signagent/internal/bufpool"
 	"github.com/signagent/signagent/signer/cms"
 	"github.com/signagent/signagent/signing"
 )
@@ -102,8 +102,8 @@ func Sign(ctx context.Context, in *os.File, out *os.File, key crypto.Signer, cha
 	// signed document is cut off at the end (not truncated to zero first,
 	// which costs a journalled truncation and, on ext4, a flush at close).
 	written := ost.Size()
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
+	bp := bufpool.Get()
+	defer bufpool.Put(bp)
 	buf := *bp
 	reserve := contentsReserve(chain, key, o.Timestamper != nil)
 	for attempt := 0; ; attempt++ {
@@ -148,13 +148,6 @@ func Sign(ctx context.Context, in *os.File, out *os.File, key crypto.Signer, cha
 		reserve = len(sig) + 4096
 	}
 }
-
-// bufSize is the size of the buffer the output is read back through: large
-// enough that a typical document is hashed in one or two reads.
-const bufSize = 256 << 10
-
-// bufPool holds *[]byte of bufSize, shared by concurrent signings.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
 // hexUpper appends the upper-case hexadecimal form of b to dst.
 func hexUpper(dst, b []byte) []byte {

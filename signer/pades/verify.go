@@ -20,6 +20,7 @@ import (
 	"github.com/digitorus/pkcs7"
 	"github.com/digitorus/timestamp"
 
+	"github.com/signagent/signagent/internal/bufpool"
 	"github.com/signagent/signagent/signer/cms"
 	"github.com/signagent/signagent/signing"
 )
@@ -106,9 +107,6 @@ var memMax int64 = 4 << 20
 // every output does not allocate (and clear) its size each time.
 var fileBufs sync.Pool
 
-// copyBufs holds the buffers files larger than memMax are hashed through.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
-
 // verify is Verify; with want >= 0 it also takes the digests VerifyDigests
 // returns.
 func verify(path string, want int64) ([]Signature, Digests, error) {
@@ -182,8 +180,8 @@ func (d *pdf) fileDigests() error {
 			h.Write(d.mem)
 		}
 	} else {
-		bp := copyBufs.Get().(*[]byte)
-		defer copyBufs.Put(bp)
+		bp := bufpool.Get()
+		defer bufpool.Put(bp)
 		first := min(d.want, d.size)
 		if _, err := io.CopyBuffer(h, io.NewSectionReader(d.r, 0, first), *bp); err != nil {
 			return err
@@ -388,8 +386,8 @@ func (d *pdf) verifySig(sd value) (Signature, int64) {
 // from a copy of the state where the two part.
 func (d *pdf) hashRanges(h hash.Hash, alg crypto.Hash, br [4]int64) error {
 	if d.mem == nil {
-		bp := copyBufs.Get().(*[]byte)
-		defer copyBufs.Put(bp)
+		bp := bufpool.Get()
+		defer bufpool.Put(bp)
 		if _, err := io.CopyBuffer(h, io.NewSectionReader(d.r, 0, br[1]), *bp); err != nil {
 			return err
 		}
