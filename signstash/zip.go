@@ -201,7 +201,8 @@ func (z *zipFetch) tooLarge() error {
 	return signagent.TransientError(fmt.Sprintf("%s: the ZIP of Sign'Stash is larger than %d bytes, more than the signed documents can take", z.what, z.limit), "", nil)
 }
 
-// limitedBody reads at most left bytes of r and then fails, noting it.
+// limitedBody reads at most left bytes of r; if r holds more, it fails,
+// noting it.
 type limitedBody struct {
 	r    io.Reader
 	left int64
@@ -210,6 +211,10 @@ type limitedBody struct {
 
 func (l *limitedBody) Read(p []byte) (int, error) {
 	if l.left <= 0 {
+		var one [1]byte
+		if n, err := l.r.Read(one[:]); n == 0 {
+			return 0, err
+		}
 		l.over = true
 		return 0, errZipTooLarge
 	}

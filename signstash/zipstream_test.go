@@ -204,3 +204,17 @@ func FuzzStreamZip(f *testing.F) {
 		sameAsArchiveZip(t, data, names, contents)
 	})
 }
+
+// TestLimitedBody: a body of exactly the limit is read whole, as the
+// spooled path takes a ZIP of exactly the limit; one byte more is refused.
+func TestLimitedBody(t *testing.T) {
+	data := []byte("0123456789")
+	l := &limitedBody{r: bytes.NewReader(data), left: 10}
+	if b, err := io.ReadAll(l); err != nil || !bytes.Equal(b, data) || l.over {
+		t.Fatalf("at the limit: read %q, %v, over %v", b, err, l.over)
+	}
+	l = &limitedBody{r: bytes.NewReader(data), left: 9}
+	if _, err := io.ReadAll(l); !errors.Is(err, errZipTooLarge) || !l.over {
+		t.Fatalf("past the limit: %v, over %v", err, l.over)
+	}
+}
