@@ -98,13 +98,7 @@ func TinyPDF(size int) []byte {
 	for content.Len() < size-600 {
 		content.WriteString("% padding padding padding padding padding padding padding padding\n")
 	}
-	return minipdf.File(
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%sendstream", content.Len(), content.Bytes()),
-		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-	)
+	return onePage(content.Bytes())
 }
 
 // OpaquePDF returns a valid one-page PDF of about size bytes that does not
@@ -116,15 +110,20 @@ func OpaquePDF(size int) []byte {
 	var seed [32]byte
 	binary.LittleEndian.PutUint64(seed[:], uint64(size))
 	rand.NewChaCha8(seed).Read(data)
-	const text = "BT /F1 12 Tf 72 720 Td (signagent opaque benchmark) Tj ET"
-	return minipdf.File(
+	return onePage([]byte("BT /F1 12 Tf 72 720 Td (signagent opaque benchmark) Tj ET\n"),
+		fmt.Sprintf("<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream", len(data), data))
+}
+
+// onePage is a PDF of one page whose content stream is content, followed
+// by the objects extra (numbered from 6).
+func onePage(content []byte, extra ...string) []byte {
+	return minipdf.File(append([]string{
 		"<< /Type /Catalog /Pages 2 0 R >>",
 		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
 		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(text), text),
+		fmt.Sprintf("<< /Length %d >>\nstream\n%sendstream", len(content), content),
 		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-		fmt.Sprintf("<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream", len(data), data),
-	)
+	}, extra...)...)
 }
 
 // Percentile returns the p-th percentile (0 < p ≤ 100, nearest rank) of d,
